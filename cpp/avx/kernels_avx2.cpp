@@ -1,0 +1,131 @@
+// AVX2 + FMA kernels (compiled with -mavx2 -mfma; only called after CPUID
+// says the CPU has both). Everything here stays in an anonymous namespace so
+// no AVX2-compiled inline function can leak into portable code via the linker.
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+namespace sparsewave {
+namespace {
+
+// Sums each 4-float group of two 8-lane accumulators: rows 0,1 in `r01`,
+// rows 2,3 in `r23` -> [row0 row1 row2 row3].
+inline __m128 reduce_4x4_rows(__m256 r01, __m256 r23) {
+  __m256 h = _mm256_hadd_ps(r01, r23);  // r0a r0b r2a r2b | r1a r1b r3a r3b
+  h = _mm256_hadd_ps(h, h);             // r0 r2 r0 r2 | r1 r3 r1 r3
+  return _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
+              int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    // Two accumulator pairs so consecutive blocks do not wait on FMA latency.
+    __m256 acc01a = _mm256_setzero_ps(), acc23a = _mm256_setzero_ps();
+    __m256 acc01b = _mm256_setzero_ps(), acc23b = _mm256_setzero_ps();
+    int32_t k = a.row_ptr[rb];
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
+    for (; k + 1 < end; k += 2, blk += 32) {
+      const __m256 xa = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k]));
+      const __m256 xb = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k + 1]));
+      acc01a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, acc01a);
+      acc23a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, acc23a);
+      acc01b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 16), xb, acc01b);
+      acc23b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 24), xb, acc23b);
+    }
+    if (k < end) {
+      const __m256 xa = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k]));
+      acc01a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, acc01a);
+      acc23a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, acc23a);
+    }
+    __m128 sum = reduce_4x4_rows(_mm256_add_ps(acc01a, acc01b), _mm256_add_ps(acc23a, acc23b));
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+    if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+    _mm_storeu_ps(yr, sum);
+  }
+}
+
+void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin,
+               int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m256 lo_a = _mm256_setzero_ps(), hi_a = _mm256_setzero_ps();
+    __m256 lo_b = _mm256_setzero_ps(), hi_b = _mm256_setzero_ps();
+    int32_t k = a.row_ptr[rb];
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
+    for (; k + 1 < end; k += 2, blk += 32) {
+      const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
+      const __m256 xb = _mm256_broadcast_ss(x + a.col_start[k + 1]);
+      lo_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, lo_a);
+      hi_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, hi_a);
+      lo_b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 16), xb, lo_b);
+      hi_b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 24), xb, hi_b);
+    }
+    if (k < end) {
+      const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
+      lo_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, lo_a);
+      hi_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, hi_a);
+    }
+    __m256 lo = _mm256_add_ps(lo_a, lo_b), hi = _mm256_add_ps(hi_a, hi_b);
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
+    if (accumulate) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(yr));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(yr + 8));
+    }
+    _mm256_storeu_ps(yr, lo);
+    _mm256_storeu_ps(yr + 8, hi);
+  }
+}
+
+// Batched product over 8-column chunks. For a block of BR rows x BC columns,
+// rows are processed GROUP at a time so the accumulators stay in registers.
+template <int BR, int BC, int GROUP>
+void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
+                  float* y, std::ptrdiff_t ldy, int n, int rb_begin,
+                  int rb_end, bool accumulate) {
+  int j0 = 0;
+  for (; j0 + 8 <= n; j0 += 8) {
+    for (int rb = rb_begin; rb < rb_end; ++rb) {
+      for (int g = 0; g < BR; g += GROUP) {
+        float* yg = y + (static_cast<std::ptrdiff_t>(rb) * BR + g) * ldy + j0;
+        __m256 acc[GROUP];
+        for (int r = 0; r < GROUP; ++r)
+          acc[r] = accumulate ? _mm256_loadu_ps(yg + r * ldy) : _mm256_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC + g * BC;
+          const float* xc = x + a.col_start[k] * ldx + j0;
+          for (int c = 0; c < BC; ++c) {
+            const __m256 xv = _mm256_loadu_ps(xc + c * ldx);
+            for (int r = 0; r < GROUP; ++r)
+              acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(blk + r * BC + c), xv, acc[r]);
+          }
+        }
+        for (int r = 0; r < GROUP; ++r) _mm256_storeu_ps(yg + r * ldy, acc[r]);
+      }
+    }
+  }
+  if (j0 < n)
+    generic_spmm(a, x + j0, ldx, y + j0, ldy, n - j0, rb_begin, rb_end, accumulate);
+}
+
+void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<16, 1, 8>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+}  // namespace
+
+const KernelTable& avx2_kernels() {
+  static const KernelTable table = {
+      "avx2",   spmv_4x4,  spmv_16x1, generic_spmv,
+      spmm_4x4, spmm_16x1, generic_spmm,
+  };
+  return table;
+}
+
+}  // namespace sparsewave

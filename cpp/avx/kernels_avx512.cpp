@@ -1,0 +1,115 @@
+// AVX-512F kernels (compiled with -mavx512f; only called after CPUID and
+// XGETBV say the CPU and OS support it). A whole 4x4 block or 16x1 block is
+// one 16-lane register, so each stored block costs one FMA.
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+namespace sparsewave {
+namespace {
+
+// [r0 x4 | r1 x4 | r2 x4 | r3 x4] -> [row0 row1 row2 row3].
+inline __m128 reduce_4x4_rows(__m512 acc) {
+  const __m256 r01 = _mm512_castps512_ps256(acc);
+  const __m256 r23 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+  __m256 h = _mm256_hadd_ps(r01, r23);
+  h = _mm256_hadd_ps(h, h);
+  return _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
+              int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int32_t k = a.row_ptr[rb];
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
+    for (; k + 3 < end; k += 4, blk += 64) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k])), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 16), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 1])), acc1);
+      acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 32), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 2])), acc2);
+      acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 48), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 3])), acc3);
+    }
+    for (; k < end; ++k, blk += 16)
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k])), acc0);
+    __m128 sum = reduce_4x4_rows(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+    if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+    _mm_storeu_ps(yr, sum);
+  }
+}
+
+void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin,
+               int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int32_t k = a.row_ptr[rb];
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
+    for (; k + 3 < end; k += 4, blk += 64) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_set1_ps(x[a.col_start[k]]), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 16), _mm512_set1_ps(x[a.col_start[k + 1]]), acc1);
+      acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 32), _mm512_set1_ps(x[a.col_start[k + 2]]), acc2);
+      acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 48), _mm512_set1_ps(x[a.col_start[k + 3]]), acc3);
+    }
+    for (; k < end; ++k, blk += 16)
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_set1_ps(x[a.col_start[k]]), acc0);
+    __m512 sum = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
+    if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
+    _mm512_storeu_ps(yr, sum);
+  }
+}
+
+// Batched product over 16-column chunks; the last partial chunk is masked.
+template <int BR, int BC, int GROUP>
+void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
+                  float* y, std::ptrdiff_t ldy, int n, int rb_begin,
+                  int rb_end, bool accumulate) {
+  for (int j0 = 0; j0 < n; j0 += 16) {
+    const int width = n - j0 < 16 ? n - j0 : 16;
+    const __mmask16 m = static_cast<__mmask16>((1u << width) - 1u);
+    for (int rb = rb_begin; rb < rb_end; ++rb) {
+      for (int g = 0; g < BR; g += GROUP) {
+        float* yg = y + (static_cast<std::ptrdiff_t>(rb) * BR + g) * ldy + j0;
+        __m512 acc[GROUP];
+        for (int r = 0; r < GROUP; ++r)
+          acc[r] = accumulate ? _mm512_maskz_loadu_ps(m, yg + r * ldy) : _mm512_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC + g * BC;
+          const float* xc = x + a.col_start[k] * ldx + j0;
+          for (int c = 0; c < BC; ++c) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, xc + c * ldx);
+            for (int r = 0; r < GROUP; ++r)
+              acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(blk[r * BC + c]), xv, acc[r]);
+          }
+        }
+        for (int r = 0; r < GROUP; ++r) _mm512_mask_storeu_ps(yg + r * ldy, m, acc[r]);
+      }
+    }
+  }
+}
+
+void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+}  // namespace
+
+const KernelTable& avx512_kernels() {
+  static const KernelTable table = {
+      "avx512", spmv_4x4,  spmv_16x1, generic_spmv,
+      spmm_4x4, spmm_16x1, generic_spmm,
+  };
+  return table;
+}
+
+}  // namespace sparsewave

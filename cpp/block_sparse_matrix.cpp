@@ -1,0 +1,200 @@
+#include "block_sparse_matrix.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "dispatch.h"
+
+namespace sparsewave {
+
+namespace {
+// Keeps every element index (and padded index) well inside int32.
+constexpr long long kMaxDim = 1 << 24;
+constexpr long long kMaxElements = 1LL << 30;
+
+SpmvFn pick_spmv(const KernelTable& k, int br, int bc) {
+  if (br == 4 && bc == 4) return k.spmv_4x4;
+  if (br == 16 && bc == 1) return k.spmv_16x1;
+  return k.spmv_1x1;
+}
+SpmmFn pick_spmm(const KernelTable& k, int br, int bc) {
+  if (br == 4 && bc == 4) return k.spmm_4x4;
+  if (br == 16 && bc == 1) return k.spmm_16x1;
+  return k.spmm_1x1;
+}
+}  // namespace
+
+bool is_supported_block(int br, int bc) {
+  return (br == 4 && bc == 4) || (br == 16 && bc == 1) || (br == 1 && bc == 1);
+}
+
+void BlockSparseMatrix::set_shape(int rows, int cols, int br, int bc) {
+  if (!is_supported_block(br, bc))
+    throw std::invalid_argument("unsupported block shape (" + std::to_string(br) + ", " + std::to_string(bc) +
+                                "); supported: (4, 4), (16, 1), (1, 1)");
+  if (rows < 0 || cols < 0 || rows > kMaxDim || cols > kMaxDim ||
+      static_cast<long long>(rows) * cols > kMaxElements)
+    throw std::invalid_argument("matrix shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                                ") is negative or too large");
+  rows_ = rows;
+  cols_ = cols;
+  block_rows_ = br;
+  block_cols_ = bc;
+  n_block_rows_ = (rows + br - 1) / br;
+  n_block_cols_ = (cols + bc - 1) / bc;
+}
+
+BlockSparseMatrix BlockSparseMatrix::from_dense(const float* w, int rows, int cols, int br, int bc) {
+  BlockSparseMatrix m;
+  m.set_shape(rows, cols, br, bc);
+  for (long long i = 0; i < static_cast<long long>(rows) * cols; ++i)
+    if (!std::isfinite(w[i]))
+      throw std::invalid_argument("weight at (" + std::to_string(i / cols) + ", " + std::to_string(i % cols) +
+                                  ") is not finite (NaN or Inf)");
+  const int block_size = br * bc;
+  m.row_ptr_.assign(m.n_block_rows_ + 1, 0);
+  std::vector<float> block(block_size);
+  for (int rb = 0; rb < m.n_block_rows_; ++rb) {
+    for (int cb = 0; cb < m.n_block_cols_; ++cb) {
+      bool any = false;
+      for (int r = 0; r < br; ++r)
+        for (int c = 0; c < bc; ++c) {
+          const int i = rb * br + r, j = cb * bc + c;
+          const float v = (i < rows && j < cols) ? w[static_cast<std::ptrdiff_t>(i) * cols + j] : 0.0f;
+          block[r * bc + c] = v;
+          any |= (v != 0.0f);
+        }
+      if (!any) continue;  // all-zero blocks are not stored
+      m.col_start_.push_back(cb * bc);
+      m.values_.insert(m.values_.end(), block.begin(), block.end());
+    }
+    m.row_ptr_[rb + 1] = static_cast<int32_t>(m.col_start_.size());
+  }
+  return m;
+}
+
+BlockSparseMatrix BlockSparseMatrix::from_packed(int rows, int cols, int br, int bc,
+                                                 const std::vector<int32_t>& row_ptr,
+                                                 const std::vector<int32_t>& block_col, const float* values,
+                                                 std::size_t n_values) {
+  BlockSparseMatrix m;
+  m.set_shape(rows, cols, br, bc);
+  if (row_ptr.size() != static_cast<std::size_t>(m.n_block_rows_) + 1)
+    throw std::invalid_argument("row_ptr has " + std::to_string(row_ptr.size()) + " entries, expected " +
+                                std::to_string(m.n_block_rows_ + 1));
+  if (row_ptr.front() != 0) throw std::invalid_argument("row_ptr[0] must be 0");
+  for (std::size_t i = 1; i < row_ptr.size(); ++i)
+    if (row_ptr[i] < row_ptr[i - 1])
+      throw std::invalid_argument("row_ptr decreases at entry " + std::to_string(i));
+  if (static_cast<std::size_t>(row_ptr.back()) != block_col.size())
+    throw std::invalid_argument("row_ptr ends at " + std::to_string(row_ptr.back()) + " but there are " +
+                                std::to_string(block_col.size()) + " column indices");
+  const std::size_t block_size = static_cast<std::size_t>(br) * bc;
+  if (n_values != block_col.size() * block_size)
+    throw std::invalid_argument("expected " + std::to_string(block_col.size() * block_size) +
+                                " block values, got " + std::to_string(n_values));
+  for (int rb = 0; rb < m.n_block_rows_; ++rb)
+    for (int32_t k = row_ptr[rb]; k < row_ptr[rb + 1]; ++k) {
+      if (block_col[k] < 0 || block_col[k] >= m.n_block_cols_)
+        throw std::invalid_argument("block column index " + std::to_string(block_col[k]) + " at position " +
+                                    std::to_string(k) + " is outside [0, " + std::to_string(m.n_block_cols_) +
+                                    ")");
+      if (k > row_ptr[rb] && block_col[k] <= block_col[k - 1])
+        throw std::invalid_argument("block column indices of block row " + std::to_string(rb) +
+                                    " are not strictly increasing");
+    }
+  for (std::size_t i = 0; i < n_values; ++i)
+    if (!std::isfinite(values[i]))
+      throw std::invalid_argument("block value " + std::to_string(i) + " is not finite (NaN or Inf)");
+  // Padding rows/columns must hold zeros, or to_dense and products disagree.
+  for (int rb = 0; rb < m.n_block_rows_; ++rb)
+    for (int32_t k = row_ptr[rb]; k < row_ptr[rb + 1]; ++k)
+      for (int r = 0; r < br; ++r)
+        for (int c = 0; c < bc; ++c)
+          if ((rb * br + r >= rows || block_col[k] * bc + c >= cols) && values[k * block_size + r * bc + c] != 0.0f)
+            throw std::invalid_argument("non-zero value in the padding of block " + std::to_string(k));
+  m.row_ptr_ = row_ptr;
+  m.col_start_.resize(block_col.size());
+  for (std::size_t k = 0; k < block_col.size(); ++k) m.col_start_[k] = block_col[k] * bc;
+  m.values_.assign(values, values + n_values);
+  return m;
+}
+
+double BlockSparseMatrix::density() const {
+  const double all = static_cast<double>(n_block_rows_) * n_block_cols_;
+  return all > 0 ? nnz_blocks() / all : 0.0;
+}
+
+std::size_t BlockSparseMatrix::nbytes() const {
+  return values_.size() * sizeof(float) + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
+}
+
+BsrView BlockSparseMatrix::view() const {
+  BsrView v;
+  v.block_rows = block_rows_;
+  v.block_cols = block_cols_;
+  v.n_block_rows = n_block_rows_;
+  v.padded_cols = padded_cols();
+  v.row_ptr = row_ptr_.data();
+  v.col_start = col_start_.data();
+  v.values = values_.data();
+  return v;
+}
+
+void BlockSparseMatrix::to_dense(float* out) const {
+  std::memset(out, 0, sizeof(float) * static_cast<std::size_t>(rows_) * cols_);
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+      for (int r = 0; r < block_rows_; ++r)
+        for (int c = 0; c < block_cols_; ++c) {
+          const int i = rb * block_rows_ + r, j = col_start_[k] + c;
+          if (i < rows_ && j < cols_)
+            out[static_cast<std::ptrdiff_t>(i) * cols_ + j] =
+                values_[static_cast<std::size_t>(k) * block_rows_ * block_cols_ + r * block_cols_ + c];
+        }
+}
+
+void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
+                                    const KernelTable& k) const {
+  pick_spmv(k, block_rows_, block_cols_)(view(), x, y, rb_begin, rb_end, accumulate);
+}
+
+void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
+                                    bool accumulate, int rb_begin, int rb_end, const KernelTable& k) const {
+  pick_spmm(k, block_rows_, block_cols_)(view(), x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+void BlockSparseMatrix::matvec(const float* x, float* y, bool accumulate) const {
+  const KernelTable& k = active_kernels();
+  const bool exact = padded_rows() == rows_ && padded_cols() == cols_;
+  if (exact) {
+    spmv_padded(x, y, accumulate, 0, n_block_rows_, k);
+    return;
+  }
+  AlignedVector<float> xp(padded_cols(), 0.0f), yp(padded_rows(), 0.0f);
+  std::copy(x, x + cols_, xp.begin());
+  if (accumulate) std::copy(y, y + rows_, yp.begin());
+  spmv_padded(xp.data(), yp.data(), accumulate, 0, n_block_rows_, k);
+  std::copy(yp.begin(), yp.begin() + rows_, y);
+}
+
+void BlockSparseMatrix::matmul(const float* x, int n, float* y, bool accumulate) const {
+  const KernelTable& k = active_kernels();
+  if (n <= 0) return;
+  const bool exact = padded_rows() == rows_ && padded_cols() == cols_;
+  if (exact) {
+    spmm_padded(x, n, y, n, n, accumulate, 0, n_block_rows_, k);
+    return;
+  }
+  const std::size_t nn = static_cast<std::size_t>(n);
+  AlignedVector<float> xp(padded_cols() * nn, 0.0f), yp(padded_rows() * nn, 0.0f);
+  std::copy(x, x + cols_ * nn, xp.begin());
+  if (accumulate) std::copy(y, y + rows_ * nn, yp.begin());
+  spmm_padded(xp.data(), n, yp.data(), n, n, accumulate, 0, n_block_rows_, k);
+  std::copy(yp.begin(), yp.begin() + rows_ * nn, y);
+}
+
+}  // namespace sparsewave

@@ -1,0 +1,75 @@
+// Block-CSR matrix: construction (from dense or from packed arrays, both
+// validated once), and products that dispatch to the active kernel table.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "aligned_buffer.h"
+#include "bsr_view.h"
+#include "kernels.h"
+
+namespace sparsewave {
+
+class BlockSparseMatrix {
+ public:
+  BlockSparseMatrix() = default;
+
+  // Rows/cols that are not a multiple of the block are zero-padded inside.
+  // Throws std::invalid_argument for an unsupported block, a negative or
+  // oversized shape, or a non-finite weight.
+  static BlockSparseMatrix from_dense(const float* w, int rows, int cols, int block_rows, int block_cols);
+
+  // row_ptr has n_block_rows+1 entries, block_col the block-column number of
+  // each stored block, values block_rows*block_cols floats per block
+  // (row-major inside a block). Every entry is checked.
+  static BlockSparseMatrix from_packed(int rows, int cols, int block_rows, int block_cols,
+                                       const std::vector<int32_t>& row_ptr,
+                                       const std::vector<int32_t>& block_col, const float* values,
+                                       std::size_t n_values);
+
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  int block_rows() const { return block_rows_; }
+  int block_cols() const { return block_cols_; }
+  int n_block_rows() const { return n_block_rows_; }
+  int n_block_cols() const { return n_block_cols_; }
+  int padded_rows() const { return n_block_rows_ * block_rows_; }
+  int padded_cols() const { return n_block_cols_ * block_cols_; }
+  int nnz_blocks() const { return static_cast<int>(col_start_.size()); }
+  double density() const;  // stored blocks / all blocks (0 for an empty shape)
+  std::size_t nbytes() const;
+  const std::vector<int32_t>& row_ptr() const { return row_ptr_; }
+  const std::vector<int32_t>& col_start() const { return col_start_; }
+  const float* values() const { return values_.data(); }
+  std::size_t n_values() const { return values_.size(); }
+  BsrView view() const;
+
+  void to_dense(float* out) const;  // rows x cols, row-major
+
+  // Fast products on caller-padded buffers: x has padded_cols() floats (the
+  // padding must be finite), y has padded_rows() (for spmm: rows of ld floats).
+  void spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
+                   const KernelTable& k) const;
+  void spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n, bool accumulate,
+                   int rb_begin, int rb_end, const KernelTable& k) const;
+
+  // Convenience products on exact-size buffers (x: cols, y: rows; X: cols x n,
+  // Y: rows x n, row-major); pads through scratch memory when the shape needs it.
+  void matvec(const float* x, float* y, bool accumulate) const;
+  void matmul(const float* x, int n, float* y, bool accumulate) const;
+
+ private:
+  void set_shape(int rows, int cols, int block_rows, int block_cols);
+
+  int rows_ = 0, cols_ = 0, block_rows_ = 1, block_cols_ = 1;
+  int n_block_rows_ = 0, n_block_cols_ = 0;
+  std::vector<int32_t> row_ptr_{0};
+  std::vector<int32_t> col_start_;  // first element column of each block
+  AlignedVector<float> values_;
+};
+
+// True for the block shapes kernels exist for: 4x4, 16x1 and 1x1.
+bool is_supported_block(int block_rows, int block_cols);
+
+}  // namespace sparsewave

@@ -1,0 +1,21 @@
+// Non-owning view of a block-CSR matrix: what every kernel consumes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace sparsewave {
+
+// Blocks are stored row-major inside each block, blocks of one block-row are
+// contiguous, and col_start holds the first *element* column of each block
+// (not the block number) so kernels index x without a multiply.
+struct BsrView {
+  int block_rows = 0;        // 4, 16 or 1
+  int block_cols = 0;        // 4, 1 or 1
+  int n_block_rows = 0;      // padded_rows / block_rows
+  int padded_cols = 0;       // x must have this many readable floats
+  const int32_t* row_ptr = nullptr;    // n_block_rows + 1 entries
+  const int32_t* col_start = nullptr;  // one per stored block
+  const float* values = nullptr;       // block_rows*block_cols per block
+};
+
+}  // namespace sparsewave

@@ -1,0 +1,31 @@
+// Run-time choice of the kernel table: CPUID/XGETBV on x86, HWCAP on aarch64.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace sparsewave {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, avx512f = false;  // x86-64
+  bool neon = false, dotprod = false, fp16 = false;  // aarch64
+};
+
+CpuFeatures detect_cpu_features();
+
+// Paths this build can run on this CPU, slowest first ("generic" always).
+std::vector<std::string> available_isas();
+
+// The table in use: the best available unless forced.
+const KernelTable& active_kernels();
+std::string active_isa();
+
+// Forces a path; throws std::invalid_argument naming the available ones.
+void set_isa(const std::string& name);
+
+// Applies SPARSEWAVE_ISA if set (empty or "auto" means best). Throws
+// std::invalid_argument when it names a path this CPU cannot run.
+void apply_isa_from_environment();
+
+}  // namespace sparsewave

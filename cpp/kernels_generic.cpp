@@ -1,0 +1,78 @@
+// Portable scalar kernels: the reference every ISA path is tested against,
+// and the fallback on CPUs without a vector path.
+#include "kernels.h"
+
+namespace sparsewave {
+namespace {
+
+template <int BR, int BC>
+void spmv_fixed(const BsrView& a, const float* x, float* y, int rb_begin,
+                int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    float acc[BR] = {};
+    for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+      const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC;
+      const float* xc = x + a.col_start[k];
+      for (int r = 0; r < BR; ++r)
+        for (int c = 0; c < BC; ++c) acc[r] += blk[r * BC + c] * xc[c];
+    }
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * BR;
+    for (int r = 0; r < BR; ++r) yr[r] = accumulate ? yr[r] + acc[r] : acc[r];
+  }
+}
+
+template <int BR, int BC>
+void spmm_fixed(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+                std::ptrdiff_t ldy, int n, int rb_begin, int rb_end,
+                bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    float* yb = y + static_cast<std::ptrdiff_t>(rb) * BR * ldy;
+    if (!accumulate)
+      for (int r = 0; r < BR; ++r)
+        for (int j = 0; j < n; ++j) yb[r * ldy + j] = 0.0f;
+    for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+      const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC;
+      const float* xc = x + a.col_start[k] * ldx;
+      for (int r = 0; r < BR; ++r)
+        for (int c = 0; c < BC; ++c) {
+          const float w = blk[r * BC + c];
+          const float* xr = xc + c * ldx;
+          float* yr = yb + r * ldy;
+          for (int j = 0; j < n; ++j) yr[j] += w * xr[j];
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void generic_spmv(const BsrView& a, const float* x, float* y, int rb_begin,
+                  int rb_end, bool accumulate) {
+  if (a.block_rows == 4 && a.block_cols == 4)
+    spmv_fixed<4, 4>(a, x, y, rb_begin, rb_end, accumulate);
+  else if (a.block_rows == 16 && a.block_cols == 1)
+    spmv_fixed<16, 1>(a, x, y, rb_begin, rb_end, accumulate);
+  else
+    spmv_fixed<1, 1>(a, x, y, rb_begin, rb_end, accumulate);
+}
+
+void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
+                  float* y, std::ptrdiff_t ldy, int n, int rb_begin,
+                  int rb_end, bool accumulate) {
+  if (a.block_rows == 4 && a.block_cols == 4)
+    spmm_fixed<4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+  else if (a.block_rows == 16 && a.block_cols == 1)
+    spmm_fixed<16, 1>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+  else
+    spmm_fixed<1, 1>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+const KernelTable& generic_kernels() {
+  static const KernelTable table = {
+      "generic",    generic_spmv, generic_spmv, generic_spmv,
+      generic_spmm, generic_spmm, generic_spmm,
+  };
+  return table;
+}
+
+}  // namespace sparsewave

@@ -1,0 +1,111 @@
+// NEON kernels for aarch64 (Advanced SIMD is mandatory there, so no runtime
+// check is needed). Blocks are row-major; a 4x4 block is four q-registers.
+#include <arm_neon.h>
+
+#include "../kernels.h"
+
+namespace sparsewave {
+namespace {
+
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
+              int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    // One accumulator per block row; the horizontal sum happens once per row.
+    float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
+    float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const float32x4_t xv = vld1q_f32(x + a.col_start[k]);
+      acc0 = vfmaq_f32(acc0, vld1q_f32(blk), xv);
+      acc1 = vfmaq_f32(acc1, vld1q_f32(blk + 4), xv);
+      acc2 = vfmaq_f32(acc2, vld1q_f32(blk + 8), xv);
+      acc3 = vfmaq_f32(acc3, vld1q_f32(blk + 12), xv);
+    }
+    float32x4_t sum = vpaddq_f32(vpaddq_f32(acc0, acc1), vpaddq_f32(acc2, acc3));
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+    if (accumulate) sum = vaddq_f32(sum, vld1q_f32(yr));
+    vst1q_f32(yr, sum);
+  }
+}
+
+void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin,
+               int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
+    float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const float xs = x[a.col_start[k]];
+      acc0 = vfmaq_n_f32(acc0, vld1q_f32(blk), xs);
+      acc1 = vfmaq_n_f32(acc1, vld1q_f32(blk + 4), xs);
+      acc2 = vfmaq_n_f32(acc2, vld1q_f32(blk + 8), xs);
+      acc3 = vfmaq_n_f32(acc3, vld1q_f32(blk + 12), xs);
+    }
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
+    if (accumulate) {
+      acc0 = vaddq_f32(acc0, vld1q_f32(yr));
+      acc1 = vaddq_f32(acc1, vld1q_f32(yr + 4));
+      acc2 = vaddq_f32(acc2, vld1q_f32(yr + 8));
+      acc3 = vaddq_f32(acc3, vld1q_f32(yr + 12));
+    }
+    vst1q_f32(yr, acc0);
+    vst1q_f32(yr + 4, acc1);
+    vst1q_f32(yr + 8, acc2);
+    vst1q_f32(yr + 12, acc3);
+  }
+}
+
+// Batched product over 4-column chunks, GROUP block rows' worth of
+// accumulators at a time; remaining columns go to the generic kernel.
+template <int BR, int BC, int GROUP>
+void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
+                  float* y, std::ptrdiff_t ldy, int n, int rb_begin,
+                  int rb_end, bool accumulate) {
+  int j0 = 0;
+  for (; j0 + 4 <= n; j0 += 4) {
+    for (int rb = rb_begin; rb < rb_end; ++rb) {
+      for (int g = 0; g < BR; g += GROUP) {
+        float* yg = y + (static_cast<std::ptrdiff_t>(rb) * BR + g) * ldy + j0;
+        float32x4_t acc[GROUP];
+        for (int r = 0; r < GROUP; ++r)
+          acc[r] = accumulate ? vld1q_f32(yg + r * ldy) : vdupq_n_f32(0.f);
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC + g * BC;
+          const float* xc = x + a.col_start[k] * ldx + j0;
+          for (int c = 0; c < BC; ++c) {
+            const float32x4_t xv = vld1q_f32(xc + c * ldx);
+            for (int r = 0; r < GROUP; ++r)
+              acc[r] = vfmaq_n_f32(acc[r], xv, blk[r * BC + c]);
+          }
+        }
+        for (int r = 0; r < GROUP; ++r) vst1q_f32(yg + r * ldy, acc[r]);
+      }
+    }
+  }
+  if (j0 < n)
+    generic_spmm(a, x + j0, ldx, y + j0, ldy, n - j0, rb_begin, rb_end, accumulate);
+}
+
+void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
+  spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+}  // namespace
+
+const KernelTable& neon_kernels() {
+  static const KernelTable table = {
+      "neon",   spmv_4x4,  spmv_16x1, generic_spmv,
+      spmm_4x4, spmm_16x1, generic_spmm,
+  };
+  return table;
+}
+
+}  // namespace sparsewave

@@ -1,0 +1,121 @@
+// pybind11 module `sparsewave._core`: the C++ core's Python face. Python-side
+// code (src/sparsewave) converts and checks user input; this layer re-checks
+// shapes so a misuse of the private module still cannot touch bad memory.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "../block_sparse_matrix.h"
+#include "../dispatch.h"
+
+namespace py = pybind11;
+using sparsewave::BlockSparseMatrix;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+using IntArray = py::array_t<int32_t, py::array::c_style>;
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw py::value_error(message);
+}
+
+BlockSparseMatrix from_dense(const FloatArray& w, int br, int bc) {
+  require(w.ndim() == 2, "weights must be 2-D");
+  const auto rows = w.shape(0), cols = w.shape(1);
+  require(rows <= INT32_MAX && cols <= INT32_MAX, "matrix too large");
+  py::gil_scoped_release release;
+  return BlockSparseMatrix::from_dense(w.data(), static_cast<int>(rows), static_cast<int>(cols), br, bc);
+}
+
+BlockSparseMatrix from_packed(int rows, int cols, int br, int bc, const IntArray& row_ptr,
+                              const IntArray& block_col, const FloatArray& values) {
+  require(row_ptr.ndim() == 1 && block_col.ndim() == 1, "row_ptr and block_col must be 1-D");
+  std::vector<int32_t> rp(row_ptr.data(), row_ptr.data() + row_ptr.size());
+  std::vector<int32_t> bcol(block_col.data(), block_col.data() + block_col.size());
+  return BlockSparseMatrix::from_packed(rows, cols, br, bc, rp, bcol, values.data(),
+                                        static_cast<std::size_t>(values.size()));
+}
+
+FloatArray to_dense(const BlockSparseMatrix& m) {
+  FloatArray out({m.rows(), m.cols()});
+  m.to_dense(out.mutable_data());
+  return out;
+}
+
+void matvec(const BlockSparseMatrix& m, const FloatArray& x, FloatArray& out, bool accumulate) {
+  require(x.ndim() == 1 && x.shape(0) == m.cols(), "x must have shape (" + std::to_string(m.cols()) + ",)");
+  require(out.ndim() == 1 && out.shape(0) == m.rows(), "out must have shape (" + std::to_string(m.rows()) + ",)");
+  require(out.writeable(), "out must be writeable");
+  py::gil_scoped_release release;
+  m.matvec(x.data(), out.mutable_data(), accumulate);
+}
+
+void matmul(const BlockSparseMatrix& m, const FloatArray& x, FloatArray& out, bool accumulate) {
+  require(x.ndim() == 2 && x.shape(0) == m.cols(), "X must have shape (" + std::to_string(m.cols()) + ", B)");
+  require(out.ndim() == 2 && out.shape(0) == m.rows() && out.shape(1) == x.shape(1),
+          "out must have shape (" + std::to_string(m.rows()) + ", " + std::to_string(x.shape(1)) + ")");
+  require(x.shape(1) <= INT32_MAX, "too many columns");
+  require(out.writeable(), "out must be writeable");
+  py::gil_scoped_release release;
+  m.matmul(x.data(), static_cast<int>(x.shape(1)), out.mutable_data(), accumulate);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+  mod.doc() = "sparsewave C++ core (block-sparse kernels with run-time ISA dispatch)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  mod.def("isa", &sparsewave::active_isa, "Name of the kernel path in use.");
+  mod.def("available_isas", &sparsewave::available_isas, "Kernel paths this CPU can run, slowest first.");
+  mod.def("set_isa", &sparsewave::set_isa, py::arg("name"),
+          "Force a kernel path ('auto' restores the best one).");
+  mod.def("apply_isa_from_environment", &sparsewave::apply_isa_from_environment);
+  mod.def("cpu_features", [] {
+    const auto f = sparsewave::detect_cpu_features();
+    py::dict d;
+    d["avx2"] = f.avx2;
+    d["fma"] = f.fma;
+    d["avx512f"] = f.avx512f;
+    d["neon"] = f.neon;
+    d["dotprod"] = f.dotprod;
+    d["fp16"] = f.fp16;
+    return d;
+  });
+
+  py::class_<BlockSparseMatrix>(mod, "BlockSparseMatrix")
+      .def_static("from_dense", &from_dense, py::arg("w").noconvert(), py::arg("block_rows"), py::arg("block_cols"))
+      .def_static("from_packed", &from_packed, py::arg("rows"), py::arg("cols"), py::arg("block_rows"),
+                  py::arg("block_cols"), py::arg("row_ptr").noconvert(), py::arg("block_col").noconvert(),
+                  py::arg("values").noconvert())
+      .def_property_readonly("rows", &BlockSparseMatrix::rows)
+      .def_property_readonly("cols", &BlockSparseMatrix::cols)
+      .def_property_readonly("block_rows", &BlockSparseMatrix::block_rows)
+      .def_property_readonly("block_cols", &BlockSparseMatrix::block_cols)
+      .def_property_readonly("nnz_blocks", &BlockSparseMatrix::nnz_blocks)
+      .def_property_readonly("density", &BlockSparseMatrix::density)
+      .def_property_readonly("nbytes", &BlockSparseMatrix::nbytes)
+      .def("to_dense", &to_dense)
+      .def("packed", [](const BlockSparseMatrix& m) {
+        // (row_ptr, block_col, values) copies, the inverse of from_packed.
+        IntArray rp(static_cast<py::ssize_t>(m.row_ptr().size()), m.row_ptr().data());
+        IntArray bc(static_cast<py::ssize_t>(m.col_start().size()));
+        for (std::size_t k = 0; k < m.col_start().size(); ++k) bc.mutable_data()[k] = m.col_start()[k] / m.block_cols();
+        FloatArray v({static_cast<py::ssize_t>(m.nnz_blocks()), static_cast<py::ssize_t>(m.block_rows()),
+                      static_cast<py::ssize_t>(m.block_cols())});
+        std::copy(m.values(), m.values() + m.n_values(), v.mutable_data());
+        return py::make_tuple(rp, bc, v);
+      })
+      .def("matvec", &matvec, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("accumulate"))
+      .def("matmul", &matmul, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("accumulate"));
+}

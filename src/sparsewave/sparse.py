@@ -1,0 +1,133 @@
+"""BlockSparseMatrix: block-CSR weights with kernels for the active ISA."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_float32, check_out
+
+SUPPORTED_BLOCKS = ((4, 4), (16, 1), (1, 1))
+
+
+def _parse_block(block) -> tuple[int, int]:
+    if isinstance(block, str):  # "4x4", "16x1"
+        parts = block.lower().split("x")
+        try:
+            block = tuple(int(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"block must look like '4x4' or (4, 4), got {block!r}") from None
+    try:
+        block = tuple(int(b) for b in block)
+    except TypeError:
+        raise TypeError(f"block must be a pair like (4, 4), got {block!r}") from None
+    if block not in SUPPORTED_BLOCKS:
+        raise ValueError(f"unsupported block {block}; supported: {', '.join(map(str, SUPPORTED_BLOCKS))}")
+    return block
+
+
+class BlockSparseMatrix:
+    """A matrix stored as block-CSR with all-zero blocks dropped.
+
+    Build it with :meth:`from_dense` (or :meth:`from_packed`), then use
+    :meth:`matvec` (``A @ x``) or :meth:`matmul` (``A @ X`` for a batch of
+    columns). Shapes that are not a multiple of the block are zero-padded
+    internally; products and :meth:`to_dense` use the true shape.
+    """
+
+    __slots__ = ("_m",)
+
+    def __init__(self, core_matrix: "_core.BlockSparseMatrix"):
+        if not isinstance(core_matrix, _core.BlockSparseMatrix):
+            raise TypeError("use BlockSparseMatrix.from_dense(...) or .from_packed(...)")
+        self._m = core_matrix
+
+    @classmethod
+    def from_dense(cls, w, block=(4, 4)) -> "BlockSparseMatrix":
+        """Pack a 2-D float array; blocks that are entirely zero are not stored.
+
+        Raises ValueError for NaN/Inf weights, a non-2-D array or an unsupported block.
+        """
+        br, bc = _parse_block(block)
+        w = as_float32(w, "weights", 2)
+        return cls(_core.BlockSparseMatrix.from_dense(w, br, bc))
+
+    @classmethod
+    def from_packed(cls, shape, block, row_ptr, block_col, values) -> "BlockSparseMatrix":
+        """Build from block-CSR arrays (inverse of :meth:`packed`); every index is checked."""
+        br, bc = _parse_block(block)
+        rows, cols = (int(s) for s in shape)
+        row_ptr = np.ascontiguousarray(row_ptr, dtype=np.int32)
+        block_col = np.ascontiguousarray(block_col, dtype=np.int32)
+        values = as_float32(values, "values", (1, 2, 3)).reshape(-1)
+        return cls(_core.BlockSparseMatrix.from_packed(rows, cols, br, bc, row_ptr, block_col, values))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._m.rows, self._m.cols)
+
+    @property
+    def block(self) -> tuple[int, int]:
+        return (self._m.block_rows, self._m.block_cols)
+
+    @property
+    def nnz_blocks(self) -> int:
+        return self._m.nnz_blocks
+
+    @property
+    def density(self) -> float:
+        """Stored blocks divided by all blocks of the (padded) shape."""
+        return self._m.density
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of values and indices held by the matrix."""
+        return self._m.nbytes
+
+    def packed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row_ptr int32, block_col int32, values float32 (nnz_blocks, br, bc))."""
+        return self._m.packed()
+
+    def to_dense(self) -> np.ndarray:
+        return self._m.to_dense()
+
+    def matvec(self, x, out=None, accumulate: bool = False) -> np.ndarray:
+        """Return ``A @ x``; with ``out`` and ``accumulate=True``, ``out += A @ x``."""
+        rows, cols = self.shape
+        x = as_float32(x, "x", 1)
+        if x.shape[0] != cols:
+            raise ValueError(f"x has length {x.shape[0]}, expected {cols} (the matrix has shape {self.shape})")
+        if out is None:
+            if accumulate:
+                raise ValueError("accumulate=True needs out= (the array to add into)")
+            out = np.empty(rows, dtype=np.float32)
+        else:
+            check_out(out, "out", (rows,))
+        self._m.matvec(x, out, bool(accumulate))
+        return out
+
+    def matmul(self, x, out=None, accumulate: bool = False) -> np.ndarray:
+        """Return ``A @ X`` for X of shape (cols, B): the batched product.
+
+        A 1-D X is treated as :meth:`matvec`.
+        """
+        rows, cols = self.shape
+        x = as_float32(x, "X", (1, 2))
+        if x.ndim == 1:
+            return self.matvec(x, out=out, accumulate=accumulate)
+        if x.shape[0] != cols:
+            raise ValueError(f"X has {x.shape[0]} rows, expected {cols} (the matrix has shape {self.shape})")
+        if out is None:
+            if accumulate:
+                raise ValueError("accumulate=True needs out= (the array to add into)")
+            out = np.empty((rows, x.shape[1]), dtype=np.float32)
+        else:
+            check_out(out, "out", (rows, x.shape[1]))
+        self._m.matmul(x, out, bool(accumulate))
+        return out
+
+    def __matmul__(self, x):
+        return self.matmul(x)
+
+    def __repr__(self) -> str:
+        return (f"BlockSparseMatrix(shape={self.shape}, block={self.block}, "
+                f"nnz_blocks={self.nnz_blocks}, density={self.density:.4f})")
