@@ -14,6 +14,8 @@
 namespace py = pybind11;
 using sparsewave::BlockSparseMatrix;
 
+void bind_vocoder(py::module_& mod);  // vocoder_bindings.cpp
+
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style>;
@@ -73,8 +75,13 @@ PYBIND11_MODULE(_core, mod) {
       if (p) std::rethrow_exception(p);
     } catch (const std::invalid_argument& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "sparsewave: out of memory");
+    } catch (const std::runtime_error& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
     }
   });
+  bind_vocoder(mod);
 
   mod.def("isa", &sparsewave::active_isa, "Name of the kernel path in use.");
   mod.def("available_isas", &sparsewave::available_isas, "Kernel paths this CPU can run, slowest first.");

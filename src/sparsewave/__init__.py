@@ -5,7 +5,8 @@ AVX-512 and ARM NEON, picked at run time; this package is its thin Python face.
 """
 from ._isa import available_isas, cpu_features, isa, set_isa
 from .sparse import BlockSparseMatrix
+from .vocoder import Vocoder
 
 __version__ = "0.1.0"
 
-__all__ = ["BlockSparseMatrix", "available_isas", "cpu_features", "isa", "set_isa", "__version__"]
+__all__ = ["BlockSparseMatrix", "Vocoder", "available_isas", "cpu_features", "isa", "set_isa", "__version__"]

@@ -1,0 +1,138 @@
+#include "conditioning_net.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace sparsewave {
+
+namespace {
+
+// Folds eval-mode batch norm y = g (x - mean) / sqrt(var + eps) + beta into the
+// preceding conv's rows (weights w, bias b) in place.
+void fold_batch_norm(const SafetensorsFile& f, const std::string& bn, int channels, float eps, DenseMatrix& w,
+                     std::vector<float>& b) {
+  const auto g = f.read_f32(bn + ".weight", {channels});
+  const auto beta = f.read_f32(bn + ".bias", {channels});
+  const auto mean = f.read_f32(bn + ".running_mean", {channels});
+  const auto var = f.read_f32(bn + ".running_var", {channels});
+  for (int o = 0; o < channels; ++o) {
+    if (var[o] < 0) throw std::invalid_argument("tensor '" + bn + ".running_var' has a negative variance");
+    const float scale = g[o] / std::sqrt(var[o] + eps);
+    for (int i = 0; i < w.cols; ++i) w.v[static_cast<std::size_t>(o) * w.cols + i] *= scale;
+    b[o] = (b[o] - mean[o]) * scale + beta[o];
+  }
+}
+
+DenseMatrix read_conv1x1(const SafetensorsFile& f, const std::string& name, int out, int in) {
+  DenseMatrix m;
+  m.rows = out;
+  m.cols = in;
+  m.v = f.read_f32(name, {out, in, 1});
+  return m;
+}
+
+// y (frames x out) = x (frames x in) W^T + b, optional ReLU.
+void dense_rows(const float* x, int64_t frames, const DenseMatrix& w, const std::vector<float>& b, bool relu,
+                float* y) {
+  for (int64_t t = 0; t < frames; ++t)
+    for (int o = 0; o < w.rows; ++o) {
+      const float* wr = w.v.data() + static_cast<std::size_t>(o) * w.cols;
+      const float* xr = x + t * w.cols;
+      float acc = b[o];
+      for (int i = 0; i < w.cols; ++i) acc += wr[i] * xr[i];
+      y[t * w.rows + o] = relu && acc < 0 ? 0.0f : acc;
+    }
+}
+
+}  // namespace
+
+void MelResNet::load(const SafetensorsFile& f, const std::string& p, int n_mels_, int compute, int res_out,
+                     int res_blocks, int kernel_, float eps) {
+  n_mels = n_mels_;
+  compute_dims = compute;
+  res_out_dims = res_out;
+  kernel = kernel_;
+  // conv_in weight (C, n_mels, k) -> rows of [j*n_mels + m] for a frame-window dot product.
+  const auto w = f.read_f32(p + "conv_in.weight", {compute, n_mels, kernel});
+  conv_in.rows = compute;
+  conv_in.cols = kernel * n_mels;
+  conv_in.v.resize(static_cast<std::size_t>(compute) * kernel * n_mels);
+  for (int o = 0; o < compute; ++o)
+    for (int m = 0; m < n_mels; ++m)
+      for (int j = 0; j < kernel; ++j)
+        conv_in.v[static_cast<std::size_t>(o) * conv_in.cols + j * n_mels + m] =
+            w[(static_cast<std::size_t>(o) * n_mels + m) * kernel + j];
+  conv_in_bias.assign(compute, 0.0f);
+  if (f.has(p + "conv_in.bias")) conv_in_bias = f.read_f32(p + "conv_in.bias", {compute});
+  fold_batch_norm(f, p + "batch_norm", compute, eps, conv_in, conv_in_bias);
+  blocks.clear();
+  for (int i = 0; i < res_blocks; ++i) {
+    const std::string l = p + "layers." + std::to_string(i) + ".";
+    Block blk;
+    blk.w1 = read_conv1x1(f, l + "conv1.weight", compute, compute);
+    blk.w2 = read_conv1x1(f, l + "conv2.weight", compute, compute);
+    blk.b1.assign(compute, 0.0f);
+    blk.b2.assign(compute, 0.0f);
+    fold_batch_norm(f, l + "batch_norm1", compute, eps, blk.w1, blk.b1);
+    fold_batch_norm(f, l + "batch_norm2", compute, eps, blk.w2, blk.b2);
+    blocks.push_back(std::move(blk));
+  }
+  conv_out = read_conv1x1(f, p + "conv_out.weight", res_out, compute);
+  conv_out_bias.assign(res_out, 0.0f);
+  if (f.has(p + "conv_out.bias")) conv_out_bias = f.read_f32(p + "conv_out.bias", {res_out});
+}
+
+std::vector<float> MelResNet::run(const float* padded, int64_t frames) const {
+  std::vector<float> x(static_cast<std::size_t>(frames) * compute_dims), t1(x.size()), t2(x.size());
+  // A valid conv over k frames is a dense product with the k-frame window,
+  // which is contiguous in the row-major padded mel.
+  for (int64_t t = 0; t < frames; ++t)
+    dense_rows(padded + t * n_mels, 1, conv_in, conv_in_bias, true, x.data() + t * compute_dims);
+  for (const Block& b : blocks) {
+    dense_rows(x.data(), frames, b.w1, b.b1, true, t1.data());
+    dense_rows(t1.data(), frames, b.w2, b.b2, false, t2.data());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] += t2[i];
+  }
+  std::vector<float> out(static_cast<std::size_t>(frames) * res_out_dims);
+  dense_rows(x.data(), frames, conv_out, conv_out_bias, false, out.data());
+  return out;
+}
+
+int64_t Upsampler::total_factor() const {
+  int64_t p = 1;
+  for (int f : factors) p *= f;
+  return p;
+}
+
+std::vector<float> Upsampler::run(const std::vector<float>& in, int64_t n, int channels) const {
+  std::vector<float> cur = in, next;
+  for (std::size_t s = 0; s < factors.size(); ++s) {
+    const int f = factors[s];
+    const int64_t m = n * f;
+    next.assign(static_cast<std::size_t>(m) * channels, 0.0f);
+    const auto& k = kernels[s];
+    if (k.empty()) {
+      for (int64_t t = 0; t < m; ++t)
+        std::copy_n(cur.data() + (t / f) * channels, channels, next.data() + t * channels);
+    } else {
+      // Smoothing of the repeated signal: out[t] = sum_j k[j] rep[t + j - half].
+      const int half = static_cast<int>(k.size() / 2);
+      for (int64_t t = 0; t < m; ++t) {
+        float* o = next.data() + t * channels;
+        for (int j = 0; j < static_cast<int>(k.size()); ++j) {
+          const int64_t src = t + j - half;
+          if (src < 0 || src >= m) continue;
+          const float* r = cur.data() + (src / f) * channels;
+          const float w = k[j];
+          for (int c = 0; c < channels; ++c) o[c] += w * r[c];
+        }
+      }
+    }
+    cur.swap(next);
+    n = m;
+  }
+  return cur;
+}
+
+}  // namespace sparsewave

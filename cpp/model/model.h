@@ -1,0 +1,63 @@
+// The interface every model family implements, so the sample-loop drivers
+// (unbatched, folded, threaded) and the API do not depend on a family.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sparsewave {
+
+// Per-utterance conditioning, computed once before the sample loop.
+struct Conditioning {
+  virtual ~Conditioning() = default;
+  int64_t n_samples = 0;  // samples the utterance's frames cover
+};
+
+// One autoregressive stream: samples [start, start+length) of the utterance
+// (conditioning past the end reads as zeros), starting from a zero state.
+struct StreamSpan {
+  int64_t start = 0;
+  int64_t length = 0;
+};
+
+// Where a stream's uniform for step j comes from.
+using UniformFn = std::function<float(int stream, int64_t step)>;
+
+// Called from the generating thread with samples finished so far (may be
+// called concurrently from several threads; must be cheap).
+using ProgressFn = std::function<void(int64_t samples_done)>;
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string family() const = 0;
+  virtual int sample_rate() const = 0;
+  virtual int hop_length() const = 0;
+  virtual int n_mels() const = 0;
+  virtual int n_classes() const = 0;  // width of one row of teacher-forced logits
+
+  // mels: frames x n_mels, row-major.
+  virtual std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const = 0;
+
+  // Generates the spans together (weights loaded once per step for all of
+  // them). out[s] receives spans[s].length samples in [-1, 1].
+  virtual void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
+                        const std::vector<float*>& out, const ProgressFn& progress) const = 0;
+
+  // Teacher forcing on real audio (n_samples values in [-1, 1]): step t is
+  // fed audio[t-1] (0 at t = 0) as the model would see its own sample (so
+  // quantised / companded for softmax heads). Writes n_samples x n_classes()
+  // logits where logits != nullptr; returns the summed -log2 P(audio[t]).
+  virtual double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
+                                float* logits) const = 0;
+
+  // Multiply-accumulates per generated sample in the sample loop: the
+  // floor (nonzero weights) and what the kernels execute (stored block values).
+  virtual int64_t loop_nonzero_macs() const = 0;
+  virtual int64_t loop_stored_macs() const = 0;
+  virtual std::string describe() const = 0;  // sizes, densities, blocks (JSON)
+};
+
+}  // namespace sparsewave

@@ -1,0 +1,46 @@
+// Vectorisable exp / sigmoid / tanh over arrays. Plain loops of float
+// arithmetic and bit tricks that the compiler turns into SIMD for the
+// target's baseline (SSE2 / NEON); accurate to a few float32 ulps.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace sparsewave {
+
+// exp(x) by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6
+// polynomial for exp(r); 2^k is built in the exponent bits. Inputs are
+// clamped to [-87.3, 88.3] so the result stays finite and normal.
+inline float fast_exp(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  // Round to nearest with the 1.5*2^23 trick (vectorises without SSE4.1).
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;  // ln2 split for exactness
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+
+// tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits at +-inf, no cancellation
+// problem for large |x|; for tiny |x| use x directly (relative accuracy).
+inline float fast_tanh(float x) {
+  const float ax = x < 0 ? -x : x;
+  const float t = 1.0f - 2.0f / (fast_exp(2.0f * ax) + 1.0f);
+  const float r = ax < 1e-4f ? ax : t;
+  return x < 0 ? -r : r;
+}
+
+void exp_inplace(float* x, int n);
+void sigmoid_inplace(float* x, int n);
+void tanh_inplace(float* x, int n);
+
+}  // namespace sparsewave

@@ -1,0 +1,122 @@
+// Binds the C++ Vocoder as sparsewave._core.Vocoder. Generation runs with the
+// GIL released; progress callbacks re-take it, at most ~20 times a second.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "../api/vocoder.h"
+#include "../model/fatchord_model.h"
+
+namespace py = pybind11;
+using sparsewave::Vocoder;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw py::value_error(message);
+}
+
+const float* mel_pointer(const Vocoder& v, const FloatArray& mels) {
+  require(mels.ndim() == 2 && mels.shape(1) == v.model().n_mels(),
+          "mels must have shape (frames, " + std::to_string(v.model().n_mels()) + ")");
+  return mels.data();
+}
+
+FloatArray synthesize(const Vocoder& v, const FloatArray& mels, uint64_t seed, bool batched, int64_t target,
+                      int64_t overlap, int threads, std::optional<FloatArray> uniforms, py::object progress) {
+  const float* m = mel_pointer(v, mels);
+  sparsewave::SynthesisOptions o;
+  o.seed = seed;
+  o.batched = batched;
+  o.target = target;
+  o.overlap = overlap;
+  o.threads = threads;
+  if (uniforms) {
+    o.uniforms = uniforms->data();
+    o.n_uniforms = uniforms->size();
+  }
+  std::mutex mutex;
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  if (!progress.is_none()) {
+    o.progress = [&](int64_t done) {
+      std::lock_guard<std::mutex> lock(mutex);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last < std::chrono::milliseconds(50)) return;
+      last = now;
+      py::gil_scoped_acquire gil;
+      try {
+        progress(done);
+      } catch (py::error_already_set& e) {
+        e.discard_as_unraisable("sparsewave progress callback");
+      }
+    };
+  }
+  std::vector<float> out;
+  {
+    py::gil_scoped_release release;
+    out = v.synthesize(m, mels.shape(0), o);
+  }
+  return FloatArray(static_cast<py::ssize_t>(out.size()), out.data());
+}
+
+py::tuple teacher_forced(const Vocoder& v, const FloatArray& mels, const FloatArray& audio, bool want_logits) {
+  const float* m = mel_pointer(v, mels);
+  require(audio.ndim() == 1, "audio must be 1-D");
+  const int64_t n = audio.shape(0);
+  FloatArray logits = want_logits ? FloatArray({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(v.model().n_classes())})
+                                  : FloatArray(0);
+  float* lp = want_logits ? logits.mutable_data() : nullptr;
+  double nll;
+  {
+    py::gil_scoped_release release;
+    nll = v.teacher_forced(m, mels.shape(0), audio.data(), n, lp);
+  }
+  return py::make_tuple(nll, logits);
+}
+
+py::tuple conditioning(const Vocoder& v, const FloatArray& mels) {
+  const auto* fm = dynamic_cast<const sparsewave::FatchordModel*>(&v.model());
+  require(fm != nullptr, "conditioning arrays are only exposed for the fatchord family");
+  const auto cond = fm->condition(mel_pointer(v, mels), mels.shape(0));
+  std::vector<float> up, aux;
+  fm->conditioning_arrays(*cond, up, aux);
+  const py::ssize_t n = cond->n_samples;
+  FloatArray a({n, static_cast<py::ssize_t>(n ? up.size() / n : 0)}, up.data());
+  FloatArray b({n, static_cast<py::ssize_t>(n ? aux.size() / n : 0)}, aux.data());
+  return py::make_tuple(a, b);
+}
+
+}  // namespace
+
+void bind_vocoder(py::module_& mod) {
+  py::class_<Vocoder>(mod, "Vocoder")
+      .def_static("load", [](const std::string& path) { return Vocoder::load(path); }, py::arg("path"))
+      .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
+      .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
+      .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })
+      .def_property_readonly("n_classes", [](const Vocoder& v) { return v.model().n_classes(); })
+      .def_property_readonly("family", [](const Vocoder& v) { return v.model().family(); })
+      .def_property_readonly("config_json", &Vocoder::config_json)
+      .def_property_readonly("format_version", &Vocoder::format_version)
+      .def_property_readonly("loop_nonzero_macs", [](const Vocoder& v) { return v.model().loop_nonzero_macs(); })
+      .def_property_readonly("loop_stored_macs", [](const Vocoder& v) { return v.model().loop_stored_macs(); })
+      .def("describe", [](const Vocoder& v) { return v.model().describe(); })
+      .def("fold_spans",
+           [](const Vocoder& v, int64_t frames, int64_t target, int64_t overlap) {
+             std::vector<std::pair<int64_t, int64_t>> out;
+             for (const auto& s : v.fold_spans(frames, target, overlap)) out.emplace_back(s.start, s.length);
+             return out;
+           })
+      .def("synthesize", &synthesize, py::arg("mels").noconvert(), py::arg("seed"), py::arg("batched"),
+           py::arg("target"), py::arg("overlap"), py::arg("threads"), py::arg("uniforms").noconvert() = py::none(),
+           py::arg("progress") = py::none())
+      .def("teacher_forced", &teacher_forced, py::arg("mels").noconvert(), py::arg("audio").noconvert(),
+           py::arg("want_logits"))
+      .def("conditioning", &conditioning, py::arg("mels").noconvert());
+}

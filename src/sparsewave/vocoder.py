@@ -1,0 +1,179 @@
+"""Vocoder: load a weight file, then mel spectrogram in, waveform out."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+
+# Conditioning memory grows with utterance length (upsampled mels); refuse
+# inputs that would need more than this many frames unless raised.
+DEFAULT_MAX_FRAMES = 200_000
+
+
+class Vocoder:
+    """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``."""
+
+    def __init__(self, core: "_core.Vocoder", path: Path):
+        self._v = core
+        self.path = path
+        self.config = json.loads(core.config_json)
+        self.max_frames = DEFAULT_MAX_FRAMES
+
+    @classmethod
+    def load(cls, path) -> "Vocoder":
+        """Load a sparsewave weight file (``.sw``). Validates every tensor before use.
+
+        Raises FileNotFoundError / IsADirectoryError / PermissionError for path
+        problems and ValueError for a corrupt, truncated, hostile or too-new file.
+        """
+        p = Path(os.fspath(path))
+        if not p.exists():
+            raise FileNotFoundError(f"no such model file: '{p}'")
+        if p.is_dir():
+            raise IsADirectoryError(f"'{p}' is a directory, not a model file")
+        if not os.access(p, os.R_OK):
+            raise PermissionError(f"cannot read model file '{p}'")
+        try:
+            core = _core.Vocoder.load(str(p))
+        except OSError as e:
+            raise OSError(f"cannot read model file '{p}': {e}") from None
+        return cls(core, p)
+
+    # -- metadata ---------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self._v.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self._v.hop_length
+
+    @property
+    def n_mels(self) -> int:
+        return self._v.n_mels
+
+    @property
+    def n_classes(self) -> int:
+        return self._v.n_classes
+
+    @property
+    def family(self) -> str:
+        return self._v.family
+
+    def describe(self) -> dict:
+        """Sizes, block shapes and densities of the matrices the engine runs."""
+        return json.loads(self._v.describe())
+
+    @property
+    def loop_macs(self) -> tuple[int, int]:
+        """(nonzero, executed) multiply-accumulates per sample in the sample loop."""
+        return self._v.loop_nonzero_macs, self._v.loop_stored_macs
+
+    def __repr__(self) -> str:
+        return (f"Vocoder('{self.path}', family={self.family}, sample_rate={self.sample_rate}, "
+                f"hop_length={self.hop_length}, n_mels={self.n_mels})")
+
+    # -- input checks -----------------------------------------------------
+    def _check_mels(self, mels) -> np.ndarray:
+        arr = np.asarray(mels)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"mels must be a float array, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"mels must be 2-D (frames, {self.n_mels}), got shape {arr.shape}")
+        n = self.n_mels
+        if arr.shape[1] != n:
+            if arr.shape[0] == n and arr.shape[1] != n:
+                arr = arr.T  # (n_mels, frames) is unambiguous here
+            else:
+                raise ValueError(f"mels must have shape (frames, {n}) (or ({n}, frames)), got {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError("mels has no frames")
+        if arr.shape[0] > self.max_frames:
+            raise ValueError(f"mels has {arr.shape[0]} frames, more than the limit of {self.max_frames} "
+                             f"({self.max_frames * self.hop_length / self.sample_rate:.0f} s); raise "
+                             "Vocoder.max_frames or split the input")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            raise ValueError(f"mels holds NaN or Inf (first at frame {bad[0]}, mel bin {bad[1]})")
+        return arr
+
+    def _check_audio(self, audio, frames: int) -> np.ndarray:
+        a = np.asarray(audio)
+        if a.dtype.kind not in "fiu":
+            raise TypeError(f"audio must be a float array, got dtype {a.dtype}")
+        if a.ndim != 1:
+            raise ValueError(f"audio must be 1-D (mono samples), got shape {a.shape}")
+        if a.dtype.kind in "iu":
+            raise TypeError("audio must be float in [-1, 1]; convert int16 with audio / 32768")
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if not np.all(np.isfinite(a)):
+            raise ValueError("audio holds NaN or Inf")
+        limit = frames * self.hop_length
+        if a.shape[0] == 0 or a.shape[0] > limit:
+            raise ValueError(f"audio must have 1..{limit} samples for {frames} frames, got {a.shape[0]}")
+        return a
+
+    # -- synthesis --------------------------------------------------------
+    def synthesize(self, mels, *, seed: int | None = None, batched: bool = False, target: int | None = None,
+                   overlap: int | None = None, threads: int = 1, uniforms=None, progress=None) -> np.ndarray:
+        """Vocode ``mels`` (frames, n_mels) float32 into a float32 waveform in [-1, 1].
+
+        seed: RNG seed (random when None). batched: generate overlapping folds
+        together (faster; ``target``/``overlap`` in samples, defaults 0.5 s /
+        25 ms), over ``threads`` threads. uniforms: the random number of each
+        step (shape (samples,), or (folds, fold_length) when batched) for
+        reproducible comparisons. progress: callable(samples_done).
+        Returns frames * hop_length samples.
+        """
+        m = self._check_mels(mels)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        target = 0 if target is None else int(target)
+        overlap = -1 if overlap is None else int(overlap)
+        if batched and target is not None and target < 0:
+            raise ValueError("target must be positive")
+        if batched and overlap < -1:
+            raise ValueError("overlap must be >= 0")
+        u = None
+        if uniforms is not None:
+            u = np.ascontiguousarray(uniforms, dtype=np.float32)
+            total = m.shape[0] * self.hop_length
+            if batched:
+                spans = self._v.fold_spans(m.shape[0], target, overlap)
+                want = (len(spans), spans[0][1])
+            else:
+                want = (total,)
+            if u.shape != want and not (not batched and u.size == total):
+                raise ValueError(f"uniforms must have shape {want}, got {u.shape}")
+            if not np.all((u >= 0) & (u < 1)):
+                raise ValueError("uniforms must lie in [0, 1)")
+            u = u.reshape(-1)
+        return self._v.synthesize(m, int(seed), bool(batched), target, overlap, int(threads), u, progress)
+
+    def fold_layout(self, frames: int, target: int | None = None, overlap: int | None = None) -> list[tuple[int, int]]:
+        """(start, length) of each fold batched synthesis would generate."""
+        return self._v.fold_spans(int(frames), 0 if target is None else int(target), -1 if overlap is None else int(overlap))
+
+    def logits(self, mels, audio) -> np.ndarray:
+        """Teacher-forced output logits (samples, n_classes): step t is fed audio[t-1]."""
+        m = self._check_mels(mels)
+        return self._v.teacher_forced(m, self._check_audio(audio, m.shape[0]), True)[1]
+
+    def nll(self, mels, audio) -> float:
+        """Teacher-forced negative log-likelihood of ``audio`` in bits per sample."""
+        m = self._check_mels(mels)
+        a = self._check_audio(audio, m.shape[0])
+        return float(self._v.teacher_forced(m, a, False)[0]) / a.shape[0]
+
+    def conditioning(self, mels) -> tuple[np.ndarray, np.ndarray]:
+        """(upsampled mels, aux features), each (samples, channels): for verification."""
+        return self._v.conditioning(self._check_mels(mels))
