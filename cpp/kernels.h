@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include "bsr_view.h"
+#include "numerics/kernels_hook.h"
 
 namespace sparsewave {
 
@@ -24,6 +25,7 @@ struct KernelTable {
   SpmmFn spmm_4x4;
   SpmmFn spmm_16x1;
   SpmmFn spmm_1x1;
+  ElementwiseKernels elementwise;
 };
 
 // Each table exists only where its file is compiled in (see CMakeLists.txt).

@@ -71,6 +71,7 @@ const KernelTable& generic_kernels() {
   static const KernelTable table = {
       "generic",    generic_spmv, generic_spmv, generic_spmv,
       generic_spmm, generic_spmm, generic_spmm,
+      generic_elementwise(),
   };
   return table;
 }

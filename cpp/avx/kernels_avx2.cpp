@@ -124,6 +124,7 @@ const KernelTable& avx2_kernels() {
   static const KernelTable table = {
       "avx2",   spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      avx2_elementwise(),
   };
   return table;
 }

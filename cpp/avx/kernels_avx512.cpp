@@ -108,6 +108,7 @@ const KernelTable& avx512_kernels() {
   static const KernelTable table = {
       "avx512", spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      avx512_elementwise(),
   };
   return table;
 }

@@ -5,14 +5,11 @@
 #include <stdexcept>
 
 #include "../dispatch.h"
-#include "../numerics/activations.h"
 #include "output_heads.h"
 
 namespace sparsewave {
 
 namespace {
-
-constexpr int kChunk = 32;  // samples per hoisted batch: big enough to reuse weights, small enough for L1/L2
 
 int round16(int n) { return (n + 15) / 16 * 16; }
 
@@ -20,6 +17,7 @@ int64_t count_nonzero(const DenseMatrix& m) {
   return std::count_if(m.v.begin(), m.v.end(), [](float v) { return v != 0.0f; });
 }
 
+// y = M x in double, rounded once (load-time composition of matrices).
 std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
   std::vector<float> y(m.rows);
   for (int r = 0; r < m.rows; ++r) {
@@ -30,89 +28,99 @@ std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
   return y;
 }
 
-// y (rows x n, ld) = A x (+= when accumulate); x has A's padded columns.
-void product(const BlockSparseMatrix& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
-             bool accumulate, const KernelTable& k) {
-  if (n == 1 && ldx == 1 && ldy == 1)
-    a.spmv_padded(x, y, accumulate, 0, a.n_block_rows(), k);
-  else
-    a.spmm_padded(x, ldx, y, ldy, n, accumulate, 0, a.n_block_rows(), k);
-}
-
-// PyTorch GRU cell update over n = hidden * batch entries (feature-major):
-// gates r, z, n are consecutive blocks of n entries in gi and gh.
-void gru_update(float* h, const float* gi, const float* gh, int n) {
-  for (int i = 0; i < n; ++i) {
-    const float r = fast_sigmoid(gi[i] + gh[i]);
-    const float z = fast_sigmoid(gi[n + i] + gh[n + i]);
-    const float c = fast_tanh(gi[2 * n + i] + r * gh[2 * n + i]);
-    h[i] = c + z * (h[i] - c);
-  }
+// Y[s] = A X[s] (+= when accumulate) for each of `n` streams; stream s's
+// vectors start at s * ld (stream-major, each padded for A's shape).
+void product(const BlockSparseMatrix& a, const float* x, float* y, int n, std::ptrdiff_t ld, bool accumulate,
+             const KernelTable& k) {
+  for (int s = 0; s < n; ++s) a.spmv_padded(x + s * ld, y + s * ld, accumulate, 0, a.n_block_rows(), k);
 }
 
 }  // namespace
 
 struct FatchordModel::Data final : Conditioning {
-  std::vector<float> mels_up;  // (frames + 2 pad) * hop x n_mels; sample t is row t + offset
-  int64_t offset = 0;
-  std::vector<float> aux;  // frames x res_out_dims
+  int64_t frames = 0;
+  std::vector<float> padded_mels;  // (frames + 2 pad) x n_mels
+  std::vector<float> aux;          // frames x res_out_dims
+  std::vector<std::vector<float>> z;  // per hoisted layer: (frames + 2 pad) x rows
+  std::vector<std::vector<float>> q;  // per hoisted layer: frames x rows
 };
 
+// Loop state for B streams, stream-major: stream s's vector starts at s * ld.
 struct FatchordModel::Workspace {
-  int batch = 0;
-  // Hoisted per-sample terms, per stream, sample-major: [j * rows + i].
-  std::vector<AlignedVector<float>> pre_gru1, pre_gru2, pre_fc0;
-  std::vector<std::vector<AlignedVector<float>>> pre_fc;  // per fc (index >= 1) with an aux input
-  // Hoisting temporaries, feature-major with leading dimension kChunk.
-  AlignedVector<float> u, a, c, tmp;
-  // Loop state, feature-major with leading dimension `batch`.
+  std::ptrdiff_t ld = 0;
   AlignedVector<float> h1, h2, gi, gh, sum, f0, f1, logits, x;
-  std::vector<float> scratch, column;
+  std::vector<float> scratch;
+  std::vector<int64_t> t;
 };
 
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg) : c_(cfg) {
-  const int H = c_.rnn_dims, F = c_.fc_dims;
-  resnet_.load(f, "upsample.resnet.", c_.n_mels, c_.compute_dims, c_.res_out_dims, c_.res_blocks, 2 * c_.pad + 1,
-               c_.bn_eps);
+  const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
+  resnet_.load(f, "upsample.resnet.", M, c_.compute_dims, c_.res_out_dims, c_.res_blocks, 2 * c_.pad + 1, c_.bn_eps);
   upsampler_.factors = c_.upsample_factors;
   for (std::size_t i = 0; i < c_.upsample_factors.size(); ++i) {
     const int k = c_.upsample_kernel_sizes[i];
-    upsampler_.kernels.push_back(
-        f.read_f32("upsample.up_layers." + std::to_string(2 * i + 1) + ".weight", {1, 1, 1, k}));
+    upsampler_.kernels.push_back(f.read_f32("upsample.up_layers." + std::to_string(2 * i + 1) + ".weight", {1, 1, 1, k}));
   }
+  init_upsample_taps();
 
-  in_width_ = c_.n_mels + c_.aux_width("I");
-  const DenseMatrix I = read_matrix(f, "I.weight", H, 1 + in_width_);
-  i_rest_ = pack_best(I.columns(1, 1 + in_width_));
+  const int in_width = M + c_.aux_width("I");
+  const DenseMatrix I = read_matrix(f, "I.weight", H, 1 + in_width);
   i_bias_ = f.read_f32("I.bias", {H});
+  const DenseMatrix i_mel = I.columns(1, 1 + M);
+  i_aux_ = I.columns(1 + M, 1 + in_width);
   std::vector<float> i0(H);
   for (int r = 0; r < H; ++r) i0[r] = I.at(r, 0);
 
-  auto load_gru = [&](const std::string& n, int in_main, int aux_w, Layer& ih, BlockSparseMatrix& hh,
-                      std::vector<float>& hh_bias) {
-    const DenseMatrix w_ih = read_matrix(f, n + ".weight_ih_l0", 3 * H, in_main + aux_w);
+  // Registers a layer whose input-side term is hoisted out of the loop.
+  auto hoist = [&](const Layer& layer, const DenseMatrix* main_through_i) {
+    Hoisted h;
+    h.layer = &layer;
+    h.through_i = main_through_i != nullptr;
+    h.q_zero = layer.bias;
+    if (main_through_i) {
+      const DenseMatrix& m = *main_through_i;
+      h.mel_proj.assign(static_cast<std::size_t>(m.rows) * M, 0.0f);
+      for (int r = 0; r < m.rows; ++r)
+        for (int j = 0; j < M; ++j) {
+          double acc = 0;
+          for (int c = 0; c < H; ++c) acc += static_cast<double>(m.at(r, c)) * i_mel.at(c, j);
+          h.mel_proj[static_cast<std::size_t>(r) * M + j] = static_cast<float>(acc);
+        }
+      h.x_coef = mat_vec(m, i0);
+      const auto mb = mat_vec(m, i_bias_);
+      for (int r = 0; r < m.rows; ++r) h.q_zero[r] += mb[r];
+    }
+    hoisted_.push_back(std::move(h));
+    return static_cast<int>(hoisted_.size()) - 1;
+  };
+
+  auto load_gru = [&](const std::string& n, int aux_w, Layer& ih, BlockSparseMatrix& hh, std::vector<float>& hh_bias) {
+    const DenseMatrix w_ih = read_matrix(f, n + ".weight_ih_l0", 3 * H, H + aux_w);
     const DenseMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
-    const DenseMatrix main = w_ih.columns(0, in_main);
+    DenseMatrix main = w_ih.columns(0, H);
     ih.name = n;
     ih.main = pack_best(main);
-    if (aux_w) ih.aux = pack_best(w_ih.columns(in_main, in_main + aux_w));
+    if (aux_w) ih.aux = pack_best(w_ih.columns(H, H + aux_w));
     ih.aux_start = c_.aux_start(n);
     ih.aux_width = aux_w;
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
-    ih.x_coef = mat_vec(main, i0);
     hh = pack_best(w_hh);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
     loop_nonzero_ += count_nonzero(w_hh);
     loop_stored_ += static_cast<int64_t>(hh.n_values());
     return main;
   };
-  load_gru("rnn1", H, 0, gru1_ih_, gru1_hh_, gru1_hh_bias_);
+  fc_.reserve(c_.fc_names.size());  // hoisted_ keeps pointers into fc_
+  const DenseMatrix gru1_main = load_gru("rnn1", 0, gru1_ih_, gru1_hh_, gru1_hh_bias_);
+  hoist(gru1_ih_, &gru1_main);
   if (c_.n_rnn == 2) {
-    const DenseMatrix main = load_gru("rnn2", H, c_.aux_width("rnn2"), gru2_ih_, gru2_hh_, gru2_hh_bias_);
-    loop_nonzero_ += count_nonzero(main);  // W_ih2 * h1 runs per sample
+    const DenseMatrix gru2_main = load_gru("rnn2", c_.aux_width("rnn2"), gru2_ih_, gru2_hh_, gru2_hh_bias_);
+    // GRU 2 sees y0 + h1: the y0 part is hoisted, W_ih2 h1 runs per sample.
+    hoisted_gru2_ = hoist(gru2_ih_, &gru2_main);
+    loop_nonzero_ += count_nonzero(gru2_main);
     loop_stored_ += static_cast<int64_t>(gru2_ih_.main.n_values());
   }
-
+  hoisted_fc_.assign(c_.fc_names.size(), -1);
   for (std::size_t i = 0; i < c_.fc_names.size(); ++i) {
     const std::string& n = c_.fc_names[i];
     const int in_main = i == 0 ? H : F;
@@ -127,23 +135,102 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     l.aux_start = c_.aux_start(n);
     l.aux_width = aux_w;
     l.bias = f.read_f32(n + ".bias", {out});
-    if (i == 0) l.x_coef = mat_vec(main, i0);
     loop_nonzero_ += count_nonzero(main);
     loop_stored_ += static_cast<int64_t>(l.main.n_values());
     fc_.push_back(std::move(l));
+    // The first fc sees y0 + h1 (+ h2): its y0 part is hoisted like a GRU input.
+    if (i == 0) hoisted_fc_[i] = hoisted_fc0_ = hoist(fc_.back(), &main);
+    else if (aux_w) hoisted_fc_[i] = hoist(fc_.back(), nullptr);
   }
 }
 
+void FatchordModel::init_upsample_taps() {
+  // The upsampler is linear and periodic with period hop, so upsampled sample
+  // t of the padded sequence is sum_f mel[f] g(t - f hop): a few frames per
+  // sample (polyphase form). g is the response to one frame. This equals the
+  // stage-by-stage computation wherever the stages' zero padding is out of
+  // reach, which holds for the kept samples when the reach <= pad * hop.
+  const int hop = c_.hop_length;
+  int64_t reach = 0, later = hop;
+  for (std::size_t i = 0; i < upsampler_.factors.size(); ++i) {
+    later /= upsampler_.factors[i];
+    reach += static_cast<int64_t>(upsampler_.kernels[i].size() / 2) * later;
+  }
+  if (reach > static_cast<int64_t>(c_.pad) * hop)
+    throw std::invalid_argument("config: the upsampling filters reach " + std::to_string(reach) +
+                                " samples, more than pad * hop_length = " + std::to_string(c_.pad * hop) +
+                                "; such a model is not supported");
+  const int64_t margin = reach / hop + 2;
+  const int64_t frames = 2 * margin + 1;
+  std::vector<float> impulse(static_cast<std::size_t>(frames), 0.0f);
+  impulse[static_cast<std::size_t>(margin)] = 1.0f;
+  const std::vector<float> g = upsampler_.run(impulse, frames, 1);
+  taps_.assign(hop, {});
+  for (int phase = 0; phase < hop; ++phase)
+    for (int64_t d = -margin; d <= margin; ++d) {
+      // Frame (base - d) contributes g(phase + d hop) to this phase's sample.
+      const int64_t idx = margin * hop + phase + d * hop;
+      if (idx < 0 || idx >= static_cast<int64_t>(g.size())) continue;
+      const float w = g[static_cast<std::size_t>(idx)];
+      if (w != 0.0f) taps_[phase].push_back({static_cast<int>(d), w});
+    }
+}
+
 std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_t frames) const {
-  const int M = c_.n_mels, pad = c_.pad;
+  const int M = c_.n_mels, R = c_.res_out_dims, H = c_.rnn_dims, pad = c_.pad;
   auto d = std::make_unique<Data>();
-  const int64_t padded_frames = frames + 2 * pad;
-  std::vector<float> mp(static_cast<std::size_t>(padded_frames) * M, 0.0f);  // zero frames both sides
-  std::copy(mels, mels + frames * M, mp.begin() + static_cast<std::ptrdiff_t>(pad) * M);
-  d->aux = resnet_.run(mp.data(), frames);
-  d->mels_up = upsampler_.run(mp, padded_frames, M);
-  d->offset = static_cast<int64_t>(pad) * c_.hop_length;
+  d->frames = frames;
   d->n_samples = frames * c_.hop_length;
+  const int64_t padded = frames + 2 * pad;
+  d->padded_mels.assign(static_cast<std::size_t>(padded) * M, 0.0f);  // zero frames both sides
+  std::copy(mels, mels + frames * M, d->padded_mels.begin() + static_cast<std::ptrdiff_t>(pad) * M);
+  d->aux = resnet_.run(d->padded_mels.data(), frames);
+  if (frames == 0) return d;
+
+  // c(f) = I_aux aux_I(f) + b_I per frame, feature-major (H x frames).
+  const int a_i = c_.aux_width("I"), a_i0 = c_.aux_start("I");
+  std::vector<float> c(static_cast<std::size_t>(round16(H)) * frames, 0.0f);
+  for (int r = 0; r < H; ++r)
+    for (int64_t f = 0; f < frames; ++f) {
+      double acc = i_bias_[r];
+      for (int q = 0; q < a_i; ++q) acc += static_cast<double>(i_aux_.at(r, q)) * d->aux[f * R + a_i0 + q];
+      c[r * frames + f] = static_cast<float>(acc);
+    }
+  d->z.resize(hoisted_.size());
+  d->q.resize(hoisted_.size());
+  std::vector<float> tmp, a;
+  for (std::size_t h = 0; h < hoisted_.size(); ++h) {
+    const Hoisted& hz = hoisted_[h];
+    const Layer& l = *hz.layer;
+    const int rows = static_cast<int>(l.bias.size());
+    if (hz.through_i) {
+      auto& z = d->z[h];
+      z.assign(static_cast<std::size_t>(padded) * rows, 0.0f);
+      for (int64_t f = 0; f < padded; ++f) {
+        const float* m = d->padded_mels.data() + f * M;
+        float* out = z.data() + f * rows;
+        for (int r = 0; r < rows; ++r) {
+          const float* p = hz.mel_proj.data() + static_cast<std::size_t>(r) * M;
+          float acc = 0.0f;
+          for (int j = 0; j < M; ++j) acc += p[j] * m[j];
+          out[r] = acc;
+        }
+      }
+    }
+    // q(f) = main c(f) + aux_part aux_L(f) + bias, computed for all frames at once.
+    tmp.assign(static_cast<std::size_t>(rows) * frames, 0.0f);
+    if (hz.through_i) l.main.matmul(c.data(), static_cast<int>(frames), tmp.data(), false);
+    if (l.aux_width) {
+      a.assign(static_cast<std::size_t>(l.aux_width) * frames, 0.0f);
+      for (int q = 0; q < l.aux_width; ++q)
+        for (int64_t f = 0; f < frames; ++f) a[q * frames + f] = d->aux[f * R + l.aux_start + q];
+      l.aux.matmul(a.data(), static_cast<int>(frames), tmp.data(), true);
+    }
+    auto& qv = d->q[h];
+    qv.resize(static_cast<std::size_t>(frames) * rows);
+    for (int r = 0; r < rows; ++r)
+      for (int64_t f = 0; f < frames; ++f) qv[f * rows + r] = tmp[r * frames + f] + l.bias[r];
+  }
   return d;
 }
 
@@ -151,207 +238,152 @@ void FatchordModel::conditioning_arrays(const Conditioning& cond, std::vector<fl
                                         std::vector<float>& aux) const {
   const Data& d = static_cast<const Data&>(cond);
   const int M = c_.n_mels, R = c_.res_out_dims;
-  mels_up.assign(d.mels_up.begin() + d.offset * M, d.mels_up.begin() + (d.offset + d.n_samples) * M);
+  const int64_t offset = static_cast<int64_t>(c_.pad) * c_.hop_length;
+  const std::vector<float> up = upsampler_.run(d.padded_mels, d.frames + 2 * c_.pad, M);
+  mels_up.assign(up.begin() + offset * M, up.begin() + (offset + d.n_samples) * M);
   aux.resize(static_cast<std::size_t>(d.n_samples) * R);
-  for (int64_t t = 0; t < d.n_samples; ++t)
-    std::copy_n(d.aux.data() + (t / c_.hop_length) * R, R, aux.data() + t * R);
+  for (int64_t t = 0; t < d.n_samples; ++t) std::copy_n(d.aux.data() + (t / c_.hop_length) * R, R, aux.data() + t * R);
 }
 
-void FatchordModel::hoist_chunk(const Data& d, Workspace& w, int s, int64_t start, int len) const {
-  const KernelTable& k = active_kernels();
-  const int M = c_.n_mels, R = c_.res_out_dims, H = c_.rnn_dims, hop = c_.hop_length;
-  auto fill_aux = [&](float* dst, int a_start, int a_width) {  // feature-major, ld kChunk
-    for (int j = 0; j < len; ++j) {
-      const int64_t t = start + j;
-      const float* row = t < d.n_samples ? d.aux.data() + (t / hop) * R + a_start : nullptr;
-      for (int q = 0; q < a_width; ++q) dst[q * kChunk + j] = row ? row[q] : 0.0f;
-    }
-  };
-  // U = [upsampled mel; aux slice of I] for the chunk's samples.
-  for (int j = 0; j < len; ++j) {
-    const int64_t t = start + j;
-    const float* mel = t < d.n_samples ? d.mels_up.data() + (t + d.offset) * M : nullptr;
-    for (int m = 0; m < M; ++m) w.u[m * kChunk + j] = mel ? mel[m] : 0.0f;
-  }
-  fill_aux(w.u.data() + static_cast<std::ptrdiff_t>(M) * kChunk, c_.aux_start("I"), c_.aux_width("I"));
-  // C = I_rest U + b_I: the part of I's output that does not depend on x.
-  product(i_rest_, w.u.data(), kChunk, w.c.data(), kChunk, len, false, k);
-  for (int i = 0; i < H; ++i)
-    for (int j = 0; j < len; ++j) w.c[i * kChunk + j] += i_bias_[i];
-
-  // Each hoisted layer: tmp = main C (+ aux part) + bias, stored sample-major.
-  auto hoist = [&](const Layer& l, bool uses_c, AlignedVector<float>& dst) {
-    const int rows = static_cast<int>(l.bias.size());
-    if (uses_c) product(l.main, w.c.data(), kChunk, w.tmp.data(), kChunk, len, false, k);
-    if (l.aux_width) {
-      fill_aux(w.a.data(), l.aux_start, l.aux_width);
-      product(l.aux, w.a.data(), kChunk, w.tmp.data(), kChunk, len, uses_c, k);
-    }
-    for (int i = 0; i < rows; ++i)
-      for (int j = 0; j < len; ++j) dst[static_cast<std::size_t>(j) * rows + i] = w.tmp[i * kChunk + j] + l.bias[i];
-  };
-  hoist(gru1_ih_, true, w.pre_gru1[s]);
-  if (c_.n_rnn == 2) hoist(gru2_ih_, true, w.pre_gru2[s]);
-  hoist(fc_[0], true, w.pre_fc0[s]);
-  for (std::size_t i = 1; i < fc_.size(); ++i)
-    if (fc_[i].aux_width) hoist(fc_[i], false, w.pre_fc[i][s]);
-}
-
-void FatchordModel::step(Workspace& w, int B, int j, const float* x) const {
-  const KernelTable& k = active_kernels();
-  const int H = c_.rnn_dims, H3 = 3 * H;
-  // Adds the hoisted term of stream s at chunk position j (+ x_coef * x).
-  auto add_pre = [&](float* y, int rows, const std::vector<AlignedVector<float>>& pre, const std::vector<float>* coef) {
-    for (int s = 0; s < B; ++s) {
-      const float* p = pre[s].data() + static_cast<std::size_t>(j) * rows;
-      if (coef) {
-        const float xs = x[s];
-        const float* cf = coef->data();
-        for (int i = 0; i < rows; ++i) y[i * B + s] += p[i] + cf[i] * xs;
-      } else {
-        for (int i = 0; i < rows; ++i) y[i * B + s] += p[i];
+void FatchordModel::add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int B,
+                                float* out, std::ptrdiff_t ld) const {
+  const Hoisted& hz = hoisted_[h];
+  const int rows = static_cast<int>(hz.layer->bias.size());
+  const int hop = c_.hop_length;
+  for (int s = 0; s < B; ++s) {
+    float* row = out + s * ld;
+    if (t[s] < d.n_samples) {
+      const int64_t frame = t[s] / hop;
+      const int phase = static_cast<int>(t[s] % hop);
+      const float* base = d.q[h].data() + frame * rows;
+      for (int i = 0; i < rows; ++i) row[i] += base[i];
+      if (hz.through_i) {
+        const int64_t centre = frame + c_.pad;
+        for (const Tap& tap : taps_[phase]) {
+          const float* z = d.z[h].data() + (centre - tap.frame_back) * rows;
+          const float w = tap.weight;
+          for (int i = 0; i < rows; ++i) row[i] += w * z[i];
+        }
       }
+    } else {
+      for (int i = 0; i < rows; ++i) row[i] += hz.q_zero[i];  // past the end: zero conditioning
     }
-  };
+    if (hz.through_i) {
+      const float xs = x[s];
+      const float* cf = hz.x_coef.data();
+      for (int i = 0; i < rows; ++i) row[i] += cf[i] * xs;
+    }
+  }
+}
+
+FatchordModel::Workspace FatchordModel::make_workspace(int B) const {
+  const int dim = std::max({round16(3 * c_.rnn_dims), round16(c_.fc_dims), round16(c_.n_classes)});
+  Workspace w;
+  w.ld = dim;
+  for (auto* v : {&w.h1, &w.h2, &w.gi, &w.gh, &w.sum, &w.f0, &w.f1, &w.logits})
+    v->assign(static_cast<std::size_t>(dim) * B, 0.0f);
+  w.x.assign(B, 0.0f);
+  w.scratch.assign(c_.n_classes, 0.0f);
+  w.t.assign(B, 0);
+  return w;
+}
+
+void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, const float* x) const {
+  const KernelTable& k = active_kernels();
+  const int H = c_.rnn_dims;
+  const std::ptrdiff_t ld = w.ld;
   auto add_bias = [&](float* y, const std::vector<float>& b) {
-    for (std::size_t i = 0; i < b.size(); ++i)
-      for (int s = 0; s < B; ++s) y[i * B + s] += b[i];
+    for (int s = 0; s < B; ++s)
+      for (std::size_t i = 0; i < b.size(); ++i) y[s * ld + i] += b[i];
   };
 
-  // GRU 1: gh = W_hh h + b_hh; gi = hoisted W_ih (I u + b) + b_ih + x W_ih I0.
-  product(gru1_hh_, w.h1.data(), B, w.gh.data(), B, B, false, k);
+  // GRU 1: gh = W_hh h + b_hh; gi = the hoisted input term (+ x W_ih I0).
+  product(gru1_hh_, w.h1.data(), w.gh.data(), B, ld, false, k);
   add_bias(w.gh.data(), gru1_hh_bias_);
-  std::fill_n(w.gi.data(), static_cast<std::size_t>(H3) * B, 0.0f);
-  add_pre(w.gi.data(), H3, w.pre_gru1, &gru1_ih_.x_coef);
-  gru_update(w.h1.data(), w.gi.data(), w.gh.data(), H * B);
-  std::copy_n(w.h1.data(), static_cast<std::size_t>(H) * B, w.sum.data());
-
-  if (c_.n_rnn == 2) {  // GRU 2 sees y0 + h1 (its hoisted part covers y0 and the aux slice)
-    product(gru2_ih_.main, w.h1.data(), B, w.gi.data(), B, B, false, k);
-    add_pre(w.gi.data(), H3, w.pre_gru2, &gru2_ih_.x_coef);
-    product(gru2_hh_, w.h2.data(), B, w.gh.data(), B, B, false, k);
-    add_bias(w.gh.data(), gru2_hh_bias_);
-    gru_update(w.h2.data(), w.gi.data(), w.gh.data(), H * B);
-    for (int i = 0; i < H * B; ++i) w.sum[i] += w.h2[i];
+  std::fill(w.gi.begin(), w.gi.end(), 0.0f);
+  add_hoisted(0, d, t, x, B, w.gi.data(), ld);
+  for (int s = 0; s < B; ++s) {
+    k.elementwise.gru_update(w.h1.data() + s * ld, w.gi.data() + s * ld, w.gh.data() + s * ld, H);
+    std::copy_n(w.h1.data() + s * ld, H, w.sum.data() + s * ld);
   }
 
-  // FC layers: the first sees y0 + h1 (+ h2); hidden ones are ReLU'd.
+  if (c_.n_rnn == 2) {
+    product(gru2_ih_.main, w.h1.data(), w.gi.data(), B, ld, false, k);
+    add_hoisted(static_cast<std::size_t>(hoisted_gru2_), d, t, x, B, w.gi.data(), ld);
+    product(gru2_hh_, w.h2.data(), w.gh.data(), B, ld, false, k);
+    add_bias(w.gh.data(), gru2_hh_bias_);
+    for (int s = 0; s < B; ++s) {
+      float* h2 = w.h2.data() + s * ld;
+      float* sum = w.sum.data() + s * ld;
+      k.elementwise.gru_update(h2, w.gi.data() + s * ld, w.gh.data() + s * ld, H);
+      for (int i = 0; i < H; ++i) sum[i] += h2[i];
+    }
+  }
+
   float* in = w.sum.data();
   float* bufs[2] = {w.f0.data(), w.f1.data()};
   for (std::size_t l = 0; l < fc_.size(); ++l) {
     const Layer& layer = fc_[l];
     const bool last = l + 1 == fc_.size();
     float* out = last ? w.logits.data() : bufs[l % 2];
-    const int rows = static_cast<int>(layer.bias.size());
-    product(layer.main, in, B, out, B, B, false, k);
-    if (l == 0)
-      add_pre(out, rows, w.pre_fc0, &layer.x_coef);
-    else if (layer.aux_width)
-      add_pre(out, rows, w.pre_fc[l], nullptr);
+    product(layer.main, in, out, B, ld, false, k);
+    if (hoisted_fc_[l] >= 0)
+      add_hoisted(static_cast<std::size_t>(hoisted_fc_[l]), d, t, x, B, out, ld);
     else
       add_bias(out, layer.bias);
-    if (!last)
-      for (int i = 0; i < rows * B; ++i) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+    if (!last) k.elementwise.relu(out, static_cast<int>(ld * B));
     in = out;
   }
 }
-
-namespace {
-template <class T>
-void resize_zero(T& v, std::size_t n) { v.assign(n, 0.0f); }
-}  // namespace
 
 void FatchordModel::generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
                              const std::vector<float*>& out, const ProgressFn& progress) const {
   const Data& d = static_cast<const Data&>(cond);
   const int B = static_cast<int>(spans.size());
   if (B == 0) return;
-  const int H = c_.rnn_dims, F = c_.fc_dims, NC = c_.n_classes;
-  const int maxdim = std::max({round16(in_width_), round16(c_.res_out_dims), round16(3 * H), round16(F), round16(NC)});
-
-  Workspace w;
-  w.batch = B;
-  w.pre_gru1.assign(B, AlignedVector<float>(static_cast<std::size_t>(kChunk) * 3 * H));
-  if (c_.n_rnn == 2) w.pre_gru2.assign(B, AlignedVector<float>(static_cast<std::size_t>(kChunk) * 3 * H));
-  w.pre_fc0.assign(B, AlignedVector<float>(static_cast<std::size_t>(kChunk) * F));
-  w.pre_fc.resize(fc_.size());
-  for (std::size_t i = 1; i < fc_.size(); ++i)
-    if (fc_[i].aux_width) w.pre_fc[i].assign(B, AlignedVector<float>(static_cast<std::size_t>(kChunk) * fc_[i].bias.size()));
-  resize_zero(w.u, static_cast<std::size_t>(maxdim) * kChunk);
-  resize_zero(w.a, static_cast<std::size_t>(maxdim) * kChunk);
-  resize_zero(w.c, static_cast<std::size_t>(maxdim) * kChunk);
-  resize_zero(w.tmp, static_cast<std::size_t>(maxdim) * kChunk);
-  for (auto* v : {&w.h1, &w.h2, &w.sum, &w.f0, &w.f1}) resize_zero(*v, static_cast<std::size_t>(maxdim) * B);
-  for (auto* v : {&w.gi, &w.gh, &w.logits}) resize_zero(*v, static_cast<std::size_t>(maxdim) * B);
-  resize_zero(w.x, static_cast<std::size_t>(B));
-  w.scratch.assign(NC, 0.0f);
-  w.column.assign(NC, 0.0f);
-
+  const int NC = c_.n_classes;
+  Workspace w = make_workspace(B);
+  const KernelTable& k = active_kernels();
   int64_t max_len = 0;
   for (const auto& s : spans) max_len = std::max(max_len, s.length);
   const bool mol = c_.head == "mol";
-  for (int64_t pos = 0; pos < max_len; pos += kChunk) {
-    const int len = static_cast<int>(std::min<int64_t>(kChunk, max_len - pos));
-    for (int s = 0; s < B; ++s) hoist_chunk(d, w, s, spans[s].start + pos, len);
-    for (int j = 0; j < len; ++j) {
-      step(w, B, j, w.x.data());
-      const int64_t t = pos + j;
-      for (int s = 0; s < B; ++s) {
-        const float* logits = w.logits.data();
-        if (B > 1) {  // gather this stream's column
-          for (int i = 0; i < NC; ++i) w.column[i] = w.logits[static_cast<std::size_t>(i) * B + s];
-          logits = w.column.data();
-        }
-        const float u = uniform(s, t);
-        float fed, emitted;
-        if (mol) {
-          fed = emitted = sample_mol(logits, c_.mol_n_mix, c_.mol_log_scale_min, u);
-        } else {
-          fed = class_to_value(sample_softmax(logits, NC, u, w.scratch.data()), NC);
-          emitted = c_.mu_law ? mu_law_decode(fed, NC) : fed;
-        }
-        w.x[s] = fed;
-        if (t < spans[s].length) out[s][t] = emitted;
+  for (int64_t j = 0; j < max_len; ++j) {
+    for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
+    step(w, d, B, w.t.data(), w.x.data());
+    for (int s = 0; s < B; ++s) {
+      const float* logits = w.logits.data() + s * w.ld;
+      const float u = uniform(s, j);
+      float fed, emitted;
+      if (mol) {
+        fed = emitted = sample_mol(logits, c_.mol_n_mix, c_.mol_log_scale_min, u);
+      } else {
+        fed = class_to_value(k.elementwise.sample_softmax(logits, NC, u, w.scratch.data()), NC);
+        emitted = c_.mu_law ? mu_law_decode(fed, NC) : fed;
       }
+      w.x[s] = fed;
+      if (j < spans[s].length) out[s][j] = emitted;
     }
-    if (progress) progress(std::min(pos + len, max_len) * B);
+    if (progress && ((j + 1) % 1024 == 0 || j + 1 == max_len)) progress((j + 1) * B);
   }
 }
 
 double FatchordModel::teacher_forced(const Conditioning& cond, const float* audio, int64_t n, float* logits_out) const {
   const Data& d = static_cast<const Data&>(cond);
-  const int H = c_.rnn_dims, F = c_.fc_dims, NC = c_.n_classes;
-  const int maxdim = std::max({round16(in_width_), round16(c_.res_out_dims), round16(3 * H), round16(F), round16(NC)});
-  Workspace w;
-  w.batch = 1;
-  w.pre_gru1.assign(1, AlignedVector<float>(static_cast<std::size_t>(kChunk) * 3 * H));
-  if (c_.n_rnn == 2) w.pre_gru2.assign(1, AlignedVector<float>(static_cast<std::size_t>(kChunk) * 3 * H));
-  w.pre_fc0.assign(1, AlignedVector<float>(static_cast<std::size_t>(kChunk) * F));
-  w.pre_fc.resize(fc_.size());
-  for (std::size_t i = 1; i < fc_.size(); ++i)
-    if (fc_[i].aux_width) w.pre_fc[i].assign(1, AlignedVector<float>(static_cast<std::size_t>(kChunk) * fc_[i].bias.size()));
-  for (auto* v : {&w.u, &w.a, &w.c, &w.tmp}) resize_zero(*v, static_cast<std::size_t>(maxdim) * kChunk);
-  for (auto* v : {&w.h1, &w.h2, &w.sum, &w.f0, &w.f1, &w.gi, &w.gh, &w.logits}) resize_zero(*v, static_cast<std::size_t>(maxdim));
-  resize_zero(w.x, 1);
-
+  const int NC = c_.n_classes;
+  Workspace w = make_workspace(1);
   const bool mol = c_.head == "mol";
-  auto as_fed = [&](float a) {  // what the model would have fed back for this audio sample
-    if (mol) return std::min(std::max(a, -1.0f), 1.0f);
-    return class_to_value(value_to_class(c_.mu_law ? mu_law_encode(a, NC) : a, NC), NC);
-  };
+  auto as_class = [&](float a) { return value_to_class(c_.mu_law ? mu_law_encode(a, NC) : a, NC); };
   double nll = 0;
-  for (int64_t pos = 0; pos < n; pos += kChunk) {
-    const int len = static_cast<int>(std::min<int64_t>(kChunk, n - pos));
-    hoist_chunk(d, w, 0, pos, len);
-    for (int j = 0; j < len; ++j) {
-      const int64_t t = pos + j;
-      w.x[0] = t == 0 ? 0.0f : as_fed(audio[t - 1]);
-      step(w, 1, j, w.x.data());
-      if (logits_out) std::copy_n(w.logits.data(), NC, logits_out + t * NC);
-      const float target = std::min(std::max(audio[t], -1.0f), 1.0f);
-      nll += mol ? mol_nll_bits(w.logits.data(), c_.mol_n_mix, c_.mol_log_scale_min, target)
-                 : softmax_nll_bits(w.logits.data(), NC, value_to_class(c_.mu_law ? mu_law_encode(target, NC) : target, NC));
-    }
+  for (int64_t t = 0; t < n; ++t) {
+    // Step t is fed what the model would have fed back for audio[t - 1].
+    const float prev = t == 0 ? 0.0f : std::min(std::max(audio[t - 1], -1.0f), 1.0f);
+    w.x[0] = t == 0 ? 0.0f : (mol ? prev : class_to_value(as_class(prev), NC));
+    w.t[0] = t;
+    step(w, d, 1, w.t.data(), w.x.data());
+    if (logits_out) std::copy_n(w.logits.data(), NC, logits_out + t * NC);
+    const float target = std::min(std::max(audio[t], -1.0f), 1.0f);
+    nll += mol ? mol_nll_bits(w.logits.data(), c_.mol_n_mix, c_.mol_log_scale_min, target)
+               : softmax_nll_bits(w.logits.data(), NC, as_class(target));
   }
   return nll;
 }
@@ -361,26 +393,22 @@ std::string FatchordModel::describe() const {
   bool first = true;
   auto add = [&](const std::string& name, const BlockSparseMatrix& m, bool per_sample) {
     if (m.rows() == 0) return;
-    s += std::string(first ? "" : ", ") + "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m.rows()) + ", " +
-         std::to_string(m.cols()) + "], \"block\": [" + std::to_string(m.block_rows()) + ", " +
+    s += std::string(first ? "" : ", ") + "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m.rows()) +
+         ", " + std::to_string(m.cols()) + "], \"block\": [" + std::to_string(m.block_rows()) + ", " +
          std::to_string(m.block_cols()) + "], \"density\": " + std::to_string(m.density()) +
-         ", \"stored_values\": " + std::to_string(m.n_values()) + ", \"per_sample\": " + (per_sample ? "true" : "false") + "}";
+         ", \"stored_values\": " + std::to_string(m.n_values()) + ", \"per_sample\": " +
+         (per_sample ? "true" : "false") + "}";
     first = false;
   };
-  add("I[:, 1:]", i_rest_, false);
-  add("rnn1.weight_ih (input part)", gru1_ih_.main, false);
   add("rnn1.weight_hh", gru1_hh_, true);
   if (c_.n_rnn == 2) {
-    add("rnn2.weight_ih (main part)", gru2_ih_.main, true);
-    add("rnn2.weight_ih (aux part)", gru2_ih_.aux, false);
+    add("rnn2.weight_ih (h1 part)", gru2_ih_.main, true);
     add("rnn2.weight_hh", gru2_hh_, true);
   }
-  for (const auto& l : fc_) {
-    add(l.name + ".weight (main part)", l.main, true);
-    add(l.name + ".weight (aux part)", l.aux, false);
-  }
-  s += "], \"loop_nonzero_macs\": " + std::to_string(loop_nonzero_) + ", \"loop_stored_macs\": " +
-       std::to_string(loop_stored_) + "}";
+  for (const auto& l : fc_) add(l.name + ".weight (per-sample part)", l.main, true);
+  s += "], \"loop_nonzero_macs\": " + std::to_string(loop_nonzero_) +
+       ", \"loop_stored_macs\": " + std::to_string(loop_stored_) + ", \"upsample_taps_per_sample\": " +
+       std::to_string(taps_.empty() ? 0 : taps_[0].size()) + "}";
   return s;
 }
 

@@ -43,29 +43,46 @@ class FatchordModel final : public Model {
   void conditioning_arrays(const Conditioning& cond, std::vector<float>& mels_up, std::vector<float>& aux) const;
 
  private:
-  struct Layer {  // y = main * input + aux_part * aux_slice + bias
+  struct Layer {  // y = main * input + aux * aux_slice + bias
     std::string name;
     BlockSparseMatrix main, aux;
     std::vector<float> bias;
-    std::vector<float> x_coef;  // main * I[:, 0]: how the previous sample enters (first fc only)
     int aux_start = 0, aux_width = 0;
   };
-  struct Workspace;
+  // A layer whose input-side term is hoisted out of the loop:
+  //   pre(t) = sum_k w[phase][k] Z[frame - d_k] + Q[frame] (+ x * x_coef)
+  // Z projects mel frames through (main * I_mel); Q holds everything that is
+  // constant over a frame (aux, biases). See condition().
+  struct Hoisted {
+    const Layer* layer = nullptr;
+    bool through_i = false;       // main's input is I's output (GRU inputs, first fc)
+    std::vector<float> mel_proj;  // rows x n_mels: main * I[:, mel columns]
+    std::vector<float> x_coef;    // main * I[:, 0]
+    std::vector<float> q_zero;    // pre() where the conditioning is all zero (fold padding)
+  };
+  struct Tap { int frame_back; float weight; };
   struct Data;
+  struct Workspace;
 
-  void hoist_chunk(const Data& d, Workspace& w, int stream, int64_t start, int len) const;
-  void step(Workspace& w, int batch, int j, const float* x) const;
+  void init_upsample_taps();
+  void add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int batch, float* out,
+                   std::ptrdiff_t ld) const;
+  void step(Workspace& w, const Data& d, int batch, const int64_t* t, const float* x) const;
+  Workspace make_workspace(int batch) const;
 
   FatchordConfig c_;
   MelResNet resnet_;
   Upsampler upsampler_;
-  int in_width_ = 0;  // n_mels + aux width of I
-  BlockSparseMatrix i_rest_;
+  std::vector<std::vector<Tap>> taps_;  // per phase (t mod hop)
+  DenseMatrix i_aux_;                   // I[:, aux columns]
   std::vector<float> i_bias_;
-  Layer gru1_ih_, gru2_ih_;  // input-side products (hoisted), x_coef = W_ih * I[:, 0]
+  Layer gru1_ih_, gru2_ih_;
   BlockSparseMatrix gru1_hh_, gru2_hh_;
   std::vector<float> gru1_hh_bias_, gru2_hh_bias_;
   std::vector<Layer> fc_;
+  std::vector<Hoisted> hoisted_;  // gru1_ih, [gru2_ih], fc0, [fc_i with aux]
+  int hoisted_gru2_ = -1, hoisted_fc0_ = -1;
+  std::vector<int> hoisted_fc_;  // per fc index: its hoisted entry or -1
   int64_t loop_nonzero_ = 0, loop_stored_ = 0;
 };
 

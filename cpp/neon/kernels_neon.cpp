@@ -104,6 +104,7 @@ const KernelTable& neon_kernels() {
   static const KernelTable table = {
       "neon",   spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      neon_elementwise(),
   };
   return table;
 }

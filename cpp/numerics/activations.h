@@ -10,7 +10,7 @@ namespace sparsewave {
 // exp(x) by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6
 // polynomial for exp(r); 2^k is built in the exponent bits. Inputs are
 // clamped to [-87.3, 88.3] so the result stays finite and normal.
-inline float fast_exp(float x) {
+static inline float fast_exp(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
   // Round to nearest with the 1.5*2^23 trick (vectorises without SSE4.1).
   const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -28,11 +28,11 @@ inline float fast_exp(float x) {
   return p * scale;
 }
 
-inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+static inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
 // tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits at +-inf, no cancellation
 // problem for large |x|; for tiny |x| use x directly (relative accuracy).
-inline float fast_tanh(float x) {
+static inline float fast_tanh(float x) {
   const float ax = x < 0 ? -x : x;
   const float t = 1.0f - 2.0f / (fast_exp(2.0f * ax) + 1.0f);
   const float r = ax < 1e-4f ? ax : t;
