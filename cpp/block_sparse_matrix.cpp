@@ -20,6 +20,11 @@ SpmvFn pick_spmv(const KernelTable& k, int br, int bc) {
   if (br == 16 && bc == 1) return k.spmv_16x1;
   return k.spmv_1x1;
 }
+SpmvManyFn pick_spmv_many(const KernelTable& k, int br, int bc) {
+  if (br == 4 && bc == 4) return k.spmv_many_4x4;
+  if (br == 16 && bc == 1) return k.spmv_many_16x1;
+  return k.spmv_many_1x1;
+}
 SpmmFn pick_spmm(const KernelTable& k, int br, int bc) {
   if (br == 4 && bc == 4) return k.spmm_4x4;
   if (br == 16 && bc == 1) return k.spmm_16x1;
@@ -165,6 +170,25 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
 void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
                                     bool accumulate, int rb_begin, int rb_end, const KernelTable& k) const {
   pick_spmm(k, block_rows_, block_cols_)(view(), x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+}
+
+void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                                         bool accumulate, const KernelTable& k) const {
+  pick_spmv_many(k, block_rows_, block_cols_)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
+}
+
+void BlockSparseMatrix::matvec_many(const float* x, int n, float* y, bool accumulate) const {
+  if (n <= 0) return;
+  const KernelTable& k = active_kernels();
+  const std::size_t nn = static_cast<std::size_t>(n);
+  const int pc = padded_cols(), pr = padded_rows();
+  AlignedVector<float> xp(pc * nn, 0.0f), yp(pr * nn, 0.0f);
+  for (std::size_t v = 0; v < nn; ++v) {
+    std::copy(x + v * cols_, x + (v + 1) * cols_, xp.begin() + v * pc);
+    if (accumulate) std::copy(y + v * rows_, y + (v + 1) * rows_, yp.begin() + v * pr);
+  }
+  spmv_many_padded(xp.data(), pc, yp.data(), pr, n, accumulate, k);
+  for (std::size_t v = 0; v < nn; ++v) std::copy(yp.begin() + v * pr, yp.begin() + v * pr + rows_, y + v * rows_);
 }
 
 void BlockSparseMatrix::matvec(const float* x, float* y, bool accumulate) const {

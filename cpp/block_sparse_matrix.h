@@ -54,10 +54,16 @@ class BlockSparseMatrix {
   void spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n, bool accumulate,
                    int rb_begin, int rb_end, const KernelTable& k) const;
 
+  // nvec vectors at x + v*ldx (padded_cols each) -> y + v*ldy (padded_rows each).
+  void spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec, bool accumulate,
+                        const KernelTable& k) const;
+
   // Convenience products on exact-size buffers (x: cols, y: rows; X: cols x n,
   // Y: rows x n, row-major); pads through scratch memory when the shape needs it.
   void matvec(const float* x, float* y, bool accumulate) const;
   void matmul(const float* x, int n, float* y, bool accumulate) const;
+  // X: n x cols (one vector per row) -> Y: n x rows.
+  void matvec_many(const float* x, int n, float* y, bool accumulate) const;
 
  private:
   void set_shape(int rows, int cols, int block_rows, int block_cols);

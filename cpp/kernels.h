@@ -17,6 +17,12 @@ using SpmmFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx,
                         float* y, std::ptrdiff_t ldy, int n, int rb_begin,
                         int rb_end, bool accumulate);
 
+// Y[v] (=|+=) A X[v] for nvec vectors stored one after another (X[v] at
+// x + v * ldx, Y[v] at y + v * ldy): each block is loaded once for all of
+// them (batched generation keeps one state vector per stream).
+using SpmvManyFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
+                            std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
+
 struct KernelTable {
   const char* name;
   SpmvFn spmv_4x4;
@@ -25,6 +31,9 @@ struct KernelTable {
   SpmmFn spmm_4x4;
   SpmmFn spmm_16x1;
   SpmmFn spmm_1x1;
+  SpmvManyFn spmv_many_4x4;
+  SpmvManyFn spmv_many_16x1;
+  SpmvManyFn spmv_many_1x1;
   ElementwiseKernels elementwise;
 };
 
@@ -43,6 +52,8 @@ const KernelTable& neon_kernels();
 // Generic kernels, also used by the ISA kernels for tails (column remainders).
 void generic_spmv(const BsrView& a, const float* x, float* y, int rb_begin,
                   int rb_end, bool accumulate);
+void generic_spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                       int nvec, int rb_begin, int rb_end, bool accumulate);
 void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
                   float* y, std::ptrdiff_t ldy, int n, int rb_begin,
                   int rb_end, bool accumulate);

@@ -67,10 +67,16 @@ void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
     spmm_fixed<1, 1>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
+void generic_spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                       int nvec, int rb_begin, int rb_end, bool accumulate) {
+  for (int v = 0; v < nvec; ++v) generic_spmv(a, x + v * ldx, y + v * ldy, rb_begin, rb_end, accumulate);
+}
+
 const KernelTable& generic_kernels() {
   static const KernelTable table = {
       "generic",    generic_spmv, generic_spmv, generic_spmv,
       generic_spmm, generic_spmm, generic_spmm,
+      generic_spmv_many, generic_spmv_many, generic_spmv_many,
       generic_elementwise(),
   };
   return table;

@@ -91,3 +91,21 @@ def test_empty_shapes(isa, block):
         y = m.matvec(np.zeros(cols, np.float32))
         assert y.shape == (rows,) and np.all(y == 0)
         assert m.matmul(np.zeros((cols, 3), np.float32)).shape == (rows, 3)
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape", [(4, 4), (17, 33), (64, 64), (257, 129), (768, 256)])
+@pytest.mark.parametrize("nvec", [1, 2, 3, 4, 5, 7, 8, 9])
+def test_matvec_many_matches_reference(isa, rng, block, shape, nvec):
+    density = rng.choice([0.0, 0.05, 0.3, 1.0])
+    w, _ = random_block_sparse(rng, *shape, block, density, empty_block_rows=0.1)
+    m = BlockSparseMatrix.from_dense(w, block=block)
+    x = rng.standard_normal((nvec, shape[1])).astype(np.float32)
+    out = np.full((nvec, shape[0]), np.nan, dtype=np.float32)
+    m.matvec_many(x, out=out)
+    ref, tol = reference_product(w, x.T)
+    assert_close(out, ref.T, tol.T)
+    y0 = rng.standard_normal((nvec, shape[0])).astype(np.float32)
+    acc = y0.copy()
+    m.matvec_many(x, out=acc, accumulate=True)
+    assert_close(acc, ref.T + y0, tol.T + 1e-6 * np.abs(y0))

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "../kernels.h"
+#include "../spmv_many_groups.h"
 
 namespace sparsewave {
 namespace {
@@ -118,12 +119,91 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
   spmm_chunked<16, 1, 8>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
+// Up to 4 vectors per pass: each block is loaded once and used NV times.
+template <int NV>
+void spmv_many_4x4_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                         int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m256 r01[NV], r23[NV];
+    for (int v = 0; v < NV; ++v) r01[v] = r23[v] = _mm256_setzero_ps();
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const __m256 w01 = _mm256_loadu_ps(blk), w23 = _mm256_loadu_ps(blk + 8);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v) {
+        const __m256 xv = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xc + v * ldx));
+        r01[v] = _mm256_fmadd_ps(w01, xv, r01[v]);
+        r23[v] = _mm256_fmadd_ps(w23, xv, r23[v]);
+      }
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
+      __m128 sum = reduce_4x4_rows(r01[v], r23[v]);
+      if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+      _mm_storeu_ps(yr, sum);
+    }
+  }
+}
+
+template <int NV>
+void spmv_many_16x1_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                          int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m256 lo[NV], hi[NV];
+    for (int v = 0; v < NV; ++v) lo[v] = hi[v] = _mm256_setzero_ps();
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const __m256 wl = _mm256_loadu_ps(blk), wh = _mm256_loadu_ps(blk + 8);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v) {
+        const __m256 xv = _mm256_broadcast_ss(xc + v * ldx);
+        lo[v] = _mm256_fmadd_ps(wl, xv, lo[v]);
+        hi[v] = _mm256_fmadd_ps(wh, xv, hi[v]);
+      }
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
+      __m256 l = lo[v], h = hi[v];
+      if (accumulate) {
+        l = _mm256_add_ps(l, _mm256_loadu_ps(yr));
+        h = _mm256_add_ps(h, _mm256_loadu_ps(yr + 8));
+      }
+      _mm256_storeu_ps(yr, l);
+      _mm256_storeu_ps(yr + 8, h);
+    }
+  }
+}
+
+
+template <int NV>
+struct Many4x4 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_4x4_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+template <int NV>
+struct Many16x1 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_16x1_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+
+void spmv_many_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                   int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many4x4>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+void spmv_many_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                    int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many16x1>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table = {
       "avx2",   spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      spmv_many_4x4, spmv_many_16x1, generic_spmv_many,
       avx2_elementwise(),
   };
   return table;

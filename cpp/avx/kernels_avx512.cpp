@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "../kernels.h"
+#include "../spmv_many_groups.h"
 
 namespace sparsewave {
 namespace {
@@ -102,12 +103,80 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
   spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
+// Up to 4 vectors per pass: each block is loaded once and used NV times.
+template <int NV>
+void spmv_many_4x4_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                         int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const __m512 w = _mm512_loadu_ps(blk);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v)
+        acc[v] = _mm512_fmadd_ps(w, _mm512_broadcast_f32x4(_mm_loadu_ps(xc + v * ldx)), acc[v]);
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
+      __m128 sum = reduce_4x4_rows(acc[v]);
+      if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+      _mm_storeu_ps(yr, sum);
+    }
+  }
+}
+
+template <int NV>
+void spmv_many_16x1_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                          int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const __m512 w = _mm512_loadu_ps(blk);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, _mm512_set1_ps(xc[v * ldx]), acc[v]);
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
+      __m512 sum = acc[v];
+      if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
+      _mm512_storeu_ps(yr, sum);
+    }
+  }
+}
+
+
+template <int NV>
+struct Many4x4 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_4x4_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+template <int NV>
+struct Many16x1 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_16x1_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+
+void spmv_many_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                   int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many4x4>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+void spmv_many_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                    int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many16x1>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+
 }  // namespace
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table = {
       "avx512", spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      spmv_many_4x4, spmv_many_16x1, generic_spmv_many,
       avx512_elementwise(),
   };
   return table;

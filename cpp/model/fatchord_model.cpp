@@ -32,7 +32,10 @@ std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
 // vectors start at s * ld (stream-major, each padded for A's shape).
 void product(const BlockSparseMatrix& a, const float* x, float* y, int n, std::ptrdiff_t ld, bool accumulate,
              const KernelTable& k) {
-  for (int s = 0; s < n; ++s) a.spmv_padded(x + s * ld, y + s * ld, accumulate, 0, a.n_block_rows(), k);
+  if (n == 1)
+    a.spmv_padded(x, y, accumulate, 0, a.n_block_rows(), k);
+  else
+    a.spmv_many_padded(x, ld, y, ld, n, accumulate, k);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <arm_neon.h>
 
 #include "../kernels.h"
+#include "../spmv_many_groups.h"
 
 namespace sparsewave {
 namespace {
@@ -98,12 +99,95 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
   spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
+// Up to 4 vectors per pass: each block is loaded once and used NV times.
+template <int NV>
+void spmv_many_4x4_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                         int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    float32x4_t acc[NV][4];
+    for (int v = 0; v < NV; ++v)
+      for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const float32x4_t w0 = vld1q_f32(blk), w1 = vld1q_f32(blk + 4), w2 = vld1q_f32(blk + 8), w3 = vld1q_f32(blk + 12);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v) {
+        const float32x4_t xv = vld1q_f32(xc + v * ldx);
+        acc[v][0] = vfmaq_f32(acc[v][0], w0, xv);
+        acc[v][1] = vfmaq_f32(acc[v][1], w1, xv);
+        acc[v][2] = vfmaq_f32(acc[v][2], w2, xv);
+        acc[v][3] = vfmaq_f32(acc[v][3], w3, xv);
+      }
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
+      float32x4_t sum = vpaddq_f32(vpaddq_f32(acc[v][0], acc[v][1]), vpaddq_f32(acc[v][2], acc[v][3]));
+      if (accumulate) sum = vaddq_f32(sum, vld1q_f32(yr));
+      vst1q_f32(yr, sum);
+    }
+  }
+}
+
+template <int NV>
+void spmv_many_16x1_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                          int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    float32x4_t acc[NV][4];
+    for (int v = 0; v < NV; ++v)
+      for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
+    const int32_t end = a.row_ptr[rb + 1];
+    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
+    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
+      const float32x4_t w0 = vld1q_f32(blk), w1 = vld1q_f32(blk + 4), w2 = vld1q_f32(blk + 8), w3 = vld1q_f32(blk + 12);
+      const float* xc = x + a.col_start[k];
+      for (int v = 0; v < NV; ++v) {
+        const float xs = xc[v * ldx];
+        acc[v][0] = vfmaq_n_f32(acc[v][0], w0, xs);
+        acc[v][1] = vfmaq_n_f32(acc[v][1], w1, xs);
+        acc[v][2] = vfmaq_n_f32(acc[v][2], w2, xs);
+        acc[v][3] = vfmaq_n_f32(acc[v][3], w3, xs);
+      }
+    }
+    for (int v = 0; v < NV; ++v) {
+      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
+      for (int r = 0; r < 4; ++r) {
+        float32x4_t s = acc[v][r];
+        if (accumulate) s = vaddq_f32(s, vld1q_f32(yr + 4 * r));
+        vst1q_f32(yr + 4 * r, s);
+      }
+    }
+  }
+}
+
+
+template <int NV>
+struct Many4x4 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_4x4_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+template <int NV>
+struct Many16x1 {
+  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
+                  bool acc) { spmv_many_16x1_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+};
+
+void spmv_many_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                   int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many4x4>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+void spmv_many_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                    int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Many16x1>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
+
 }  // namespace
 
 const KernelTable& neon_kernels() {
   static const KernelTable table = {
       "neon",   spmv_4x4,  spmv_16x1, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
+      spmv_many_4x4, spmv_many_16x1, generic_spmv_many,
       neon_elementwise(),
   };
   return table;

@@ -66,6 +66,16 @@ void matmul(const BlockSparseMatrix& m, const FloatArray& x, FloatArray& out, bo
   m.matmul(x.data(), static_cast<int>(x.shape(1)), out.mutable_data(), accumulate);
 }
 
+void matvec_many(const BlockSparseMatrix& m, const FloatArray& x, FloatArray& out, bool accumulate) {
+  require(x.ndim() == 2 && x.shape(1) == m.cols(), "X must have shape (n, " + std::to_string(m.cols()) + ")");
+  require(out.ndim() == 2 && out.shape(1) == m.rows() && out.shape(0) == x.shape(0),
+          "out must have shape (" + std::to_string(x.shape(0)) + ", " + std::to_string(m.rows()) + ")");
+  require(x.shape(0) <= INT32_MAX, "too many vectors");
+  require(out.writeable(), "out must be writeable");
+  py::gil_scoped_release release;
+  m.matvec_many(x.data(), static_cast<int>(x.shape(0)), out.mutable_data(), accumulate);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, mod) {
@@ -124,5 +134,6 @@ PYBIND11_MODULE(_core, mod) {
         return py::make_tuple(rp, bc, v);
       })
       .def("matvec", &matvec, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("accumulate"))
+      .def("matvec_many", &matvec_many, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("accumulate"))
       .def("matmul", &matmul, py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("accumulate"));
 }

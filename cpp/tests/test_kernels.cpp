@@ -81,6 +81,18 @@ void test_isa(const std::string& isa, std::mt19937& gen) {
         const auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
         const std::string label = isa + " " + std::to_string(b[0]) + "x" + std::to_string(b[1]) + " " +
                                   std::to_string(rows) + "x" + std::to_string(cols) + " d=" + std::to_string(d);
+        for (int nvec : {2, 3, 4, 5, 9}) {  // multi-vector spmv: X is nvec x cols, row-major
+          std::vector<float> xs(static_cast<std::size_t>(cols) * nvec), ys(static_cast<std::size_t>(rows) * nvec, nan);
+          for (auto& v : xs) v = normal(gen);
+          m.matvec_many(xs.data(), nvec, ys.data(), false);
+          // Compare as a batch: transpose into the (cols x n) layout compare() expects.
+          std::vector<float> xt(xs.size()), yt(ys.size());
+          for (int v = 0; v < nvec; ++v) {
+            for (int c = 0; c < cols; ++c) xt[static_cast<std::size_t>(c) * nvec + v] = xs[static_cast<std::size_t>(v) * cols + c];
+            for (int r = 0; r < rows; ++r) yt[static_cast<std::size_t>(r) * nvec + v] = ys[static_cast<std::size_t>(v) * rows + r];
+          }
+          compare(w, rows, cols, xt, nvec, {}, yt, label + " many n=" + std::to_string(nvec));
+        }
         for (int n : batches) {
           std::vector<float> x(static_cast<std::size_t>(cols) * n);
           for (auto& v : x) v = normal(gen);

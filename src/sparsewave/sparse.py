@@ -34,12 +34,13 @@ class BlockSparseMatrix:
     internally; products and :meth:`to_dense` use the true shape.
     """
 
-    __slots__ = ("_m",)
+    __slots__ = ("_m", "_shape")
 
     def __init__(self, core_matrix: "_core.BlockSparseMatrix"):
         if not isinstance(core_matrix, _core.BlockSparseMatrix):
             raise TypeError("use BlockSparseMatrix.from_dense(...) or .from_packed(...)")
         self._m = core_matrix
+        self._shape = (core_matrix.rows, core_matrix.cols)
 
     @classmethod
     def from_dense(cls, w, block=(4, 4)) -> "BlockSparseMatrix":
@@ -63,7 +64,7 @@ class BlockSparseMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self._m.rows, self._m.cols)
+        return self._shape
 
     @property
     def block(self) -> tuple[int, int]:
@@ -92,6 +93,15 @@ class BlockSparseMatrix:
 
     def matvec(self, x, out=None, accumulate: bool = False) -> np.ndarray:
         """Return ``A @ x``; with ``out`` and ``accumulate=True``, ``out += A @ x``."""
+        if out is not None and accumulate.__class__ is bool:
+            # Fast path for ready-made float32 buffers: the binding accepts only
+            # exact, contiguous arrays of the right length and changes nothing
+            # on refusal, so anything else falls through to the checks below.
+            try:
+                self._m.matvec(x, out, accumulate)
+                return out
+            except (TypeError, ValueError):
+                pass
         rows, cols = self.shape
         x = as_float32(x, "x", 1)
         if x.shape[0] != cols:
@@ -103,6 +113,25 @@ class BlockSparseMatrix:
         else:
             check_out(out, "out", (rows,))
         self._m.matvec(x, out, bool(accumulate))
+        return out
+
+    def matvec_many(self, x, out=None, accumulate: bool = False) -> np.ndarray:
+        """Return ``X @ A.T`` for X of shape (n, cols): n independent vectors, one per row.
+
+        Each stored block is loaded once for up to four vectors, which is how
+        batched generation runs one state vector per stream.
+        """
+        rows, cols = self.shape
+        x = as_float32(x, "X", 2)
+        if x.shape[1] != cols:
+            raise ValueError(f"X has {x.shape[1]} columns, expected {cols} (the matrix has shape {self.shape})")
+        if out is None:
+            if accumulate:
+                raise ValueError("accumulate=True needs out= (the array to add into)")
+            out = np.empty((x.shape[0], rows), dtype=np.float32)
+        else:
+            check_out(out, "out", (x.shape[0], rows))
+        self._m.matvec_many(x, out, bool(accumulate))
         return out
 
     def matmul(self, x, out=None, accumulate: bool = False) -> np.ndarray:
