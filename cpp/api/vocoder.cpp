@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "../model/fatchord_config.h"
+#include "../model/dual_softmax_model.h"
 #include "../model/fatchord_model.h"
 #include "../model/json.h"
 #include "../model/safetensors.h"
@@ -47,8 +48,10 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path) {
   try {
     if (family == "fatchord")
       v->model_ = std::make_unique<FatchordModel>(file, FatchordConfig::from_json(config));
+    else if (family == "dual_softmax")
+      v->model_ = std::make_unique<DualSoftmaxModel>(file, DualSoftmaxConfig::from_json(config));
     else
-      throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord)");
+      throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("'" + path + "': " + e.what());
   }
@@ -69,12 +72,14 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   if (total == 0) return {};
   const uint64_t seed = o.seed;
   const float* given = o.uniforms;
+  const int64_t per = m.uniforms_per_sample();
 
   if (!o.batched) {
-    if (given && o.n_uniforms < total)
-      throw std::invalid_argument("uniforms has " + std::to_string(o.n_uniforms) + " values, need " + std::to_string(total));
+    if (given && o.n_uniforms < total * per)
+      throw std::invalid_argument("uniforms has " + std::to_string(o.n_uniforms) + " values, need " +
+                                  std::to_string(total * per));
     std::vector<float> out(static_cast<std::size_t>(total));
-    UniformFn u = [&](int, int64_t t) { return given ? given[t] : counter_uniform(seed, 0, static_cast<uint64_t>(t)); };
+    UniformFn u = [&](int, int64_t i) { return given ? given[i] : counter_uniform(seed, 0, static_cast<uint64_t>(i)); };
     m.generate(*cond, {{0, total}}, u, {out.data()}, o.progress);
     return out;
   }
@@ -83,9 +88,9 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   const FoldPlan plan = plan_folds(total, o.target > 0 ? o.target : sr / 2, o.overlap >= 0 ? o.overlap : sr / 40);
   const int n_folds = static_cast<int>(plan.spans.size());
   const int64_t fold_len = plan.spans[0].length;
-  if (given && o.n_uniforms < static_cast<int64_t>(n_folds) * fold_len)
+  if (given && o.n_uniforms < static_cast<int64_t>(n_folds) * fold_len * per)
     throw std::invalid_argument("uniforms has " + std::to_string(o.n_uniforms) + " values, need " +
-                                std::to_string(n_folds) + " folds x " + std::to_string(fold_len));
+                                std::to_string(n_folds) + " folds x " + std::to_string(fold_len * per));
   std::vector<std::vector<float>> folds(n_folds, std::vector<float>(static_cast<std::size_t>(fold_len)));
   const int threads = std::max(1, std::min(o.threads, n_folds));
   std::atomic<int64_t> done{0};
@@ -97,10 +102,10 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
       std::vector<StreamSpan> spans(plan.spans.begin() + begin, plan.spans.begin() + end);
       std::vector<float*> outs;
       for (int f = begin; f < end; ++f) outs.push_back(folds[f].data());
-      UniformFn u = [&, begin](int s, int64_t t) {
+      UniformFn u = [&, begin](int s, int64_t i) {
         const int fold = begin + s;
-        return given ? given[static_cast<int64_t>(fold) * fold_len + t]
-                     : counter_uniform(seed, static_cast<uint64_t>(fold) + 1, static_cast<uint64_t>(t));
+        return given ? given[static_cast<int64_t>(fold) * fold_len * per + i]
+                     : counter_uniform(seed, static_cast<uint64_t>(fold) + 1, static_cast<uint64_t>(i));
       };
       int64_t mine = 0;
       ProgressFn progress;

@@ -99,6 +99,34 @@ std::vector<float> MelResNet::run(const float* padded, int64_t frames) const {
   return out;
 }
 
+int64_t Upsampler::reach() const {
+  int64_t r = 0, later = total_factor();
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    later /= factors[i];
+    r += static_cast<int64_t>(kernels[i].size() / 2) * later;
+  }
+  return r;
+}
+
+std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up) {
+  const int64_t hop = up.total_factor();
+  const int64_t margin = up.reach() / hop + 2;
+  const int64_t frames = 2 * margin + 1;
+  std::vector<float> impulse(static_cast<std::size_t>(frames), 0.0f);
+  impulse[static_cast<std::size_t>(margin)] = 1.0f;
+  const std::vector<float> g = up.run(impulse, frames, 1);  // response to one frame
+  std::vector<std::vector<PolyphaseTap>> taps(static_cast<std::size_t>(hop));
+  for (int64_t phase = 0; phase < hop; ++phase)
+    for (int64_t d = -margin; d <= margin; ++d) {
+      // Frame (t / hop - d) contributes g(phase + d hop) to sample t.
+      const int64_t idx = margin * hop + phase + d * hop;
+      if (idx < 0 || idx >= static_cast<int64_t>(g.size())) continue;
+      const float w = g[static_cast<std::size_t>(idx)];
+      if (w != 0.0f) taps[static_cast<std::size_t>(phase)].push_back({static_cast<int>(d), w});
+    }
+  return taps;
+}
+
 int64_t Upsampler::total_factor() const {
   int64_t p = 1;
   for (int f : factors) p *= f;

@@ -37,6 +37,15 @@ struct Upsampler {
   int64_t total_factor() const;
   // in: n x channels (row-major) -> (n * total_factor) x channels.
   std::vector<float> run(const std::vector<float>& in, int64_t n, int channels) const;
+  // Samples by which the smoothing filters reach past a frame's own span.
+  int64_t reach() const;
 };
+
+// The upsampler is linear and periodic with period hop, so sample t is
+// sum_f frame[f] g(t - f hop): a few frames per sample ("polyphase" form).
+// taps[phase] lists (frames back from t / hop, weight g). Exact wherever the
+// stages' zero padding is out of reach (always, for a single stage).
+struct PolyphaseTap { int frame_back; float weight; };
+std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up);
 
 }  // namespace sparsewave

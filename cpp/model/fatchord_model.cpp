@@ -148,35 +148,15 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
 }
 
 void FatchordModel::init_upsample_taps() {
-  // The upsampler is linear and periodic with period hop, so upsampled sample
-  // t of the padded sequence is sum_f mel[f] g(t - f hop): a few frames per
-  // sample (polyphase form). g is the response to one frame. This equals the
-  // stage-by-stage computation wherever the stages' zero padding is out of
-  // reach, which holds for the kept samples when the reach <= pad * hop.
-  const int hop = c_.hop_length;
-  int64_t reach = 0, later = hop;
-  for (std::size_t i = 0; i < upsampler_.factors.size(); ++i) {
-    later /= upsampler_.factors[i];
-    reach += static_cast<int64_t>(upsampler_.kernels[i].size() / 2) * later;
-  }
-  if (reach > static_cast<int64_t>(c_.pad) * hop)
+  // The polyphase form equals the stage-by-stage upsampling for every kept
+  // sample when the filters' reach stays inside the pad frames, which are
+  // dropped (true of fatchord's and geneing's configs).
+  const int64_t reach = upsampler_.reach(), limit = static_cast<int64_t>(c_.pad) * c_.hop_length;
+  if (reach > limit)
     throw std::invalid_argument("config: the upsampling filters reach " + std::to_string(reach) +
-                                " samples, more than pad * hop_length = " + std::to_string(c_.pad * hop) +
+                                " samples, more than pad * hop_length = " + std::to_string(limit) +
                                 "; such a model is not supported");
-  const int64_t margin = reach / hop + 2;
-  const int64_t frames = 2 * margin + 1;
-  std::vector<float> impulse(static_cast<std::size_t>(frames), 0.0f);
-  impulse[static_cast<std::size_t>(margin)] = 1.0f;
-  const std::vector<float> g = upsampler_.run(impulse, frames, 1);
-  taps_.assign(hop, {});
-  for (int phase = 0; phase < hop; ++phase)
-    for (int64_t d = -margin; d <= margin; ++d) {
-      // Frame (base - d) contributes g(phase + d hop) to this phase's sample.
-      const int64_t idx = margin * hop + phase + d * hop;
-      if (idx < 0 || idx >= static_cast<int64_t>(g.size())) continue;
-      const float w = g[static_cast<std::size_t>(idx)];
-      if (w != 0.0f) taps_[phase].push_back({static_cast<int>(d), w});
-    }
+  taps_ = polyphase_taps(upsampler_);
 }
 
 std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_t frames) const {
@@ -262,7 +242,7 @@ void FatchordModel::add_hoisted(std::size_t h, const Data& d, const int64_t* t, 
       for (int i = 0; i < rows; ++i) row[i] += base[i];
       if (hz.through_i) {
         const int64_t centre = frame + c_.pad;
-        for (const Tap& tap : taps_[phase]) {
+        for (const PolyphaseTap& tap : taps_[phase]) {
           const float* z = d.z[h].data() + (centre - tap.frame_back) * rows;
           const float w = tap.weight;
           for (int i = 0; i < rows; ++i) row[i] += w * z[i];

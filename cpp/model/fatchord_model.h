@@ -60,7 +60,6 @@ class FatchordModel final : public Model {
     std::vector<float> x_coef;    // main * I[:, 0]
     std::vector<float> q_zero;    // pre() where the conditioning is all zero (fold padding)
   };
-  struct Tap { int frame_back; float weight; };
   struct Data;
   struct Workspace;
 
@@ -73,7 +72,7 @@ class FatchordModel final : public Model {
   FatchordConfig c_;
   MelResNet resnet_;
   Upsampler upsampler_;
-  std::vector<std::vector<Tap>> taps_;  // per phase (t mod hop)
+  std::vector<std::vector<PolyphaseTap>> taps_;  // per phase (t mod hop)
   DenseMatrix i_aux_;                   // I[:, aux columns]
   std::vector<float> i_bias_;
   Layer gru1_ih_, gru2_ih_;

@@ -22,8 +22,9 @@ struct StreamSpan {
   int64_t length = 0;
 };
 
-// Where a stream's uniform for step j comes from.
-using UniformFn = std::function<float(int stream, int64_t step)>;
+// Where a stream's uniform number `index` comes from (index = step *
+// uniforms_per_sample() + draw).
+using UniformFn = std::function<float(int stream, int64_t index)>;
 
 // Called from the generating thread with samples finished so far (may be
 // called concurrently from several threads; must be cheap).
@@ -37,6 +38,7 @@ class Model {
   virtual int hop_length() const = 0;
   virtual int n_mels() const = 0;
   virtual int n_classes() const = 0;  // width of one row of teacher-forced logits
+  virtual int uniforms_per_sample() const { return 1; }  // draws per generated sample
 
   // mels: frames x n_mels, row-major.
   virtual std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const = 0;

@@ -127,7 +127,9 @@ class Vocoder:
         together (faster; ``target``/``overlap`` in samples, defaults 0.5 s /
         25 ms), over ``threads`` threads. uniforms: the random number of each
         step (shape (samples,), or (folds, fold_length) when batched) for
-        reproducible comparisons. progress: callable(samples_done).
+        reproducible comparisons (models drawing several numbers per sample,
+        like the dual-softmax family's coarse and fine bytes, take a trailing
+        axis of that size). progress: callable(samples_done).
         Returns frames * hop_length samples.
         """
         m = self._check_mels(mels)
@@ -147,12 +149,13 @@ class Vocoder:
         if uniforms is not None:
             u = np.ascontiguousarray(uniforms, dtype=np.float32)
             total = m.shape[0] * self.hop_length
+            per = self._v.uniforms_per_sample
             if batched:
                 spans = self._v.fold_spans(m.shape[0], target, overlap)
-                want = (len(spans), spans[0][1])
+                want = (len(spans), spans[0][1]) + ((per,) if per > 1 else ())
             else:
-                want = (total,)
-            if u.shape != want and not (not batched and u.size == total):
+                want = (total,) + ((per,) if per > 1 else ())
+            if u.shape != want and u.size != int(np.prod(want)):
                 raise ValueError(f"uniforms must have shape {want}, got {u.shape}")
             if not np.all((u >= 0) & (u < 1)):
                 raise ValueError("uniforms must lie in [0, 1)")

@@ -1,0 +1,280 @@
+#include "dual_softmax_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "../dispatch.h"
+#include "matrix_loading.h"
+#include "output_heads.h"
+
+namespace sparsewave {
+
+namespace {
+
+int round16(int n) { return (n + 15) / 16 * 16; }
+
+int int_in(const JsonValue& c, const std::string& key, long long lo, long long hi) {
+  const long long v = c.at(key).as_integer("config '" + key + "'");
+  if (v < lo || v > hi)
+    throw std::invalid_argument("config '" + key + "' = " + std::to_string(v) + " is outside [" +
+                                std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return static_cast<int>(v);
+}
+
+int64_t count_nonzero(const DenseMatrix& m) {
+  return std::count_if(m.v.begin(), m.v.end(), [](float v) { return v != 0.0f; });
+}
+
+// Byte value k in [0, 255] as the network's input in [-1, 1].
+inline float byte_input(int k) { return k / 127.5f - 1.0f; }
+
+// 16-bit sample from its bytes, in [-1, 1]; and back.
+inline float bytes_to_value(int c, int f) { return (c * 256 + f) / 32767.5f - 1.0f; }
+inline int value_to_u16(float x) {  // in double, so the byte split has no float rounding ties
+  const double v = std::floor((std::min(std::max(static_cast<double>(x), -1.0), 1.0) + 1.0) * 32767.5 + 0.5);
+  return static_cast<int>(std::min(std::max(v, 0.0), 65535.0));
+}
+
+void multiply_add(const BlockSparseMatrix& a, const float* x, float* y, int batch, std::ptrdiff_t ld,
+                  const KernelTable& k) {
+  if (batch == 1)
+    a.spmv_padded(x, y, false, 0, a.n_block_rows(), k);
+  else
+    a.spmv_many_padded(x, ld, y, ld, batch, false, k);
+}
+
+}  // namespace
+
+DualSoftmaxConfig DualSoftmaxConfig::from_json(const JsonValue& c) {
+  DualSoftmaxConfig k;
+  k.sample_rate = int_in(c, "sample_rate", 1000, 384000);
+  k.hop_length = int_in(c, "hop_length", 1, 100000);
+  k.n_mels = int_in(c, "n_mels", 1, 1024);
+  k.hidden = int_in(c, "hidden", 2, 8192);
+  if (k.hidden % 2) throw std::invalid_argument("config 'hidden' must be even (coarse and fine halves)");
+  k.output_hidden = c.has("output_hidden") ? int_in(c, "output_hidden", 1, 8192) : k.hidden / 2;
+  const std::string up = c.has("upsample") ? c.at("upsample").as_string("config 'upsample'") : "repeat";
+  if (up == "repeat") {
+    k.upsample_kernel = 0;
+  } else if (up == "conv") {
+    k.upsample_kernel = int_in(c, "upsample_kernel", 1, 4097);
+    if (k.upsample_kernel % 2 == 0) throw std::invalid_argument("config 'upsample_kernel' must be odd");
+  } else {
+    throw std::invalid_argument("config 'upsample' must be \"repeat\" or \"conv\", got \"" + up + "\"");
+  }
+  return k;
+}
+
+struct DualSoftmaxModel::Data final : Conditioning {
+  int64_t frames = 0;
+  std::vector<float> z;  // frames x 3N: cond.weight * mel, permuted rows
+};
+
+// Stream-major loop state: stream s's vectors start at s * ld.
+struct DualSoftmaxModel::Workspace {
+  std::ptrdiff_t ld = 0;
+  AlignedVector<float> h, gh, pre, hidden, logits_c, logits_f;
+  std::vector<int> coarse, fine;  // previous (then current) bytes per stream
+  std::vector<int64_t> t;
+  std::vector<float> scratch;
+};
+
+DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg) : c_(cfg) {
+  const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
+  upsampler_.factors = {c_.hop_length};
+  upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
+                                           : std::vector<float>{}};
+  taps_ = polyphase_taps(upsampler_);
+
+  // File rows: gates (u, r, e), each N rows with the coarse half first.
+  // Internal rows: [r_c u_c e_c | r_f u_f e_f]. perm[internal] = file row.
+  std::vector<int> perm(3 * N);
+  const int file_gate_of[3] = {1, 0, 2};  // internal r, u, e -> file gate index
+  for (int side = 0; side < 2; ++side)
+    for (int g = 0; g < 3; ++g)
+      for (int i = 0; i < half; ++i) perm[side * 3 * half + g * half + i] = file_gate_of[g] * N + side * half + i;
+  auto permute_rows = [&](const std::vector<float>& v, int cols) {
+    std::vector<float> out(v.size());
+    for (int r = 0; r < 3 * N; ++r)
+      std::copy_n(v.data() + static_cast<std::size_t>(perm[r]) * cols, cols, out.data() + static_cast<std::size_t>(r) * cols);
+    return out;
+  };
+
+  cond_w_ = permute_rows(f.read_f32("cond.weight", {3 * N, M}), M);
+  const auto cond_b = permute_rows(f.read_f32("cond.bias", {3 * N}), 1);
+  const auto in_w = permute_rows(f.read_f32("I.weight", {3 * N, 3}), 3);
+  const auto in_b = permute_rows(f.read_f32("I.bias", {3 * N}), 1);
+  const_bias_.resize(3 * N);
+  in_prev_c_.resize(3 * N);
+  in_prev_f_.resize(3 * N);
+  in_cur_c_.resize(3 * N);
+  for (int r = 0; r < 3 * N; ++r) {
+    const_bias_[r] = cond_b[r] + in_b[r];
+    in_prev_c_[r] = in_w[r * 3 + 0];
+    in_prev_f_[r] = in_w[r * 3 + 1];
+    // The mask: c_t feeds only the fine half (it is not known yet for the coarse half).
+    in_cur_c_[r] = r >= 3 * half ? in_w[r * 3 + 2] : 0.0f;
+  }
+
+  DenseMatrix R = read_matrix(f, "R.weight", 3 * N, N);
+  DenseMatrix Rp;
+  Rp.rows = 3 * N;
+  Rp.cols = N;
+  Rp.v = permute_rows(R.v, N);
+  r_ = pack_best(Rp);
+  loop_nonzero_ += count_nonzero(R);
+  loop_stored_ += static_cast<int64_t>(r_.n_values());
+  auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
+    const DenseMatrix w = read_matrix(f, name + ".weight", out, in);
+    m = pack_best(w);
+    b = f.read_f32(name + ".bias", {out});
+    loop_nonzero_ += count_nonzero(w);
+    loop_stored_ += static_cast<int64_t>(m.n_values());
+  };
+  load_linear("O1", Ho, half, o1_, b1_);
+  load_linear("O2", 256, Ho, o2_, b2_);
+  load_linear("O3", Ho, half, o3_, b3_);
+  load_linear("O4", 256, Ho, o4_, b4_);
+}
+
+std::unique_ptr<Conditioning> DualSoftmaxModel::condition(const float* mels, int64_t frames) const {
+  const int M = c_.n_mels, rows = 3 * c_.hidden;
+  auto d = std::make_unique<Data>();
+  d->frames = frames;
+  d->n_samples = frames * c_.hop_length;
+  d->z.assign(static_cast<std::size_t>(frames) * rows, 0.0f);
+  for (int64_t fr = 0; fr < frames; ++fr) {
+    const float* m = mels + fr * M;
+    float* out = d->z.data() + fr * rows;
+    for (int r = 0; r < rows; ++r) {
+      const float* w = cond_w_.data() + static_cast<std::size_t>(r) * M;
+      float acc = 0.0f;
+      for (int j = 0; j < M; ++j) acc += w[j] * m[j];
+      out[r] = acc;
+    }
+  }
+  return d;
+}
+
+DualSoftmaxModel::Workspace DualSoftmaxModel::make_workspace(int B) const {
+  Workspace w;
+  w.ld = std::max({round16(3 * c_.hidden), round16(c_.output_hidden), 256});
+  for (auto* v : {&w.h, &w.gh, &w.pre, &w.hidden, &w.logits_c, &w.logits_f})
+    v->assign(static_cast<std::size_t>(w.ld) * B, 0.0f);
+  w.coarse.assign(B, 128);  // the previous sample starts at 0.0 (bytes 128, 0)
+  w.fine.assign(B, 0);
+  w.t.assign(B, 0);
+  w.scratch.assign(256, 0.0f);
+  return w;
+}
+
+template <class PickCoarse>
+void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_coarse) const {
+  const KernelTable& k = active_kernels();
+  const int N = c_.hidden, half = N / 2, rows = 3 * N, hop = c_.hop_length;
+  const std::ptrdiff_t ld = w.ld;
+  auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
+                  const std::vector<float>& bb, const float* y, float* logits) {
+    multiply_add(a, y, w.hidden.data(), B, ld, k);
+    for (int s = 0; s < B; ++s) {
+      float* hid = w.hidden.data() + s * ld;
+      for (std::size_t i = 0; i < ba.size(); ++i) hid[i] += ba[i];
+    }
+    k.elementwise.relu(w.hidden.data(), static_cast<int>(ld * B));
+    multiply_add(b, w.hidden.data(), logits, B, ld, k);
+    for (int s = 0; s < B; ++s)
+      for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
+  };
+
+  multiply_add(r_, w.h.data(), w.gh.data(), B, ld, k);  // R h over the whole state, once
+  for (int s = 0; s < B; ++s) {
+    float* pre = w.pre.data() + s * ld;
+    std::copy(const_bias_.begin(), const_bias_.end(), pre);
+    const int64_t t = w.t[s];
+    if (t < d.n_samples) {
+      const int64_t frame = t / hop;
+      for (const PolyphaseTap& tap : taps_[static_cast<std::size_t>(t % hop)]) {
+        const int64_t src = frame - tap.frame_back;
+        if (src < 0 || src >= d.frames) continue;  // zero padding outside the utterance
+        const float* z = d.z.data() + src * rows;
+        for (int i = 0; i < rows; ++i) pre[i] += tap.weight * z[i];
+      }
+    }
+    const float xc = byte_input(w.coarse[s]), xf = byte_input(w.fine[s]);
+    for (int i = 0; i < rows; ++i) pre[i] += in_prev_c_[i] * xc + in_prev_f_[i] * xf;
+    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, half);  // coarse half
+  }
+  head(o1_, b1_, o2_, b2_, w.h.data(), w.logits_c.data());
+  pick_coarse();  // sets w.coarse[s] = c_t
+  for (int s = 0; s < B; ++s) {
+    float* pre = w.pre.data() + s * ld + 3 * half;
+    const float xc = byte_input(w.coarse[s]);
+    for (int i = 0; i < 3 * half; ++i) pre[i] += in_cur_c_[3 * half + i] * xc;
+    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, half);  // fine half
+  }
+  head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
+}
+
+void DualSoftmaxModel::generate(const Conditioning& cond, const std::vector<StreamSpan>& spans,
+                                const UniformFn& uniform, const std::vector<float*>& out,
+                                const ProgressFn& progress) const {
+  const Data& d = static_cast<const Data&>(cond);
+  const int B = static_cast<int>(spans.size());
+  if (B == 0) return;
+  const KernelTable& k = active_kernels();
+  Workspace w = make_workspace(B);
+  int64_t max_len = 0;
+  for (const auto& s : spans) max_len = std::max(max_len, s.length);
+  for (int64_t j = 0; j < max_len; ++j) {
+    for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
+    step(w, d, B, [&] {
+      for (int s = 0; s < B; ++s)
+        w.coarse[s] = k.elementwise.sample_softmax(w.logits_c.data() + s * w.ld, 256, uniform(s, 2 * j), w.scratch.data());
+    });
+    for (int s = 0; s < B; ++s) {
+      w.fine[s] = k.elementwise.sample_softmax(w.logits_f.data() + s * w.ld, 256, uniform(s, 2 * j + 1), w.scratch.data());
+      if (j < spans[s].length) out[s][j] = bytes_to_value(w.coarse[s], w.fine[s]);
+    }
+    if (progress && ((j + 1) % 1024 == 0 || j + 1 == max_len)) progress((j + 1) * B);
+  }
+}
+
+double DualSoftmaxModel::teacher_forced(const Conditioning& cond, const float* audio, int64_t n,
+                                        float* logits_out) const {
+  const Data& d = static_cast<const Data&>(cond);
+  Workspace w = make_workspace(1);
+  double nll = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const int u16 = value_to_u16(audio[t]);
+    const int c = u16 >> 8, f = u16 & 255;
+    w.t[0] = t;
+    step(w, d, 1, [&] { w.coarse[0] = c; });  // the fine half sees the true c_t
+    if (logits_out) {
+      std::copy_n(w.logits_c.data(), 256, logits_out + t * 512);
+      std::copy_n(w.logits_f.data(), 256, logits_out + t * 512 + 256);
+    }
+    nll += softmax_nll_bits(w.logits_c.data(), 256, c) + softmax_nll_bits(w.logits_f.data(), 256, f);
+    w.fine[0] = f;  // becomes f_{t-1}; coarse already holds c_t
+  }
+  return nll;
+}
+
+std::string DualSoftmaxModel::describe() const {
+  std::string s = "{\"family\": \"dual_softmax\", \"matrices\": [";
+  const std::pair<const char*, const BlockSparseMatrix*> mats[] = {
+      {"R (rows r, u, e per half)", &r_}, {"O1", &o1_}, {"O2", &o2_}, {"O3", &o3_}, {"O4", &o4_}};
+  bool first = true;
+  for (const auto& [name, m] : mats) {
+    s += std::string(first ? "" : ", ") + "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m->rows()) +
+         ", " + std::to_string(m->cols()) + "], \"block\": [" + std::to_string(m->block_rows()) + ", " +
+         std::to_string(m->block_cols()) + "], \"density\": " + std::to_string(m->density()) +
+         ", \"stored_values\": " + std::to_string(m->n_values()) + ", \"per_sample\": true}";
+    first = false;
+  }
+  s += "], \"loop_nonzero_macs\": " + std::to_string(loop_nonzero_) +
+       ", \"loop_stored_macs\": " + std::to_string(loop_stored_) + "}";
+  return s;
+}
+
+}  // namespace sparsewave

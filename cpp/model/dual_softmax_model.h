@@ -1,0 +1,72 @@
+// The paper's WaveRNN ("Efficient Neural Audio Synthesis", Kalchbrenner et
+// al. 2018): one GRU-like cell whose state is split into a coarse and a fine
+// half, and a dual softmax over the coarse and fine bytes of a 16-bit sample.
+//
+// Per step: one block-sparse product R h over the whole state; the coarse
+// half's gates -> P(c_t) = softmax(O2 relu(O1 y_c)) -> sample c_t; then the
+// fine half, whose input also sees c_t -> P(f_t) = softmax(O4 relu(O3 y_f)).
+// Conditioning (mels, upsampled by repeat or repeat + smoothing conv) is
+// projected into the gate pre-activations once per frame, outside the loop.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../block_sparse_matrix.h"
+#include "conditioning_net.h"
+#include "json.h"
+#include "model.h"
+#include "safetensors.h"
+
+namespace sparsewave {
+
+struct DualSoftmaxConfig {
+  int sample_rate = 0, hop_length = 0, n_mels = 0, hidden = 0, output_hidden = 0;
+  int upsample_kernel = 0;  // 0: repeat only; odd k: repeat then a (k,) smoothing conv
+  static DualSoftmaxConfig from_json(const JsonValue& config);
+};
+
+class DualSoftmaxModel final : public Model {
+ public:
+  DualSoftmaxModel(const SafetensorsFile& file, const DualSoftmaxConfig& config);
+
+  std::string family() const override { return "dual_softmax"; }
+  int sample_rate() const override { return c_.sample_rate; }
+  int hop_length() const override { return c_.hop_length; }
+  int n_mels() const override { return c_.n_mels; }
+  int n_classes() const override { return 512; }  // coarse 256 | fine 256
+  int uniforms_per_sample() const override { return 2; }
+
+  std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
+  void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
+                const std::vector<float*>& out, const ProgressFn& progress) const override;
+  double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
+                        float* logits) const override;
+  int64_t loop_nonzero_macs() const override { return loop_nonzero_; }
+  int64_t loop_stored_macs() const override { return loop_stored_; }
+  std::string describe() const override;
+
+ private:
+  struct Data;
+  struct Workspace;
+  Workspace make_workspace(int batch) const;
+  // Runs one step for every stream: fills the coarse logits, calls pick_coarse
+  // (which sets c_t per stream), then fills the fine logits.
+  template <class PickCoarse>
+  void step(Workspace& w, const Data& d, int batch, PickCoarse pick_coarse) const;
+
+  DualSoftmaxConfig c_;
+  Upsampler upsampler_;
+  std::vector<std::vector<PolyphaseTap>> taps_;
+  // Rows are kept in the order [r_c u_c e_c | r_f u_f e_f] (halves of N/2),
+  // so each half's gates are contiguous for the GRU update kernel.
+  std::vector<float> cond_w_;       // 3N x n_mels
+  std::vector<float> const_bias_;   // cond.bias + I.bias
+  std::vector<float> in_prev_c_, in_prev_f_, in_cur_c_;  // I columns (c_{t-1}, f_{t-1}, c_t)
+  BlockSparseMatrix r_;
+  BlockSparseMatrix o1_, o2_, o3_, o4_;
+  std::vector<float> b1_, b2_, b3_, b4_;
+  int64_t loop_nonzero_ = 0, loop_stored_ = 0;
+};
+
+}  // namespace sparsewave
