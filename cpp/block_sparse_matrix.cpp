@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatch.h"
+#include "numerics/half.h"
 
 namespace sparsewave {
 
@@ -15,12 +16,14 @@ namespace {
 constexpr long long kMaxDim = 1 << 24;
 constexpr long long kMaxElements = 1LL << 30;
 
-SpmvFn pick_spmv(const KernelTable& k, int br, int bc) {
+SpmvFn pick_spmv(const KernelTable& k, int br, int bc, bool half) {
+  if (half) return br == 4 && bc == 4 ? k.f16.spmv_4x4 : (br == 16 ? k.f16.spmv_16x1 : k.f16.spmv_1x1);
   if (br == 4 && bc == 4) return k.spmv_4x4;
   if (br == 16 && bc == 1) return k.spmv_16x1;
   return k.spmv_1x1;
 }
-SpmvManyFn pick_spmv_many(const KernelTable& k, int br, int bc) {
+SpmvManyFn pick_spmv_many(const KernelTable& k, int br, int bc, bool half) {
+  if (half) return br == 4 && bc == 4 ? k.f16.spmv_many_4x4 : (br == 16 ? k.f16.spmv_many_16x1 : k.f16.spmv_many_1x1);
   if (br == 4 && bc == 4) return k.spmv_many_4x4;
   if (br == 16 && bc == 1) return k.spmv_many_16x1;
   return k.spmv_many_1x1;
@@ -133,8 +136,21 @@ double BlockSparseMatrix::density() const {
   return all > 0 ? nnz_blocks() / all : 0.0;
 }
 
-std::size_t BlockSparseMatrix::nbytes() const {
-  return values_.size() * sizeof(float) + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
+std::size_t BlockSparseMatrix::nbytes() const {  // what the products read
+  const std::size_t value_bytes = half_ ? values_f16_.size() * sizeof(uint16_t) : values_.size() * sizeof(float);
+  return value_bytes + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
+}
+
+void BlockSparseMatrix::store_half() {
+  for (std::size_t i = 0; i < values_.size(); ++i)
+    if (std::fabs(values_[i]) > 65504.0f)
+      throw std::invalid_argument("weight " + std::to_string(values_[i]) + " is outside the float16 range (65504)");
+  values_f16_.resize(values_.size());
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    values_f16_[i] = float_to_half(values_[i]);
+    values_[i] = half_to_float(values_f16_[i]);
+  }
+  half_ = true;
 }
 
 BsrView BlockSparseMatrix::view() const {
@@ -146,6 +162,7 @@ BsrView BlockSparseMatrix::view() const {
   v.row_ptr = row_ptr_.data();
   v.col_start = col_start_.data();
   v.values = values_.data();
+  v.values_f16 = half_ ? values_f16_.data() : nullptr;
   return v;
 }
 
@@ -164,7 +181,7 @@ void BlockSparseMatrix::to_dense(float* out) const {
 
 void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
                                     const KernelTable& k) const {
-  pick_spmv(k, block_rows_, block_cols_)(view(), x, y, rb_begin, rb_end, accumulate);
+  pick_spmv(k, block_rows_, block_cols_, half_)(view(), x, y, rb_begin, rb_end, accumulate);
 }
 
 void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
@@ -174,7 +191,7 @@ void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y
 
 void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
                                          bool accumulate, const KernelTable& k) const {
-  pick_spmv_many(k, block_rows_, block_cols_)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
+  pick_spmv_many(k, block_rows_, block_cols_, half_)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
 }
 
 void BlockSparseMatrix::matvec_many(const float* x, int n, float* y, bool accumulate) const {

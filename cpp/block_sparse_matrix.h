@@ -47,6 +47,12 @@ class BlockSparseMatrix {
 
   void to_dense(float* out) const;  // rows x cols, row-major
 
+  // Switches the products to float16 weights (half the bytes per weight;
+  // arithmetic stays float32). The float32 values are rounded to the same
+  // halves, so to_dense(), packed() and every kernel agree exactly.
+  void store_half();
+  bool half() const { return half_; }
+
   // Fast products on caller-padded buffers: x has padded_cols() floats (the
   // padding must be finite), y has padded_rows() (for spmm: rows of ld floats).
   void spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
@@ -73,6 +79,8 @@ class BlockSparseMatrix {
   std::vector<int32_t> row_ptr_{0};
   std::vector<int32_t> col_start_;  // first element column of each block
   AlignedVector<float> values_;
+  AlignedVector<uint16_t> values_f16_;
+  bool half_ = false;
 };
 
 // True for the block shapes kernels exist for: 4x4, 16x1 and 1x1.

@@ -16,6 +16,9 @@ struct BsrView {
   const int32_t* row_ptr = nullptr;    // n_block_rows + 1 entries
   const int32_t* col_start = nullptr;  // one per stored block
   const float* values = nullptr;       // block_rows*block_cols per block
+  // The same values as IEEE float16, when the matrix stores half precision
+  // (half the bytes per weight); null otherwise.
+  const uint16_t* values_f16 = nullptr;
 };
 
 }  // namespace sparsewave

@@ -26,6 +26,7 @@ CpuFeatures detect_cpu_features() {
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
   const bool osxsave = ecx & (1u << 27);
   const bool fma = ecx & (1u << 12);
+  const bool f16c = ecx & (1u << 29);
   const bool avx = ecx & (1u << 28);
   if (!osxsave || !avx) return f;
   // The OS must save the wide registers on context switch (XCR0), or using
@@ -37,6 +38,7 @@ CpuFeatures detect_cpu_features() {
   if (!os_ymm || __get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   f.fma = fma;
+  f.f16c = f16c;
   f.avx2 = (ebx & (1u << 5)) != 0;
   f.avx512f = os_zmm && (ebx & (1u << 16)) != 0;
 #elif defined(__aarch64__)
@@ -62,10 +64,10 @@ struct Entry {
 const Entry kEntries[] = {
     {"generic", generic_kernels, [](const CpuFeatures&) { return true; }},
 #if defined(SPARSEWAVE_HAVE_AVX2)
-    {"avx2", avx2_kernels, [](const CpuFeatures& f) { return f.avx2 && f.fma; }},
+    {"avx2", avx2_kernels, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }},
 #endif
 #if defined(SPARSEWAVE_HAVE_AVX512)
-    {"avx512", avx512_kernels, [](const CpuFeatures& f) { return f.avx512f && f.avx2 && f.fma; }},
+    {"avx512", avx512_kernels, [](const CpuFeatures& f) { return f.avx512f && f.avx2 && f.fma && f.f16c; }},
 #endif
 #if defined(SPARSEWAVE_HAVE_NEON)
     {"neon", neon_kernels, [](const CpuFeatures& f) { return f.neon; }},

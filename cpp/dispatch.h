@@ -8,7 +8,7 @@
 namespace sparsewave {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, avx512f = false;  // x86-64
+  bool avx2 = false, fma = false, f16c = false, avx512f = false;  // x86-64
   bool neon = false, dotprod = false, fp16 = false;  // aarch64
 };
 

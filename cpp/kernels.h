@@ -23,6 +23,13 @@ using SpmmFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx,
 using SpmvManyFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
                             std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
 
+// Kernels reading float16 weights (BsrView::values_f16), widened to float32
+// in registers; arithmetic stays float32.
+struct HalfKernels {
+  SpmvFn spmv_4x4, spmv_16x1, spmv_1x1;
+  SpmvManyFn spmv_many_4x4, spmv_many_16x1, spmv_many_1x1;
+};
+
 struct KernelTable {
   const char* name;
   SpmvFn spmv_4x4;
@@ -34,6 +41,7 @@ struct KernelTable {
   SpmvManyFn spmv_many_4x4;
   SpmvManyFn spmv_many_16x1;
   SpmvManyFn spmv_many_1x1;
+  HalfKernels f16;
   ElementwiseKernels elementwise;
 };
 
@@ -54,6 +62,9 @@ void generic_spmv(const BsrView& a, const float* x, float* y, int rb_begin,
                   int rb_end, bool accumulate);
 void generic_spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
                        int nvec, int rb_begin, int rb_end, bool accumulate);
+void generic_spmv_f16(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate);
+void generic_spmv_many_f16(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                           int nvec, int rb_begin, int rb_end, bool accumulate);
 void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
                   float* y, std::ptrdiff_t ldy, int n, int rb_begin,
                   int rb_end, bool accumulate);

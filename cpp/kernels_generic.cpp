@@ -1,20 +1,29 @@
 // Portable scalar kernels: the reference every ISA path is tested against,
 // and the fallback on CPUs without a vector path.
 #include "kernels.h"
+#include "numerics/half.h"
 
 namespace sparsewave {
 namespace {
 
-template <int BR, int BC>
+// Value i of the matrix's block storage, in float32 or widened from float16.
+struct F32 {
+  static float at(const BsrView& a, std::ptrdiff_t i) { return a.values[i]; }
+};
+struct F16 {
+  static float at(const BsrView& a, std::ptrdiff_t i) { return half_to_float(a.values_f16[i]); }
+};
+
+template <int BR, int BC, class W = F32>
 void spmv_fixed(const BsrView& a, const float* x, float* y, int rb_begin,
                 int rb_end, bool accumulate) {
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     float acc[BR] = {};
     for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
-      const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC;
+      const std::ptrdiff_t blk = static_cast<std::ptrdiff_t>(k) * BR * BC;
       const float* xc = x + a.col_start[k];
       for (int r = 0; r < BR; ++r)
-        for (int c = 0; c < BC; ++c) acc[r] += blk[r * BC + c] * xc[c];
+        for (int c = 0; c < BC; ++c) acc[r] += W::at(a, blk + r * BC + c) * xc[c];
     }
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * BR;
     for (int r = 0; r < BR; ++r) yr[r] = accumulate ? yr[r] + acc[r] : acc[r];
@@ -56,6 +65,20 @@ void generic_spmv(const BsrView& a, const float* x, float* y, int rb_begin,
     spmv_fixed<1, 1>(a, x, y, rb_begin, rb_end, accumulate);
 }
 
+void generic_spmv_f16(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+  if (a.block_rows == 4 && a.block_cols == 4)
+    spmv_fixed<4, 4, F16>(a, x, y, rb_begin, rb_end, accumulate);
+  else if (a.block_rows == 16 && a.block_cols == 1)
+    spmv_fixed<16, 1, F16>(a, x, y, rb_begin, rb_end, accumulate);
+  else
+    spmv_fixed<1, 1, F16>(a, x, y, rb_begin, rb_end, accumulate);
+}
+
+void generic_spmv_many_f16(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                           int nvec, int rb_begin, int rb_end, bool accumulate) {
+  for (int v = 0; v < nvec; ++v) generic_spmv_f16(a, x + v * ldx, y + v * ldy, rb_begin, rb_end, accumulate);
+}
+
 void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
                   float* y, std::ptrdiff_t ldy, int n, int rb_begin,
                   int rb_end, bool accumulate) {
@@ -77,6 +100,8 @@ const KernelTable& generic_kernels() {
       "generic",    generic_spmv, generic_spmv, generic_spmv,
       generic_spmm, generic_spmm, generic_spmm,
       generic_spmv_many, generic_spmv_many, generic_spmv_many,
+      {generic_spmv_f16, generic_spmv_f16, generic_spmv_f16,
+       generic_spmv_many_f16, generic_spmv_many_f16, generic_spmv_many_f16},
       generic_elementwise(),
   };
   return table;

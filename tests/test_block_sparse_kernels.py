@@ -109,3 +109,30 @@ def test_matvec_many_matches_reference(isa, rng, block, shape, nvec):
     acc = y0.copy()
     m.matvec_many(x, out=acc, accumulate=True)
     assert_close(acc, ref.T + y0, tol.T + 1e-6 * np.abs(y0))
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape", [(4, 4), (17, 33), (100, 37), (768, 256)])
+def test_float16_weights(isa, rng, block, shape):
+    # float16 storage: the kernels must compute exactly the float32 product of
+    # the rounded weights (which to_dense returns), for one and many vectors.
+    w, _ = random_block_sparse(rng, *shape, block, rng.choice([0.05, 0.3, 1.0]), empty_block_rows=0.1)
+    m = BlockSparseMatrix.from_dense(w, block=block, dtype="float16")
+    assert m.dtype == np.float16
+    rounded = m.to_dense()
+    assert np.array_equal(rounded, w.astype(np.float16).astype(np.float32))
+    x = rng.standard_normal(shape[1]).astype(np.float32)
+    out = np.full(shape[0], np.nan, np.float32)
+    assert_close(m.matvec(x, out=out), *reference_product(rounded, x))
+    xs = rng.standard_normal((5, shape[1])).astype(np.float32)
+    ref, tol = reference_product(rounded, xs.T)
+    assert_close(m.matvec_many(xs), ref.T, tol.T)
+    full = BlockSparseMatrix.from_dense(w, block=block)
+    assert m.nbytes < full.nbytes or full.nnz_blocks == 0
+
+
+def test_float16_range_is_checked():
+    with pytest.raises(ValueError, match="float16"):
+        BlockSparseMatrix.from_dense(np.full((4, 4), 1e6, np.float32), dtype="float16")
+    with pytest.raises(ValueError, match="dtype"):
+        BlockSparseMatrix.from_dense(np.ones((4, 4)), dtype="int8")

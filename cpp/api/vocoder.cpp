@@ -15,7 +15,7 @@
 
 namespace sparsewave {
 
-std::unique_ptr<Vocoder> Vocoder::load(const std::string& path) {
+std::unique_ptr<Vocoder> Vocoder::load(const std::string& path, const LoadOptions& options) {
   SafetensorsFile file(path);
   const auto& meta = file.metadata();
   auto get = [&](const std::string& key) -> const std::string& {
@@ -47,9 +47,9 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path) {
   const std::string family = config.at("family").as_string("config 'family'");
   try {
     if (family == "fatchord")
-      v->model_ = std::make_unique<FatchordModel>(file, FatchordConfig::from_json(config));
+      v->model_ = std::make_unique<FatchordModel>(file, FatchordConfig::from_json(config), options);
     else if (family == "dual_softmax")
-      v->model_ = std::make_unique<DualSoftmaxModel>(file, DualSoftmaxConfig::from_json(config));
+      v->model_ = std::make_unique<DualSoftmaxModel>(file, DualSoftmaxConfig::from_json(config), options);
     else
       throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
   } catch (const std::invalid_argument& e) {

@@ -28,7 +28,7 @@ class Vocoder {
  public:
   // Throws std::invalid_argument (bad/corrupt file, unsupported version or
   // config) or std::runtime_error (cannot open/read).
-  static std::unique_ptr<Vocoder> load(const std::string& path);
+  static std::unique_ptr<Vocoder> load(const std::string& path, const LoadOptions& options = {});
 
   const Model& model() const { return *model_; }
   const std::string& config_json() const { return config_json_; }

@@ -1,6 +1,7 @@
-// AVX2 + FMA kernels (compiled with -mavx2 -mfma; only called after CPUID
-// says the CPU has both). Everything here stays in an anonymous namespace so
-// no AVX2-compiled inline function can leak into portable code via the linker.
+// AVX2 + FMA (+ F16C) kernels (compiled with -mavx2 -mfma -mf16c; only
+// called after CPUID says the CPU has all three). Everything here stays in an
+// anonymous namespace so no AVX2-compiled inline function can leak into
+// portable code via the linker.
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -17,27 +18,39 @@ inline __m128 reduce_4x4_rows(__m256 r01, __m256 r23) {
   return _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
-              int rb_end, bool accumulate) {
+// Where block k's weights come from (first or second 8 of its 16): float32,
+// or float16 widened on load (half the bytes; the products are bound by
+// cache bandwidth).
+struct F32 {
+  static __m256 load(const BsrView& a, std::ptrdiff_t k, int part) { return _mm256_loadu_ps(a.values + k * 16 + part * 8); }
+};
+struct F16 {
+  static __m256 load(const BsrView& a, std::ptrdiff_t k, int part) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_f16 + k * 16 + part * 8)));
+  }
+};
+
+inline __m256 x4(const float* x) { return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x)); }
+
+template <class W>
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     // Two accumulator pairs so consecutive blocks do not wait on FMA latency.
     __m256 acc01a = _mm256_setzero_ps(), acc23a = _mm256_setzero_ps();
     __m256 acc01b = _mm256_setzero_ps(), acc23b = _mm256_setzero_ps();
     int32_t k = a.row_ptr[rb];
     const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
-    for (; k + 1 < end; k += 2, blk += 32) {
-      const __m256 xa = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k]));
-      const __m256 xb = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k + 1]));
-      acc01a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, acc01a);
-      acc23a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, acc23a);
-      acc01b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 16), xb, acc01b);
-      acc23b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 24), xb, acc23b);
+    for (; k + 1 < end; k += 2) {
+      const __m256 xa = x4(x + a.col_start[k]), xb = x4(x + a.col_start[k + 1]);
+      acc01a = _mm256_fmadd_ps(W::load(a, k, 0), xa, acc01a);
+      acc23a = _mm256_fmadd_ps(W::load(a, k, 1), xa, acc23a);
+      acc01b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, acc01b);
+      acc23b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, acc23b);
     }
     if (k < end) {
-      const __m256 xa = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + a.col_start[k]));
-      acc01a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, acc01a);
-      acc23a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, acc23a);
+      const __m256 xa = x4(x + a.col_start[k]);
+      acc01a = _mm256_fmadd_ps(W::load(a, k, 0), xa, acc01a);
+      acc23a = _mm256_fmadd_ps(W::load(a, k, 1), xa, acc23a);
     }
     __m128 sum = reduce_4x4_rows(_mm256_add_ps(acc01a, acc01b), _mm256_add_ps(acc23a, acc23b));
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
@@ -46,26 +59,25 @@ void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
   }
 }
 
-void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin,
-               int rb_end, bool accumulate) {
+template <class W>
+void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     __m256 lo_a = _mm256_setzero_ps(), hi_a = _mm256_setzero_ps();
     __m256 lo_b = _mm256_setzero_ps(), hi_b = _mm256_setzero_ps();
     int32_t k = a.row_ptr[rb];
     const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
-    for (; k + 1 < end; k += 2, blk += 32) {
+    for (; k + 1 < end; k += 2) {
       const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
       const __m256 xb = _mm256_broadcast_ss(x + a.col_start[k + 1]);
-      lo_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, lo_a);
-      hi_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, hi_a);
-      lo_b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 16), xb, lo_b);
-      hi_b = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 24), xb, hi_b);
+      lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+      hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
+      lo_b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, lo_b);
+      hi_b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, hi_b);
     }
     if (k < end) {
       const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
-      lo_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk), xa, lo_a);
-      hi_a = _mm256_fmadd_ps(_mm256_loadu_ps(blk + 8), xa, hi_a);
+      lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+      hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
     }
     __m256 lo = _mm256_add_ps(lo_a, lo_b), hi = _mm256_add_ps(hi_a, hi_b);
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
@@ -120,90 +132,84 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
 }
 
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
-template <int NV>
-void spmv_many_4x4_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                         int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    __m256 r01[NV], r23[NV];
-    for (int v = 0; v < NV; ++v) r01[v] = r23[v] = _mm256_setzero_ps();
-    const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
-    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
-      const __m256 w01 = _mm256_loadu_ps(blk), w23 = _mm256_loadu_ps(blk + 8);
-      const float* xc = x + a.col_start[k];
-      for (int v = 0; v < NV; ++v) {
-        const __m256 xv = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xc + v * ldx));
-        r01[v] = _mm256_fmadd_ps(w01, xv, r01[v]);
-        r23[v] = _mm256_fmadd_ps(w23, xv, r23[v]);
-      }
-    }
-    for (int v = 0; v < NV; ++v) {
-      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
-      __m128 sum = reduce_4x4_rows(r01[v], r23[v]);
-      if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
-      _mm_storeu_ps(yr, sum);
-    }
-  }
-}
-
-template <int NV>
-void spmv_many_16x1_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                          int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    __m256 lo[NV], hi[NV];
-    for (int v = 0; v < NV; ++v) lo[v] = hi[v] = _mm256_setzero_ps();
-    const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
-    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
-      const __m256 wl = _mm256_loadu_ps(blk), wh = _mm256_loadu_ps(blk + 8);
-      const float* xc = x + a.col_start[k];
-      for (int v = 0; v < NV; ++v) {
-        const __m256 xv = _mm256_broadcast_ss(xc + v * ldx);
-        lo[v] = _mm256_fmadd_ps(wl, xv, lo[v]);
-        hi[v] = _mm256_fmadd_ps(wh, xv, hi[v]);
-      }
-    }
-    for (int v = 0; v < NV; ++v) {
-      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
-      __m256 l = lo[v], h = hi[v];
-      if (accumulate) {
-        l = _mm256_add_ps(l, _mm256_loadu_ps(yr));
-        h = _mm256_add_ps(h, _mm256_loadu_ps(yr + 8));
-      }
-      _mm256_storeu_ps(yr, l);
-      _mm256_storeu_ps(yr + 8, h);
-    }
-  }
-}
-
-
-template <int NV>
+template <class W>
 struct Many4x4 {
-  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
-                  bool acc) { spmv_many_4x4_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
-};
-template <int NV>
-struct Many16x1 {
-  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
-                  bool acc) { spmv_many_16x1_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+  template <int NV>
+  struct Group {
+    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                    int rb_begin, int rb_end, bool accumulate) {
+      for (int rb = rb_begin; rb < rb_end; ++rb) {
+        __m256 r01[NV], r23[NV];
+        for (int v = 0; v < NV; ++v) r01[v] = r23[v] = _mm256_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const __m256 w01 = W::load(a, k, 0), w23 = W::load(a, k, 1);
+          const float* xc = x + a.col_start[k];
+          for (int v = 0; v < NV; ++v) {
+            const __m256 xv = x4(xc + v * ldx);
+            r01[v] = _mm256_fmadd_ps(w01, xv, r01[v]);
+            r23[v] = _mm256_fmadd_ps(w23, xv, r23[v]);
+          }
+        }
+        for (int v = 0; v < NV; ++v) {
+          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
+          __m128 sum = reduce_4x4_rows(r01[v], r23[v]);
+          if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+          _mm_storeu_ps(yr, sum);
+        }
+      }
+    }
+  };
 };
 
-void spmv_many_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-                   int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Many4x4>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
-}
-void spmv_many_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+template <class W>
+struct Many16x1 {
+  template <int NV>
+  struct Group {
+    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
                     int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Many16x1>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+      for (int rb = rb_begin; rb < rb_end; ++rb) {
+        __m256 lo[NV], hi[NV];
+        for (int v = 0; v < NV; ++v) lo[v] = hi[v] = _mm256_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const __m256 wl = W::load(a, k, 0), wh = W::load(a, k, 1);
+          const float* xc = x + a.col_start[k];
+          for (int v = 0; v < NV; ++v) {
+            const __m256 xv = _mm256_broadcast_ss(xc + v * ldx);
+            lo[v] = _mm256_fmadd_ps(wl, xv, lo[v]);
+            hi[v] = _mm256_fmadd_ps(wh, xv, hi[v]);
+          }
+        }
+        for (int v = 0; v < NV; ++v) {
+          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
+          __m256 l = lo[v], h = hi[v];
+          if (accumulate) {
+            l = _mm256_add_ps(l, _mm256_loadu_ps(yr));
+            h = _mm256_add_ps(h, _mm256_loadu_ps(yr + 8));
+          }
+          _mm256_storeu_ps(yr, l);
+          _mm256_storeu_ps(yr + 8, h);
+        }
+      }
+    }
+  };
+};
+
+template <class Shape>
+void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+               int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Shape::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
 }
 
 }  // namespace
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table = {
-      "avx2",   spmv_4x4,  spmv_16x1, generic_spmv,
+      "avx2",
+      spmv_4x4<F32>, spmv_16x1<F32>, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
-      spmv_many_4x4, spmv_many_16x1, generic_spmv_many,
+      spmv_many<Many4x4<F32>>, spmv_many<Many16x1<F32>>, generic_spmv_many,
+      {spmv_4x4<F16>, spmv_16x1<F16>, generic_spmv_f16,
+       spmv_many<Many4x4<F16>>, spmv_many<Many16x1<F16>>, generic_spmv_many_f16},
       avx2_elementwise(),
   };
   return table;

@@ -18,22 +18,34 @@ inline __m128 reduce_4x4_rows(__m512 acc) {
   return _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
-              int rb_end, bool accumulate) {
+// Where block k's 16 weights come from: float32, or float16 widened on load
+// (half the bytes: the products are bound by cache bandwidth).
+struct F32 {
+  static __m512 load(const BsrView& a, std::ptrdiff_t k) { return _mm512_loadu_ps(a.values + k * 16); }
+};
+struct F16 {
+  static __m512 load(const BsrView& a, std::ptrdiff_t k) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.values_f16 + k * 16)));
+  }
+};
+
+inline __m512 x4(const float* x) { return _mm512_broadcast_f32x4(_mm_loadu_ps(x)); }
+
+template <class W>
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
   for (int rb = rb_begin; rb < rb_end; ++rb) {
+    // Four accumulators so consecutive blocks do not wait on FMA latency.
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
     int32_t k = a.row_ptr[rb];
     const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
-    for (; k + 3 < end; k += 4, blk += 64) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k])), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 16), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 1])), acc1);
-      acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 32), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 2])), acc2);
-      acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 48), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k + 3])), acc3);
+    for (; k + 3 < end; k += 4) {
+      acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
+      acc1 = _mm512_fmadd_ps(W::load(a, k + 1), x4(x + a.col_start[k + 1]), acc1);
+      acc2 = _mm512_fmadd_ps(W::load(a, k + 2), x4(x + a.col_start[k + 2]), acc2);
+      acc3 = _mm512_fmadd_ps(W::load(a, k + 3), x4(x + a.col_start[k + 3]), acc3);
     }
-    for (; k < end; ++k, blk += 16)
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_broadcast_f32x4(_mm_loadu_ps(x + a.col_start[k])), acc0);
+    for (; k < end; ++k) acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
     __m128 sum = reduce_4x4_rows(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
     if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
@@ -41,22 +53,20 @@ void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin,
   }
 }
 
-void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin,
-               int rb_end, bool accumulate) {
+template <class W>
+void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
     int32_t k = a.row_ptr[rb];
     const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * 16;
-    for (; k + 3 < end; k += 4, blk += 64) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_set1_ps(x[a.col_start[k]]), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 16), _mm512_set1_ps(x[a.col_start[k + 1]]), acc1);
-      acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 32), _mm512_set1_ps(x[a.col_start[k + 2]]), acc2);
-      acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(blk + 48), _mm512_set1_ps(x[a.col_start[k + 3]]), acc3);
+    for (; k + 3 < end; k += 4) {
+      acc0 = _mm512_fmadd_ps(W::load(a, k), _mm512_set1_ps(x[a.col_start[k]]), acc0);
+      acc1 = _mm512_fmadd_ps(W::load(a, k + 1), _mm512_set1_ps(x[a.col_start[k + 1]]), acc1);
+      acc2 = _mm512_fmadd_ps(W::load(a, k + 2), _mm512_set1_ps(x[a.col_start[k + 2]]), acc2);
+      acc3 = _mm512_fmadd_ps(W::load(a, k + 3), _mm512_set1_ps(x[a.col_start[k + 3]]), acc3);
     }
-    for (; k < end; ++k, blk += 16)
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(blk), _mm512_set1_ps(x[a.col_start[k]]), acc0);
+    for (; k < end; ++k) acc0 = _mm512_fmadd_ps(W::load(a, k), _mm512_set1_ps(x[a.col_start[k]]), acc0);
     __m512 sum = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
     if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
@@ -104,79 +114,72 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
 }
 
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
-template <int NV>
-void spmv_many_4x4_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                         int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    __m512 acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
-    const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
-    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
-      const __m512 w = _mm512_loadu_ps(blk);
-      const float* xc = x + a.col_start[k];
-      for (int v = 0; v < NV; ++v)
-        acc[v] = _mm512_fmadd_ps(w, _mm512_broadcast_f32x4(_mm_loadu_ps(xc + v * ldx)), acc[v]);
-    }
-    for (int v = 0; v < NV; ++v) {
-      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
-      __m128 sum = reduce_4x4_rows(acc[v]);
-      if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
-      _mm_storeu_ps(yr, sum);
-    }
-  }
-}
-
-template <int NV>
-void spmv_many_16x1_group(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                          int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    __m512 acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
-    const int32_t end = a.row_ptr[rb + 1];
-    const float* blk = a.values + static_cast<std::ptrdiff_t>(a.row_ptr[rb]) * 16;
-    for (int32_t k = a.row_ptr[rb]; k < end; ++k, blk += 16) {
-      const __m512 w = _mm512_loadu_ps(blk);
-      const float* xc = x + a.col_start[k];
-      for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, _mm512_set1_ps(xc[v * ldx]), acc[v]);
-    }
-    for (int v = 0; v < NV; ++v) {
-      float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
-      __m512 sum = acc[v];
-      if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
-      _mm512_storeu_ps(yr, sum);
-    }
-  }
-}
-
-
-template <int NV>
+template <class W>
 struct Many4x4 {
-  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
-                  bool acc) { spmv_many_4x4_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
-};
-template <int NV>
-struct Many16x1 {
-  static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int b, int e,
-                  bool acc) { spmv_many_16x1_group<NV>(a, x, ldx, y, ldy, b, e, acc); }
+  template <int NV>
+  struct Group {
+    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
+                    int rb_begin, int rb_end, bool accumulate) {
+      for (int rb = rb_begin; rb < rb_end; ++rb) {
+        __m512 acc[NV];
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const __m512 w = W::load(a, k);
+          const float* xc = x + a.col_start[k];
+          for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, x4(xc + v * ldx), acc[v]);
+        }
+        for (int v = 0; v < NV; ++v) {
+          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
+          __m128 sum = reduce_4x4_rows(acc[v]);
+          if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+          _mm_storeu_ps(yr, sum);
+        }
+      }
+    }
+  };
 };
 
-void spmv_many_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-                   int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Many4x4>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
-}
-void spmv_many_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+template <class W>
+struct Many16x1 {
+  template <int NV>
+  struct Group {
+    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
                     int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Many16x1>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+      for (int rb = rb_begin; rb < rb_end; ++rb) {
+        __m512 acc[NV];
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+          const __m512 w = W::load(a, k);
+          const float* xc = x + a.col_start[k];
+          for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, _mm512_set1_ps(xc[v * ldx]), acc[v]);
+        }
+        for (int v = 0; v < NV; ++v) {
+          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
+          __m512 sum = acc[v];
+          if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
+          _mm512_storeu_ps(yr, sum);
+        }
+      }
+    }
+  };
+};
+
+template <class Shape>
+void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+               int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_groups<Shape::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
 }
 
 }  // namespace
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table = {
-      "avx512", spmv_4x4,  spmv_16x1, generic_spmv,
+      "avx512",
+      spmv_4x4<F32>, spmv_16x1<F32>, generic_spmv,
       spmm_4x4, spmm_16x1, generic_spmm,
-      spmv_many_4x4, spmv_many_16x1, generic_spmv_many,
+      spmv_many<Many4x4<F32>>, spmv_many<Many16x1<F32>>, generic_spmv_many,
+      {spmv_4x4<F16>, spmv_16x1<F16>, generic_spmv_f16,
+       spmv_many<Many4x4<F16>>, spmv_many<Many16x1<F16>>, generic_spmv_many_f16},
       avx512_elementwise(),
   };
   return table;

@@ -80,7 +80,8 @@ struct DualSoftmaxModel::Workspace {
   std::vector<float> scratch;
 };
 
-DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg) : c_(cfg) {
+DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
+    : c_(cfg) {
   const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
   upsampler_.factors = {c_.hop_length};
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
@@ -122,12 +123,12 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   Rp.rows = 3 * N;
   Rp.cols = N;
   Rp.v = permute_rows(R.v, N);
-  r_ = pack_best(Rp);
+  r_ = pack_best(Rp, opt.half_weights);
   loop_nonzero_ += count_nonzero(R);
   loop_stored_ += static_cast<int64_t>(r_.n_values());
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
     const DenseMatrix w = read_matrix(f, name + ".weight", out, in);
-    m = pack_best(w);
+    m = pack_best(w, opt.half_weights);
     b = f.read_f32(name + ".bias", {out});
     loop_nonzero_ += count_nonzero(w);
     loop_stored_ += static_cast<int64_t>(m.n_values());

@@ -28,7 +28,7 @@ struct DualSoftmaxConfig {
 
 class DualSoftmaxModel final : public Model {
  public:
-  DualSoftmaxModel(const SafetensorsFile& file, const DualSoftmaxConfig& config);
+  DualSoftmaxModel(const SafetensorsFile& file, const DualSoftmaxConfig& config, const LoadOptions& options = {});
 
   std::string family() const override { return "dual_softmax"; }
   int sample_rate() const override { return c_.sample_rate; }

@@ -56,7 +56,8 @@ struct FatchordModel::Workspace {
   std::vector<int64_t> t;
 };
 
-FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg) : c_(cfg) {
+FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
+  const bool half = opt.half_weights;  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
   resnet_.load(f, "upsample.resnet.", M, c_.compute_dims, c_.res_out_dims, c_.res_blocks, 2 * c_.pad + 1, c_.bn_eps);
   upsampler_.factors = c_.upsample_factors;
@@ -102,12 +103,12 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const DenseMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
     DenseMatrix main = w_ih.columns(0, H);
     ih.name = n;
-    ih.main = pack_best(main);
+    ih.main = pack_best(main, half && n == "rnn2");  // rnn2's W_ih h1 runs per sample
     if (aux_w) ih.aux = pack_best(w_ih.columns(H, H + aux_w));
     ih.aux_start = c_.aux_start(n);
     ih.aux_width = aux_w;
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
-    hh = pack_best(w_hh);
+    hh = pack_best(w_hh, half);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
     loop_nonzero_ += count_nonzero(w_hh);
     loop_stored_ += static_cast<int64_t>(hh.n_values());
@@ -133,7 +134,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     Layer l;
     l.name = n;
     const DenseMatrix main = w.columns(0, in_main);
-    l.main = pack_best(main);
+    l.main = pack_best(main, half);
     if (aux_w) l.aux = pack_best(w.columns(in_main, in_main + aux_w));
     l.aux_start = c_.aux_start(n);
     l.aux_width = aux_w;

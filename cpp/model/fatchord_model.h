@@ -21,7 +21,7 @@ namespace sparsewave {
 
 class FatchordModel final : public Model {
  public:
-  FatchordModel(const SafetensorsFile& file, const FatchordConfig& config);
+  FatchordModel(const SafetensorsFile& file, const FatchordConfig& config, const LoadOptions& options = {});
 
   std::string family() const override { return "fatchord"; }
   int sample_rate() const override { return c_.sample_rate; }

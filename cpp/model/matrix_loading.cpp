@@ -59,7 +59,7 @@ DenseMatrix read_matrix(const SafetensorsFile& file, const std::string& name, in
   return m;
 }
 
-BlockSparseMatrix pack_best(const DenseMatrix& m) {
+BlockSparseMatrix pack_best(const DenseMatrix& m, bool half) {
   // Relative cost per stored value: the 4x4 and 16x1 kernels run near one
   // FMA lane per value; unstructured 1x1 CSR pays an index and a scalar op.
   struct Candidate { int br, bc; double cost_per_value; };
@@ -74,6 +74,7 @@ BlockSparseMatrix pack_best(const DenseMatrix& m) {
       best = std::move(p);
     }
   }
+  if (half) best.store_half();
   return best;
 }
 

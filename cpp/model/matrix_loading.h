@@ -26,6 +26,6 @@ bool has_matrix(const SafetensorsFile& file, const std::string& name);
 
 // Packs with the block shape that needs the least work for this pattern:
 // stored values weighted by what each kernel costs per value.
-BlockSparseMatrix pack_best(const DenseMatrix& m);
+BlockSparseMatrix pack_best(const DenseMatrix& m, bool half = false);
 
 }  // namespace sparsewave

@@ -9,6 +9,13 @@
 
 namespace sparsewave {
 
+// How a model is loaded.
+struct LoadOptions {
+  // Store the per-sample matrices' weights as float16 (half the bytes the
+  // sample loop streams from cache; arithmetic stays float32).
+  bool half_weights = false;
+};
+
 // Per-utterance conditioning, computed once before the sample loop.
 struct Conditioning {
   virtual ~Conditioning() = default;

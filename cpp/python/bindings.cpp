@@ -103,6 +103,7 @@ PYBIND11_MODULE(_core, mod) {
     py::dict d;
     d["avx2"] = f.avx2;
     d["fma"] = f.fma;
+    d["f16c"] = f.f16c;
     d["avx512f"] = f.avx512f;
     d["neon"] = f.neon;
     d["dotprod"] = f.dotprod;
@@ -122,6 +123,8 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("nnz_blocks", &BlockSparseMatrix::nnz_blocks)
       .def_property_readonly("density", &BlockSparseMatrix::density)
       .def_property_readonly("nbytes", &BlockSparseMatrix::nbytes)
+      .def_property_readonly("half", &BlockSparseMatrix::half)
+      .def("store_half", &BlockSparseMatrix::store_half)
       .def("to_dense", &to_dense)
       .def("packed", [](const BlockSparseMatrix& m) {
         // (row_ptr, block_col, values) copies, the inverse of from_packed.

@@ -96,7 +96,14 @@ py::tuple conditioning(const Vocoder& v, const FloatArray& mels) {
 
 void bind_vocoder(py::module_& mod) {
   py::class_<Vocoder>(mod, "Vocoder")
-      .def_static("load", [](const std::string& path) { return Vocoder::load(path); }, py::arg("path"))
+      .def_static("load",
+                  [](const std::string& path, bool half_weights) {
+                    sparsewave::LoadOptions o;
+                    o.half_weights = half_weights;
+                    py::gil_scoped_release release;
+                    return Vocoder::load(path, o);
+                  },
+                  py::arg("path"), py::arg("half_weights") = false)
       .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
       .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
       .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })

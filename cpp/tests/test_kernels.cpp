@@ -81,6 +81,24 @@ void test_isa(const std::string& isa, std::mt19937& gen) {
         const auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
         const std::string label = isa + " " + std::to_string(b[0]) + "x" + std::to_string(b[1]) + " " +
                                   std::to_string(rows) + "x" + std::to_string(cols) + " d=" + std::to_string(d);
+        {  // float16 storage: exactly the float32 product of the rounded weights
+          BlockSparseMatrix h = m;
+          h.store_half();
+          std::vector<float> rounded(static_cast<std::size_t>(rows) * cols);
+          h.to_dense(rounded.data());
+          for (int nvec : {1, 3, 5}) {
+            std::vector<float> xs(static_cast<std::size_t>(cols) * nvec), ys(static_cast<std::size_t>(rows) * nvec, nan);
+            for (auto& v : xs) v = normal(gen);
+            if (nvec == 1) h.matvec(xs.data(), ys.data(), false);
+            else h.matvec_many(xs.data(), nvec, ys.data(), false);
+            std::vector<float> xt(xs.size()), yt(ys.size());
+            for (int v = 0; v < nvec; ++v) {
+              for (int c = 0; c < cols; ++c) xt[static_cast<std::size_t>(c) * nvec + v] = xs[static_cast<std::size_t>(v) * cols + c];
+              for (int r = 0; r < rows; ++r) yt[static_cast<std::size_t>(r) * nvec + v] = ys[static_cast<std::size_t>(v) * rows + r];
+            }
+            compare(rounded, rows, cols, xt, nvec, {}, yt, label + " f16 n=" + std::to_string(nvec));
+          }
+        }
         for (int nvec : {2, 3, 4, 5, 9}) {  // multi-vector spmv: X is nvec x cols, row-major
           std::vector<float> xs(static_cast<std::size_t>(cols) * nvec), ys(static_cast<std::size_t>(rows) * nvec, nan);
           for (auto& v : xs) v = normal(gen);

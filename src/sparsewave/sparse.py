@@ -43,14 +43,23 @@ class BlockSparseMatrix:
         self._shape = (core_matrix.rows, core_matrix.cols)
 
     @classmethod
-    def from_dense(cls, w, block=(4, 4)) -> "BlockSparseMatrix":
+    def from_dense(cls, w, block=(4, 4), dtype="float32") -> "BlockSparseMatrix":
         """Pack a 2-D float array; blocks that are entirely zero are not stored.
 
-        Raises ValueError for NaN/Inf weights, a non-2-D array or an unsupported block.
+        ``dtype="float16"`` stores the weights as IEEE half floats (half the
+        bytes streamed per product; arithmetic stays float32; ``to_dense()``
+        returns the rounded weights). Raises ValueError for NaN/Inf weights,
+        weights beyond float16's range, a non-2-D array or an unsupported block.
         """
         br, bc = _parse_block(block)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float16):
+            raise ValueError(f"dtype must be float32 or float16, got {dtype}")
         w = as_float32(w, "weights", 2)
-        return cls(_core.BlockSparseMatrix.from_dense(w, br, bc))
+        m = _core.BlockSparseMatrix.from_dense(w, br, bc)
+        if dtype == np.float16:
+            m.store_half()
+        return cls(m)
 
     @classmethod
     def from_packed(cls, shape, block, row_ptr, block_col, values) -> "BlockSparseMatrix":
@@ -71,6 +80,11 @@ class BlockSparseMatrix:
         return (self._m.block_rows, self._m.block_cols)
 
     @property
+    def dtype(self) -> np.dtype:
+        """Storage type of the weights (float32 or float16)."""
+        return np.dtype(np.float16 if self._m.half else np.float32)
+
+    @property
     def nnz_blocks(self) -> int:
         return self._m.nnz_blocks
 
@@ -81,7 +95,7 @@ class BlockSparseMatrix:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of values and indices held by the matrix."""
+        """Bytes of weights and indices the products read."""
         return self._m.nbytes
 
     def packed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

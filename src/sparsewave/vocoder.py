@@ -24,8 +24,13 @@ class Vocoder:
         self.max_frames = DEFAULT_MAX_FRAMES
 
     @classmethod
-    def load(cls, path) -> "Vocoder":
+    def load(cls, path, *, weights: str = "float32") -> "Vocoder":
         """Load a sparsewave weight file (``.sw``). Validates every tensor before use.
+
+        ``weights="float16"`` keeps the sample loop's matrices as half floats:
+        about half the bytes streamed per sample, so faster where the loop is
+        bound by cache bandwidth, at a small cost in accuracy (weights rounded
+        to 11 significant bits). Arithmetic stays float32.
 
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
@@ -35,10 +40,14 @@ class Vocoder:
             raise FileNotFoundError(f"no such model file: '{p}'")
         if p.is_dir():
             raise IsADirectoryError(f"'{p}' is a directory, not a model file")
+        if not p.is_file():
+            raise ValueError(f"'{p}' is not a regular file (a pipe or device?), so not a model file")
         if not os.access(p, os.R_OK):
             raise PermissionError(f"cannot read model file '{p}'")
+        if weights not in ("float32", "float16"):
+            raise ValueError(f"weights must be 'float32' or 'float16', got {weights!r}")
         try:
-            core = _core.Vocoder.load(str(p))
+            core = _core.Vocoder.load(str(p), weights == "float16")
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
         return cls(core, p)
