@@ -44,8 +44,8 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path, const LoadOption
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("'" + path + "' has a corrupt config: " + e.what());
   }
-  const std::string family = config.at("family").as_string("config 'family'");
   try {
+    const std::string family = config.at("family").as_string("config 'family'");
     if (family == "fatchord")
       v->model_ = std::make_unique<FatchordModel>(file, FatchordConfig::from_json(config), options);
     else if (family == "dual_softmax")
@@ -53,7 +53,10 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path, const LoadOption
     else
       throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument("'" + path + "': " + e.what());
+    const std::string what = e.what();
+    // Config problems ("missing key 'rnn_dims'") say they are about the config.
+    const bool from_config_lookup = what.rfind("missing key", 0) == 0 || what.rfind("expected an object", 0) == 0;
+    throw std::invalid_argument("'" + path + "': " + (from_config_lookup ? "config: " : "") + what);
   }
   return v;
 }

@@ -31,22 +31,48 @@ struct F16 {
 
 inline __m512 x4(const float* x) { return _mm512_broadcast_f32x4(_mm_loadu_ps(x)); }
 
+// Block row rb's products summed over its blocks: lanes [r0 x4 | r1 x4 | r2 x4
+// | r3 x4], each a partial over one of the block's columns. Four accumulators
+// so consecutive blocks do not wait on FMA latency.
+template <class W>
+inline __m512 block_row_4x4(const BsrView& a, const float* x, int rb) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  int32_t k = a.row_ptr[rb];
+  const int32_t end = a.row_ptr[rb + 1];
+  for (; k + 3 < end; k += 4) {
+    acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
+    acc1 = _mm512_fmadd_ps(W::load(a, k + 1), x4(x + a.col_start[k + 1]), acc1);
+    acc2 = _mm512_fmadd_ps(W::load(a, k + 2), x4(x + a.col_start[k + 2]), acc2);
+    acc3 = _mm512_fmadd_ps(W::load(a, k + 3), x4(x + a.col_start[k + 3]), acc3);
+  }
+  if (k < end) acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
+  if (k + 1 < end) acc1 = _mm512_fmadd_ps(W::load(a, k + 1), x4(x + a.col_start[k + 1]), acc1);
+  if (k + 2 < end) acc2 = _mm512_fmadd_ps(W::load(a, k + 2), x4(x + a.col_start[k + 2]), acc2);
+  return _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+}
+
 template <class W>
 void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    // Four accumulators so consecutive blocks do not wait on FMA latency.
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-    int32_t k = a.row_ptr[rb];
-    const int32_t end = a.row_ptr[rb + 1];
-    for (; k + 3 < end; k += 4) {
-      acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
-      acc1 = _mm512_fmadd_ps(W::load(a, k + 1), x4(x + a.col_start[k + 1]), acc1);
-      acc2 = _mm512_fmadd_ps(W::load(a, k + 2), x4(x + a.col_start[k + 2]), acc2);
-      acc3 = _mm512_fmadd_ps(W::load(a, k + 3), x4(x + a.col_start[k + 3]), acc3);
-    }
-    for (; k < end; ++k) acc0 = _mm512_fmadd_ps(W::load(a, k), x4(x + a.col_start[k]), acc0);
-    __m128 sum = reduce_4x4_rows(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+  int rb = rb_begin;
+  // Four block rows at a time share one horizontal reduction: a 4x4
+  // transpose-and-add of the four partial-sum registers, then one store of
+  // 16 outputs (short block rows at high sparsity are dominated by this).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (; rb + 4 <= rb_end; rb += 4) {
+    const __m512 s0 = block_row_4x4<W>(a, x, rb), s1 = block_row_4x4<W>(a, x, rb + 1);
+    const __m512 s2 = block_row_4x4<W>(a, x, rb + 2), s3 = block_row_4x4<W>(a, x, rb + 3);
+    // Per 128-bit lane (one row r of each block row): s0 = [a0 a1 a2 a3] ...
+    const __m512 u = _mm512_add_ps(_mm512_unpacklo_ps(s0, s1), _mm512_unpackhi_ps(s0, s1));  // a02 b02 a13 b13
+    const __m512 v = _mm512_add_ps(_mm512_unpacklo_ps(s2, s3), _mm512_unpackhi_ps(s2, s3));  // c02 d02 c13 d13
+    const __m512 w = _mm512_add_ps(_mm512_shuffle_ps(u, v, 0x44), _mm512_shuffle_ps(u, v, 0xEE));  // a b c d
+    __m512 out = _mm512_permutexvar_ps(order, w);  // lane-major -> block-row-major
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+    if (accumulate) out = _mm512_add_ps(out, _mm512_loadu_ps(yr));
+    _mm512_storeu_ps(yr, out);
+  }
+  for (; rb < rb_end; ++rb) {
+    __m128 sum = reduce_4x4_rows(block_row_4x4<W>(a, x, rb));
     float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
     if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
     _mm_storeu_ps(yr, sum);

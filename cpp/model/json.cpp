@@ -189,8 +189,8 @@ double JsonValue::as_number(const std::string& what) const {
   return number_;
 }
 long long JsonValue::as_integer(const std::string& what) const {
-  if (type_ != Type::Number || number_ != std::floor(number_) || std::fabs(number_) > 9e15)
-    wrong_type(what, "an integer");
+  if (type_ != Type::Number || number_ != std::floor(number_)) wrong_type(what, "an integer");
+  if (std::fabs(number_) > 9e15) throw std::invalid_argument(what + " is out of range (more than 9e15)");
   return static_cast<long long>(number_);
 }
 bool JsonValue::as_bool(const std::string& what) const {

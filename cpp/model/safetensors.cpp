@@ -91,6 +91,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   map_ = static_cast<const uint8_t*>(m);
   try {
     parse(path);
+  } catch (const std::invalid_argument& e) {
+    ::munmap(const_cast<uint8_t*>(map_), size_);
+    const std::string what = e.what();
+    // Every message names the file it is about.
+    throw std::invalid_argument(what.find(path) == std::string::npos ? "'" + path + "': " + what : what);
   } catch (...) {
     ::munmap(const_cast<uint8_t*>(map_), size_);
     throw;
@@ -134,7 +139,8 @@ void SafetensorsFile::parse(const std::string& path) {
     }
     const auto& offs = entry.at("data_offsets").as_array("data_offsets of '" + name + "'");
     if (offs.size() != 2) throw std::invalid_argument("data_offsets of '" + name + "' must have 2 entries");
-    const long long begin = offs[0].as_integer("data offset"), end = offs[1].as_integer("data offset");
+    const long long begin = offs[0].as_integer("data offset of '" + name + "'");
+    const long long end = offs[1].as_integer("data offset of '" + name + "'");
     if (begin < 0 || end < begin || static_cast<unsigned long long>(end) > data_size)
       throw std::invalid_argument("tensor '" + name + "' lies outside the file (bytes " + std::to_string(begin) + ".." +
                                   std::to_string(end) + " of " + std::to_string(data_size) +
@@ -142,7 +148,9 @@ void SafetensorsFile::parse(const std::string& path) {
     t.nbytes = static_cast<std::size_t>(end - begin);
     if (numel * dtype_size(t.dtype) != static_cast<double>(t.nbytes))
       throw std::invalid_argument("tensor '" + name + "' of shape " + shape_string(t.shape) + " and dtype " +
-                                  dtype_name(t.dtype) + " needs " + std::to_string(numel * dtype_size(t.dtype)) +
+                                  dtype_name(t.dtype) + " needs " +
+                                  (numel < 1e18 ? std::to_string(static_cast<long long>(numel * dtype_size(t.dtype)))
+                                                : std::string("more than 1e18")) +
                                   " bytes but its data range holds " + std::to_string(t.nbytes));
     t.data = data + begin;
     ranges.emplace_back(static_cast<std::size_t>(begin), static_cast<std::size_t>(end));

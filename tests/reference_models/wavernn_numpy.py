@@ -75,6 +75,11 @@ Sampling conventions (deterministic, given uniforms in [0, 1)):
   ``v = 1e-5 + (1 - 2e-5) * u[..., 1]`` (fatchord draws from U(1e-5, 1 - 1e-5)), ``log_scale``
   clamped below at ``mol_log_scale_min``, the result clamped to [-1, 1]. (fatchord picks the
   component with Gumbel-max over ``n_mix`` uniforms; the inverse CDF has the same distribution.)
+* MOL, one uniform per sample (the sparsewave engine's convention, :func:`sample_mol_one_uniform`,
+  ``generate_deterministic(..., mol_one_uniform=True)``): the component k is chosen by the same
+  inverse-CDF rule over ``softmax(pi)`` with ``u``; then ``v = (u - cdf[k-1]) / p_k`` (where ``u``
+  lies inside component k's interval of the CDF, itself uniform on [0, 1) given k), clamped to
+  ``[1e-5, 1 - 1e-5]``, and the value is the same logistic quantile as above.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ __all__ = [
     "softmax",
     "sample_softmax_inverse_cdf",
     "sample_mol",
+    "sample_mol_one_uniform",
     "generate_deterministic",
     "label_to_float",
     "float_to_label",
@@ -495,6 +501,34 @@ def sample_mol(logits: np.ndarray, u: np.ndarray, n_mix: int = 10,
     return np.clip(x, -1.0, 1.0), comp
 
 
+def sample_mol_one_uniform(logits: np.ndarray, u: np.ndarray, n_mix: int = 10,
+                           log_scale_min: float = MOL_LOG_SCALE_MIN) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mixture-of-logistics sample from ONE uniform per sample (the sparsewave engine's rule).
+
+    ``logits`` (..., 3 n_mix) laid out [pi, mean, log_scale]; ``u`` (...). The component k is the
+    inverse-CDF choice over ``softmax(pi)``; ``v = (u - cdf[k-1]) / p_k`` clamped to
+    [1e-5, 1 - 1e-5]; ``x = mean_k + exp(max(log_scale_k, log_scale_min)) (log v - log(1 - v))``
+    clamped to [-1, 1]. Returns (x (...), component (...), margin (...)) where margin is the
+    distance of ``u`` to the nearest edge of component k's CDF interval (as for softmax).
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    u = np.asarray(u, dtype=np.float64)
+    if logits.shape[-1] != 3 * n_mix or logits.shape[:-1] != u.shape:
+        raise ValueError(f"MOL needs logits (..., {3 * n_mix}) and uniforms (...), got {logits.shape}, {u.shape}")
+    pi = softmax(logits[..., :n_mix])
+    cdf = np.cumsum(pi, axis=-1)
+    comp, margin = sample_softmax_inverse_cdf(logits[..., :n_mix], u)
+    below = np.where(comp > 0, np.take_along_axis(cdf, np.maximum(comp - 1, 0)[..., None], axis=-1)[..., 0], 0.0)
+    width = np.take_along_axis(pi, comp[..., None], axis=-1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(width > 0, (u - below) / np.where(width > 0, width, 1.0), 0.5)
+    v = np.clip(v, 1e-5, 1.0 - 1e-5)
+    means = np.take_along_axis(logits[..., n_mix:2 * n_mix], comp[..., None], axis=-1)[..., 0]
+    log_s = np.maximum(np.take_along_axis(logits[..., 2 * n_mix:], comp[..., None], axis=-1)[..., 0], log_scale_min)
+    x = means + np.exp(log_s) * (np.log(v) - np.log(1.0 - v))
+    return np.clip(x, -1.0, 1.0), comp, margin
+
+
 def label_to_float(k: np.ndarray, bits: int) -> np.ndarray:
     """Class index -> value in [-1, 1]: 2 k / (2 ** bits - 1) - 1."""
     return 2.0 * np.asarray(k, dtype=np.float64) / (2 ** bits - 1) - 1.0
@@ -523,11 +557,12 @@ def decode_mu_law(y: np.ndarray, mu: int, from_labels: bool = False) -> np.ndarr
 
 
 def generate_deterministic(params: Mapping, cfg: Mapping, mels_up: np.ndarray, aux: np.ndarray,
-                           uniforms: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+                           uniforms: np.ndarray, mol_one_uniform: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Free-running generation with given uniforms (x and the GRU states start at 0).
 
     Unbatched: ``mels_up`` (N, n_mels), ``aux`` (N, res_out_dims); batched (folds): (B, N, ...).
-    ``uniforms``: softmax head (N,) / (1, N) / (B, N); MOL head (N, 2) / (B, N, 2).
+    ``uniforms``: softmax head (N,) / (1, N) / (B, N); MOL head (N, 2) / (B, N, 2), or (N,) / (B, N)
+    with ``mol_one_uniform`` (the engine's one-uniform rule, :func:`sample_mol_one_uniform`).
 
     Returns ``(samples, idx)`` of shape (N,) or (B, N):
 
@@ -541,7 +576,7 @@ def generate_deterministic(params: Mapping, cfg: Mapping, mels_up: np.ndarray, a
     B, N = mu.shape[:2]
     u = np.asarray(uniforms, dtype=np.float64)
     mol = cfg["head"] == "mol"
-    u = u.reshape(B, -1, 2) if mol else u.reshape(B, -1)
+    u = u.reshape(B, -1, 2) if (mol and not mol_one_uniform) else u.reshape(B, -1)
     if u.shape[1] < N:
         raise ValueError(f"need {N} uniforms per sequence, got {u.shape[1]}")
     state = init_state(cfg, B)
@@ -550,7 +585,10 @@ def generate_deterministic(params: Mapping, cfg: Mapping, mels_up: np.ndarray, a
     idx = np.empty((B, N), dtype=np.int64)
     for t in range(N):
         logits, state = step(p, cfg, x, mu[:, t], ax[:, t], state)
-        if mol:
+        if mol and mol_one_uniform:
+            x, idx[:, t], _ = sample_mol_one_uniform(logits, u[:, t], cfg.get("mol_n_mix", 10),
+                                                     cfg.get("mol_log_scale_min", MOL_LOG_SCALE_MIN))
+        elif mol:
             x, idx[:, t] = sample_mol(logits, u[:, t], cfg.get("mol_n_mix", 10),
                                       cfg.get("mol_log_scale_min", MOL_LOG_SCALE_MIN))
         else:
