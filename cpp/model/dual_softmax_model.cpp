@@ -72,7 +72,7 @@ struct DualSoftmaxModel::Data final : Conditioning {
 };
 
 // Stream-major loop state: stream s's vectors start at s * ld.
-struct DualSoftmaxModel::Workspace {
+struct DualSoftmaxModel::Workspace : GenerationState {
   std::ptrdiff_t ld = 0;
   AlignedVector<float> h, gh, pre, hidden, logits_c, logits_f;
   std::vector<int> coarse, fine;  // previous (then current) bytes per stream
@@ -217,17 +217,25 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
   head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
 }
 
-void DualSoftmaxModel::generate(const Conditioning& cond, const std::vector<StreamSpan>& spans,
-                                const UniformFn& uniform, const std::vector<float*>& out,
-                                const ProgressFn& progress) const {
+std::unique_ptr<GenerationState> DualSoftmaxModel::start_generation(int batch) const {
+  return std::make_unique<Workspace>(make_workspace(batch));
+}
+
+int DualSoftmaxModel::lookahead_frames() const {
+  const int64_t hop = c_.hop_length;
+  return static_cast<int>((upsampler_.reach() + hop - 1) / hop);
+}
+
+void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,
+                                           GenerationState& state, int64_t n_steps, const UniformFn& uniform,
+                                           const std::vector<float*>& out, const ProgressFn& progress) const {
   const Data& d = static_cast<const Data&>(cond);
+  Workspace& w = static_cast<Workspace&>(state);
   const int B = static_cast<int>(spans.size());
-  if (B == 0) return;
   const KernelTable& k = active_kernels();
-  Workspace w = make_workspace(B);
-  int64_t max_len = 0;
-  for (const auto& s : spans) max_len = std::max(max_len, s.length);
-  for (int64_t j = 0; j < max_len; ++j) {
+  const int64_t first = w.step;
+  for (int64_t i = 0; i < n_steps; ++i) {
+    const int64_t j = first + i;
     for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
     step(w, d, B, [&] {
       for (int s = 0; s < B; ++s)
@@ -235,9 +243,10 @@ void DualSoftmaxModel::generate(const Conditioning& cond, const std::vector<Stre
     });
     for (int s = 0; s < B; ++s) {
       w.fine[s] = k.elementwise.sample_softmax(w.logits_f.data() + s * w.ld, 256, uniform(s, 2 * j + 1), w.scratch.data());
-      if (j < spans[s].length) out[s][j] = bytes_to_value(w.coarse[s], w.fine[s]);
+      if (j < spans[s].length) out[s][i] = bytes_to_value(w.coarse[s], w.fine[s]);
     }
-    if (progress && ((j + 1) % 1024 == 0 || j + 1 == max_len)) progress((j + 1) * B);
+    w.step = j + 1;
+    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps)) progress((i + 1) * B);
   }
 }
 

@@ -49,7 +49,7 @@ struct FatchordModel::Data final : Conditioning {
 };
 
 // Loop state for B streams, stream-major: stream s's vector starts at s * ld.
-struct FatchordModel::Workspace {
+struct FatchordModel::Workspace : GenerationState {
   std::ptrdiff_t ld = 0;
   AlignedVector<float> h1, h2, gi, gh, sum, f0, f1, logits, x;
   std::vector<float> scratch;
@@ -171,15 +171,20 @@ std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_
   d->aux = resnet_.run(d->padded_mels.data(), frames);
   if (frames == 0) return d;
 
-  // c(f) = I_aux aux_I(f) + b_I per frame, feature-major (H x frames).
+  // c(f) = I_aux aux_I(f) + b_I per frame, one padded row per frame. Each
+  // frame is computed on its own (spmv_many), so a frame's values do not
+  // depend on how many frames there are: streaming matches whole-utterance
+  // synthesis bit for bit.
   const int a_i = c_.aux_width("I"), a_i0 = c_.aux_start("I");
-  std::vector<float> c(static_cast<std::size_t>(round16(H)) * frames, 0.0f);
-  for (int r = 0; r < H; ++r)
-    for (int64_t f = 0; f < frames; ++f) {
+  const std::ptrdiff_t ldc = round16(H);
+  std::vector<float> c(static_cast<std::size_t>(ldc) * frames, 0.0f);
+  for (int64_t f = 0; f < frames; ++f)
+    for (int r = 0; r < H; ++r) {
       double acc = i_bias_[r];
       for (int q = 0; q < a_i; ++q) acc += static_cast<double>(i_aux_.at(r, q)) * d->aux[f * R + a_i0 + q];
-      c[r * frames + f] = static_cast<float>(acc);
+      c[f * ldc + r] = static_cast<float>(acc);
     }
+  const KernelTable& k = active_kernels();
   d->z.resize(hoisted_.size());
   d->q.resize(hoisted_.size());
   std::vector<float> tmp, a;
@@ -201,19 +206,21 @@ std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_
         }
       }
     }
-    // q(f) = main c(f) + aux_part aux_L(f) + bias, computed for all frames at once.
-    tmp.assign(static_cast<std::size_t>(rows) * frames, 0.0f);
-    if (hz.through_i) l.main.matmul(c.data(), static_cast<int>(frames), tmp.data(), false);
+    // q(f) = main c(f) + aux_part aux_L(f) + bias.
+    const std::ptrdiff_t ldt = round16(rows);
+    tmp.assign(static_cast<std::size_t>(ldt) * frames, 0.0f);
+    if (hz.through_i) l.main.spmv_many_padded(c.data(), ldc, tmp.data(), ldt, static_cast<int>(frames), false, k);
     if (l.aux_width) {
-      a.assign(static_cast<std::size_t>(l.aux_width) * frames, 0.0f);
-      for (int q = 0; q < l.aux_width; ++q)
-        for (int64_t f = 0; f < frames; ++f) a[q * frames + f] = d->aux[f * R + l.aux_start + q];
-      l.aux.matmul(a.data(), static_cast<int>(frames), tmp.data(), true);
+      const std::ptrdiff_t lda = round16(l.aux_width);
+      a.assign(static_cast<std::size_t>(lda) * frames, 0.0f);
+      for (int64_t f = 0; f < frames; ++f)
+        std::copy_n(d->aux.data() + f * R + l.aux_start, l.aux_width, a.data() + f * lda);
+      l.aux.spmv_many_padded(a.data(), lda, tmp.data(), ldt, static_cast<int>(frames), hz.through_i, k);
     }
     auto& qv = d->q[h];
     qv.resize(static_cast<std::size_t>(frames) * rows);
-    for (int r = 0; r < rows; ++r)
-      for (int64_t f = 0; f < frames; ++f) qv[f * rows + r] = tmp[r * frames + f] + l.bias[r];
+    for (int64_t f = 0; f < frames; ++f)
+      for (int r = 0; r < rows; ++r) qv[f * rows + r] = tmp[f * ldt + r] + l.bias[r];
   }
   return d;
 }
@@ -320,18 +327,29 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
   }
 }
 
-void FatchordModel::generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
-                             const std::vector<float*>& out, const ProgressFn& progress) const {
+std::unique_ptr<GenerationState> FatchordModel::start_generation(int batch) const {
+  return std::make_unique<Workspace>(make_workspace(batch));
+}
+
+int FatchordModel::lookahead_frames() const {
+  // The MelResNet's first conv sees pad frames ahead; the upsampling taps
+  // reach ceil(reach / hop) frames ahead.
+  const int64_t hop = c_.hop_length;
+  return c_.pad + static_cast<int>((upsampler_.reach() + hop - 1) / hop);
+}
+
+void FatchordModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,
+                                        GenerationState& state, int64_t n_steps, const UniformFn& uniform,
+                                        const std::vector<float*>& out, const ProgressFn& progress) const {
   const Data& d = static_cast<const Data&>(cond);
+  Workspace& w = static_cast<Workspace&>(state);
   const int B = static_cast<int>(spans.size());
-  if (B == 0) return;
   const int NC = c_.n_classes;
-  Workspace w = make_workspace(B);
   const KernelTable& k = active_kernels();
-  int64_t max_len = 0;
-  for (const auto& s : spans) max_len = std::max(max_len, s.length);
   const bool mol = c_.head == "mol";
-  for (int64_t j = 0; j < max_len; ++j) {
+  const int64_t first = w.step;
+  for (int64_t i = 0; i < n_steps; ++i) {
+    const int64_t j = first + i;
     for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
     step(w, d, B, w.t.data(), w.x.data());
     for (int s = 0; s < B; ++s) {
@@ -345,9 +363,10 @@ void FatchordModel::generate(const Conditioning& cond, const std::vector<StreamS
         emitted = c_.mu_law ? mu_law_decode(fed, NC) : fed;
       }
       w.x[s] = fed;
-      if (j < spans[s].length) out[s][j] = emitted;
+      if (j < spans[s].length) out[s][i] = emitted;
     }
-    if (progress && ((j + 1) % 1024 == 0 || j + 1 == max_len)) progress((j + 1) * B);
+    w.step = j + 1;
+    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps)) progress((i + 1) * B);
   }
 }
 

@@ -30,8 +30,11 @@ class FatchordModel final : public Model {
   int n_classes() const override { return c_.n_classes; }
 
   std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
-  void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
-                const std::vector<float*>& out, const ProgressFn& progress) const override;
+  std::unique_ptr<GenerationState> start_generation(int batch) const override;
+  void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
+                           int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
+                           const ProgressFn& progress) const override;
+  int lookahead_frames() const override;
   double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
                         float* logits) const override;
   int64_t loop_nonzero_macs() const override { return loop_nonzero_; }

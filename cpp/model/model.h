@@ -37,6 +37,13 @@ using UniformFn = std::function<float(int stream, int64_t index)>;
 // called concurrently from several threads; must be cheap).
 using ProgressFn = std::function<void(int64_t samples_done)>;
 
+// A batch of streams' loop state between calls (hidden states, previous
+// samples, step counter), so generation can continue chunk by chunk.
+struct GenerationState {
+  virtual ~GenerationState() = default;
+  int64_t step = 0;  // steps generated so far (the same for every stream)
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -50,10 +57,29 @@ class Model {
   // mels: frames x n_mels, row-major.
   virtual std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const = 0;
 
-  // Generates the spans together (weights loaded once per step for all of
-  // them). out[s] receives spans[s].length samples in [-1, 1].
-  virtual void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
-                        const std::vector<float*>& out, const ProgressFn& progress) const = 0;
+  // Zero state for `batch` streams.
+  virtual std::unique_ptr<GenerationState> start_generation(int batch) const = 0;
+
+  // Runs steps [state.step, state.step + n_steps) of the spans together
+  // (weights loaded once per step for all of them); out[s][i] receives step
+  // state.step + i of stream s where that is inside spans[s].length.
+  virtual void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,
+                                   GenerationState& state, int64_t n_steps, const UniformFn& uniform,
+                                   const std::vector<float*>& out, const ProgressFn& progress) const = 0;
+
+  // Whole spans from a zero state. out[s] receives spans[s].length samples.
+  void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
+                const std::vector<float*>& out, const ProgressFn& progress) const {
+    int64_t longest = 0;
+    for (const auto& s : spans) longest = s.length > longest ? s.length : longest;
+    if (spans.empty()) return;
+    auto state = start_generation(static_cast<int>(spans.size()));
+    continue_generation(cond, spans, *state, longest, uniform, out, progress);
+  }
+
+  // Frames past a sample's own frame that its conditioning depends on: a
+  // stream can emit the samples of frame f once frame f + lookahead is known.
+  virtual int lookahead_frames() const = 0;
 
   // Teacher forcing on real audio (n_samples values in [-1, 1]): step t is
   // fed audio[t-1] (0 at t = 0) as the model would see its own sample (so

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "../api/stream.h"
 #include "../api/vocoder.h"
 #include "../model/fatchord_model.h"
 
@@ -95,6 +96,30 @@ py::tuple conditioning(const Vocoder& v, const FloatArray& mels) {
 }  // namespace
 
 void bind_vocoder(py::module_& mod) {
+  // Keeps the Vocoder alive while a Stream refers to it.
+  py::class_<sparsewave::Stream>(mod, "Stream")
+      .def(py::init<const Vocoder&, uint64_t>(), py::arg("vocoder"), py::arg("seed"), py::keep_alive<1, 2>())
+      .def("push",
+           [](sparsewave::Stream& s, const FloatArray& mels) {
+             require(mels.ndim() == 2, "mels must be 2-D (frames, n_mels)");
+             py::gil_scoped_release release;
+             s.push(mels.data(), mels.shape(0));
+           },
+           py::arg("mels").noconvert())
+      .def("finish", &sparsewave::Stream::finish)
+      .def_property_readonly("available", &sparsewave::Stream::available)
+      .def_property_readonly("frames", &sparsewave::Stream::frames)
+      .def_property_readonly("samples_done", &sparsewave::Stream::samples_done)
+      .def_property_readonly("finished", &sparsewave::Stream::finished)
+      .def("pull", [](sparsewave::Stream& s, int64_t max_samples) {
+        std::vector<float> out;
+        {
+          py::gil_scoped_release release;
+          out = s.pull(max_samples);
+        }
+        return FloatArray(static_cast<py::ssize_t>(out.size()), out.data());
+      });
+
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",
                   [](const std::string& path, bool half_weights) {

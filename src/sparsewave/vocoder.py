@@ -171,6 +171,37 @@ class Vocoder:
             u = u.reshape(-1)
         return self._v.synthesize(m, int(seed), bool(batched), target, overlap, int(threads), u, progress)
 
+    def stream(self, mels, *, chunk_samples: int = 4096, seed: int | None = None):
+        """Yield the waveform of ``mels`` in float32 chunks as it is generated.
+
+        The concatenated chunks equal ``synthesize(mels, seed=seed)`` exactly
+        (unbatched). ``chunk_samples`` bounds each chunk's length.
+        """
+        m = self._check_mels(mels)
+        if int(chunk_samples) < 1:
+            raise ValueError("chunk_samples must be at least 1")
+        s = self.streamer(seed=seed)
+        s._core.push(m)
+        s._core.finish()
+        while True:
+            chunk = s._core.pull(int(chunk_samples))
+            if chunk.size == 0:
+                return
+            yield chunk
+
+    def streamer(self, *, seed: int | None = None) -> "Streamer":
+        """An incremental synthesizer for mel frames that arrive over time.
+
+        ``s.push(frames)`` returns the audio that is final so far (the model
+        needs a few frames of look-ahead); ``s.flush()`` ends the utterance
+        and returns the rest. The result equals ``synthesize`` on all frames.
+        """
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        return Streamer(self, int(seed))
+
     def fold_layout(self, frames: int, target: int | None = None, overlap: int | None = None) -> list[tuple[int, int]]:
         """(start, length) of each fold batched synthesis would generate."""
         return self._v.fold_spans(int(frames), 0 if target is None else int(target), -1 if overlap is None else int(overlap))
@@ -189,3 +220,43 @@ class Vocoder:
     def conditioning(self, mels) -> tuple[np.ndarray, np.ndarray]:
         """(upsampled mels, aux features), each (samples, channels): for verification."""
         return self._v.conditioning(self._check_mels(mels))
+
+
+class Streamer:
+    """Mel frames in as they arrive, audio out as soon as it is final."""
+
+    def __init__(self, vocoder: Vocoder, seed: int):
+        self._vocoder = vocoder
+        self._core = _core.Stream(vocoder._v, seed)
+        self.seed = seed
+
+    def push(self, frames) -> np.ndarray:
+        """Add frames (k, n_mels) and return the newly available samples (may be empty)."""
+        v = self._vocoder
+        arr = np.asarray(frames)
+        if arr.ndim == 2 and arr.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        if arr.ndim == 1 and arr.shape[0] == v.n_mels:
+            arr = arr[None, :]  # a single frame
+        if self._core.finished:
+            raise ValueError("push() after flush(): start a new streamer")
+        m = v._check_mels(arr) if arr.shape[-1] == v.n_mels or arr.ndim != 2 else None
+        if m is None or m.shape[1] != v.n_mels:
+            raise ValueError(f"frames must have shape (k, {v.n_mels}), got {arr.shape}")
+        if self._core.frames + m.shape[0] > v.max_frames:
+            raise ValueError(f"the stream would exceed {v.max_frames} frames; raise Vocoder.max_frames")
+        self._core.push(m)
+        return self._core.pull(self._core.available)
+
+    def flush(self) -> np.ndarray:
+        """End the utterance and return the remaining samples."""
+        self._core.finish()
+        return self._core.pull(self._core.available)
+
+    @property
+    def samples_done(self) -> int:
+        return self._core.samples_done
+
+    @property
+    def frames(self) -> int:
+        return self._core.frames
