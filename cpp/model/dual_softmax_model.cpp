@@ -124,6 +124,8 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   Rp.cols = N;
   Rp.v = permute_rows(R.v, N);
   r_ = pack_best(Rp, opt.half_weights);
+  r_bias_.assign(3 * N, 0.0f);
+  if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
   loop_nonzero_ += count_nonzero(R);
   loop_stored_ += static_cast<int64_t>(r_.n_values());
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
@@ -190,6 +192,8 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
 
   multiply_add(r_, w.h.data(), w.gh.data(), B, ld, k);  // R h over the whole state, once
   for (int s = 0; s < B; ++s) {
+    float* gh = w.gh.data() + s * ld;
+    for (int i = 0; i < rows; ++i) gh[i] += r_bias_[i];
     float* pre = w.pre.data() + s * ld;
     std::copy(const_bias_.begin(), const_bias_.end(), pre);
     const int64_t t = w.t[s];

@@ -67,6 +67,7 @@ class DualSoftmaxModel final : public Model {
   std::vector<float> const_bias_;   // cond.bias + I.bias
   std::vector<float> in_prev_c_, in_prev_f_, in_cur_c_;  // I columns (c_{t-1}, f_{t-1}, c_t)
   BlockSparseMatrix r_;
+  std::vector<float> r_bias_;  // optional R.bias: recurrent-side bias inside r * (R_e h + b), as PyTorch's GRU
   BlockSparseMatrix o1_, o2_, o3_, o4_;
   std::vector<float> b1_, b2_, b3_, b4_;
   int64_t loop_nonzero_ = 0, loop_stored_ = 0;

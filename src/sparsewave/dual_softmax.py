@@ -8,6 +8,8 @@ name               shape           meaning
 =================  ==============  ==========================================
 ``R.weight``       (3N, N)         recurrent gates stacked (u, r, e), each N
                                    rows with the coarse half first
+``R.bias``         (3N,)           optional recurrent-side bias (PyTorch GRU's
+                                   bias_hh: inside r * (R_e h + b))
 ``I.weight``       (3N, 3)         input gates on [c_{t-1}, f_{t-1}, c_t];
                                    the c_t column is masked to the fine half
 ``I.bias``         (3N,)           gate biases b_u, b_r, b_e
@@ -76,6 +78,7 @@ def random_dual_softmax(hidden: int, density: float = 1.0, block=(4, 4), *, seed
 
     t = {
         "R.weight": np.concatenate([block_prune(dense(N, N), density, block, rng) for _ in range(3)]),
+        "R.bias": (rng.standard_normal(3 * N) * 0.1).astype(np.float32),
         "I.weight": dense(3 * N, 3),
         "I.bias": (rng.standard_normal(3 * N) * 0.1).astype(np.float32),
         "cond.weight": (dense(3 * N, M) * 0.3).astype(np.float32),

@@ -11,7 +11,8 @@ repeat, optionally followed by a zero-padded smoothing conv) projected by
 ``cond`` into all gate pre-activations. Tensor names are those of the weight
 file (docs/format.md): R.weight (3N, N) gates (u, r, e) each with the coarse
 half first, I.weight (3N, 3), I.bias, cond.weight (3N, n_mels), cond.bias,
-O1..O4 .weight/.bias, upsample.weight (k,) when config upsample == "conv".
+O1..O4 .weight/.bias, upsample.weight (k,) when config upsample == "conv", and an optional
+R.bias (3N): a recurrent-side bias, so e = tanh(r * (R_e h + b_Re) + ...) as in PyTorch's GRU.
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def run(params, cfg, mels, *, audio=None, uniforms=None):
     coarse_rows = np.arange(half)
     fine_rows = np.arange(half, N)
     for t in range(n):
-        rh = p["R.weight"] @ h
+        rh = p["R.weight"] @ h + p.get("R.bias", 0.0)
         x = np.array([c_prev / 127.5 - 1, f_prev / 127.5 - 1, 0.0])
         pre = I @ x + p["I.bias"] + cond[t]
         u_c, e_c = gates(rh, pre, coarse_rows)
