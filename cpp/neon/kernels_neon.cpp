@@ -26,7 +26,7 @@ void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_e
     // One accumulator per block row; the horizontal sum happens once per row.
     float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
     float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
-    for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+    for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
       const float32x4_t xv = vld1q_f32(x + a.col_start[k]);
       acc0 = vfmaq_f32(acc0, W::load(a, k, 0), xv);
       acc1 = vfmaq_f32(acc1, W::load(a, k, 1), xv);
@@ -45,7 +45,7 @@ void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
     float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
-    for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+    for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
       const float xs = x[a.col_start[k]];
       acc0 = vfmaq_n_f32(acc0, W::load(a, k, 0), xs);
       acc1 = vfmaq_n_f32(acc1, W::load(a, k, 1), xs);
@@ -80,7 +80,7 @@ void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
         float32x4_t acc[GROUP];
         for (int r = 0; r < GROUP; ++r)
           acc[r] = accumulate ? vld1q_f32(yg + r * ldy) : vdupq_n_f32(0.f);
-        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+        for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
           const float* blk = a.values + static_cast<std::ptrdiff_t>(k) * BR * BC + g * BC;
           const float* xc = x + a.col_start[k] * ldx + j0;
           for (int c = 0; c < BC; ++c) {
@@ -118,7 +118,7 @@ struct Many4x4 {
         float32x4_t acc[NV][4];
         for (int v = 0; v < NV; ++v)
           for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
-        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+        for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
           const float32x4_t w0 = W::load(a, k, 0), w1 = W::load(a, k, 1), w2 = W::load(a, k, 2), w3 = W::load(a, k, 3);
           const float* xc = x + a.col_start[k];
           for (int v = 0; v < NV; ++v) {
@@ -150,7 +150,7 @@ struct Many16x1 {
         float32x4_t acc[NV][4];
         for (int v = 0; v < NV; ++v)
           for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
-        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+        for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
           const float32x4_t w0 = W::load(a, k, 0), w1 = W::load(a, k, 1), w2 = W::load(a, k, 2), w3 = W::load(a, k, 3);
           const float* xc = x + a.col_start[k];
           for (int v = 0; v < NV; ++v) {
