@@ -2,7 +2,7 @@
 # Debian packages CI needs: aarch64 cross compiler, qemu user-mode emulation,
 # ninja and google-benchmark. Skips apt when everything is already present.
 set -euo pipefail
-packages=(g++-aarch64-linux-gnu qemu-user qemu-user-static ninja-build libbenchmark-dev debootstrap binutils-aarch64-linux-gnu)
+packages=(g++-aarch64-linux-gnu qemu-user qemu-user-static ninja-build libbenchmark-dev debootstrap binutils-aarch64-linux-gnu curl ca-certificates file)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
