@@ -1,8 +1,15 @@
 """Shared fixtures: every kernel test runs once per ISA this CPU can run."""
-import numpy as np
-import pytest
+import os
 
-import sparsewave
+# One BLAS thread: the float64 NumPy references are small products that a
+# multi-threaded BLAS only slows down on a busy machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import sparsewave  # noqa: E402
 
 
 @pytest.fixture(params=sparsewave.available_isas())

@@ -76,6 +76,7 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   const uint64_t seed = o.seed;
   const float* given = o.uniforms;
   const int64_t per = m.uniforms_per_sample();
+  std::atomic<bool> cancelled{false};
 
   if (!o.batched) {
     if (given && o.n_uniforms < total * per)
@@ -83,7 +84,10 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
                                   std::to_string(total * per));
     std::vector<float> out(static_cast<std::size_t>(total));
     UniformFn u = [&](int, int64_t i) { return given ? given[i] : counter_uniform(seed, 0, static_cast<uint64_t>(i)); };
-    m.generate(*cond, {{0, total}}, u, {out.data()}, o.progress);
+    ProgressFn progress;
+    if (o.progress) progress = [&](int64_t n) { return o.progress(n) || (cancelled = true, false); };
+    m.generate(*cond, {{0, total}}, u, {out.data()}, progress);
+    if (cancelled) throw SynthesisCancelled();
     return out;
   }
 
@@ -97,6 +101,8 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   std::vector<std::vector<float>> folds(n_folds, std::vector<float>(static_cast<std::size_t>(fold_len)));
   const int threads = std::max(1, std::min(o.threads, n_folds));
   std::atomic<int64_t> done{0};
+  // Progress is reported in output samples: fold steps scaled to the utterance.
+  const double to_output = static_cast<double>(total) / (static_cast<double>(n_folds) * fold_len);
   std::vector<std::exception_ptr> errors(threads);
   auto work = [&](int w) {
     try {
@@ -111,27 +117,28 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
                      : counter_uniform(seed, static_cast<uint64_t>(fold) + 1, static_cast<uint64_t>(i));
       };
       int64_t mine = 0;
-      ProgressFn progress;
-      if (o.progress)
-        progress = [&](int64_t n) {
-          const int64_t total_done = done.fetch_add(n - mine) + (n - mine);
-          mine = n;
-          o.progress(total_done);
-        };
+      ProgressFn progress = [&](int64_t n) {
+        const int64_t all = done.fetch_add(n - mine) + (n - mine);
+        mine = n;
+        if (cancelled) return false;
+        if (o.progress && !o.progress(static_cast<int64_t>(all * to_output))) cancelled = true;
+        return !cancelled;
+      };
       m.generate(*cond, spans, u, outs, progress);
     } catch (...) {
       errors[w] = std::current_exception();
+      cancelled = true;
     }
   };
-  if (threads == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (int w = 0; w < threads; ++w) pool.emplace_back(work, w);
-    for (auto& t : pool) t.join();
-  }
+  // The calling thread does a share of the work too, so callbacks that must
+  // run on it (Python's signal checks) keep running.
+  std::vector<std::thread> pool;
+  for (int w = 1; w < threads; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
+  if (cancelled) throw SynthesisCancelled();
   return crossfade_folds(plan, folds);
 }
 

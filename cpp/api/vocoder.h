@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,13 @@ struct SynthesisOptions {
   // Optional uniforms: total samples (unbatched) or folds x fold_length (batched).
   const float* uniforms = nullptr;
   int64_t n_uniforms = 0;
-  ProgressFn progress;  // samples done (across threads)
+  // Output samples done so far (all threads together); returning false
+  // cancels synthesize(), which then throws SynthesisCancelled.
+  ProgressFn progress;
+};
+
+struct SynthesisCancelled : std::runtime_error {
+  SynthesisCancelled() : std::runtime_error("synthesis cancelled") {}
 };
 
 class Vocoder {

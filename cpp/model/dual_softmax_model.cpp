@@ -250,7 +250,7 @@ void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::
       if (j < spans[s].length) out[s][i] = bytes_to_value(w.coarse[s], w.fine[s]);
     }
     w.step = j + 1;
-    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps)) progress((i + 1) * B);
+    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps) && !progress((i + 1) * B)) return;  // cancelled
   }
 }
 

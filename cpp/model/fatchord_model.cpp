@@ -366,7 +366,7 @@ void FatchordModel::continue_generation(const Conditioning& cond, const std::vec
       if (j < spans[s].length) out[s][i] = emitted;
     }
     w.step = j + 1;
-    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps)) progress((i + 1) * B);
+    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps) && !progress((i + 1) * B)) return;  // cancelled
   }
 }
 

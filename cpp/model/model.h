@@ -33,9 +33,10 @@ struct StreamSpan {
 // uniforms_per_sample() + draw).
 using UniformFn = std::function<float(int stream, int64_t index)>;
 
-// Called from the generating thread with samples finished so far (may be
-// called concurrently from several threads; must be cheap).
-using ProgressFn = std::function<void(int64_t samples_done)>;
+// Called from the generating thread with the steps finished so far (times
+// the streams generated together); may be called concurrently from several
+// threads and must be cheap. Returning false cancels the generation.
+using ProgressFn = std::function<bool(int64_t samples_done)>;
 
 // A batch of streams' loop state between calls (hidden states, previous
 // samples, step counter), so generation can continue chunk by chunk.

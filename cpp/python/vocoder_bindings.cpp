@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "../api/stream.h"
 #include "../api/vocoder.h"
@@ -42,27 +43,44 @@ FloatArray synthesize(const Vocoder& v, const FloatArray& mels, uint64_t seed, b
     o.uniforms = uniforms->data();
     o.n_uniforms = uniforms->size();
   }
+  // Every ~50 ms the hook takes the GIL to report progress and, on the
+  // calling thread, to let Ctrl-C (or any exception the callback raises)
+  // cancel the synthesis; the exception is re-raised once it has stopped.
   std::mutex mutex;
-  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  if (!progress.is_none()) {
-    o.progress = [&](int64_t done) {
-      std::lock_guard<std::mutex> lock(mutex);
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last < std::chrono::milliseconds(50)) return;
-      last = now;
-      py::gil_scoped_acquire gil;
-      try {
-        progress(done);
-      } catch (py::error_already_set& e) {
-        e.discard_as_unraisable("sparsewave progress callback");
+  auto last = std::chrono::steady_clock::now();
+  const auto caller = std::this_thread::get_id();
+  py::object error_type, error_value, error_trace;
+  o.progress = [&](int64_t done) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::milliseconds(50)) return true;
+    last = now;
+    py::gil_scoped_acquire gil;
+    try {
+      if (std::this_thread::get_id() == caller && PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!progress.is_none()) progress(done);
+      return true;
+    } catch (py::error_already_set& e) {
+      if (!error_type) {
+        error_type = e.type();
+        error_value = e.value();
+        error_trace = e.trace();
       }
-    };
-  }
+      return false;
+    }
+  };
   std::vector<float> out;
-  {
+  try {
     py::gil_scoped_release release;
     out = v.synthesize(m, mels.shape(0), o);
+  } catch (const sparsewave::SynthesisCancelled&) {
+    if (error_type) {
+      PyErr_Restore(error_type.release().ptr(), error_value.release().ptr(), error_trace.release().ptr());
+      throw py::error_already_set();
+    }
+    throw py::value_error("synthesis cancelled");
   }
+  if (!progress.is_none()) progress(static_cast<int64_t>(out.size()));  // the final count, unthrottled
   return FloatArray(static_cast<py::ssize_t>(out.size()), out.data());
 }
 

@@ -148,12 +148,12 @@ class Vocoder:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(threads, (int, np.integer)) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        target = 0 if target is None else int(target)
+        if target is not None and int(target) < 1:
+            raise ValueError(f"target must be a positive number of samples, got {target}")
+        if overlap is not None and int(overlap) < 0:
+            raise ValueError(f"overlap must be >= 0 samples, got {overlap}")
+        target = 0 if target is None else int(target)  # 0 / -1: the engine's defaults
         overlap = -1 if overlap is None else int(overlap)
-        if batched and target is not None and target < 0:
-            raise ValueError("target must be positive")
-        if batched and overlap < -1:
-            raise ValueError("overlap must be >= 0")
         u = None
         if uniforms is not None:
             u = np.ascontiguousarray(uniforms, dtype=np.float32)

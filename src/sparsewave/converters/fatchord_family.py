@@ -30,7 +30,8 @@ VARIANT_DEFAULTS = {
                         "center": True, "pad_mode": "constant", "preemphasis": 0.0}},
     "fatchord": {"sample_rate": 22050, "mu_law": True,
                  "mel": {"n_fft": 2048, "win_length": 1100, "fmin": 40, "fmax": 11025, "power": 1.0,
-                         "ref_level_db": 20, "min_level_db": -100, "normalize": "unit", "max_abs_value": 1.0,
+                         # fatchord's melspectrogram() applies no ref_level_db (only its linear one does)
+                         "ref_level_db": 0, "min_level_db": -100, "normalize": "unit", "max_abs_value": 1.0,
                          "center": True, "pad_mode": "reflect", "preemphasis": 0.0}},
 }
 

@@ -1,0 +1,133 @@
+"""``python -m sparsewave.train DATA_DIR [DATA_DIR ...] -o run/ [options]`` (see docs/training.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser", "config_from_args"]
+
+
+def _positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    v = int(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
+    return v
+
+
+def _sparsity(s: str) -> float:
+    v = float(s)
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"sparsity must be in [0, 1), got {s}")
+    return v
+
+
+def _block(s: str) -> str:
+    from .prune import parse_block
+
+    try:
+        b = parse_block(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if b not in ((4, 4), (16, 1)):
+        raise argparse.ArgumentTypeError(f"block must be 4x4 or 16x1 (the engine's kernels), got {s}")
+    return f"{b[0]}x{b[1]}"
+
+
+def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Train the paper's dual-softmax WaveRNN (teacher forcing, gradual block pruning) on "
+                    "a folder of WAV files and export a sparsewave model. Resumes from OUT/checkpoint.pt.")
+    p.add_argument("data", nargs="+", metavar="DATA_DIR", help="folders (searched recursively) or .wav files")
+    p.add_argument("-o", "--out", required=True, help="run folder: checkpoint.pt, log.jsonl, model.sw")
+    a = p.add_argument_group("model")
+    a.add_argument("--hidden", type=_positive_int, default=384, help="GRU state size N (even; default 384)")
+    a.add_argument("--output-hidden", type=_positive_int, default=None, help="width of O1/O3 (default N/2)")
+    a.add_argument("--upsample", choices=("repeat", "conv"), default="repeat",
+                   help="mel upsampling: repeat each frame, or repeat + smoothing conv (default repeat)")
+    a.add_argument("--upsample-kernel", type=_positive_int, default=0, help="odd conv length for --upsample conv")
+    a.add_argument("--learn-upsample", action="store_true", help="learn the conv kernel (else fixed Hann)")
+    a.add_argument("--mel-config", default=None,
+                   help="JSON file of mel front-end settings overriding the defaults (docs/training.md)")
+    a = p.add_argument_group("pruning")
+    a.add_argument("--sparsity", type=_sparsity, default=0.9, help="target fraction of zero blocks Z (default 0.9)")
+    a.add_argument("--block", type=_block, default="4x4", help="4x4 or 16x1 (default 4x4)")
+    a.add_argument("--prune-start", type=_nonneg_int, default=None, help="t0 (default steps/10)")
+    a.add_argument("--prune-steps", type=_nonneg_int, default=None, help="S, steps to reach Z (default steps/2)")
+    a.add_argument("--prune-every", type=_positive_int, default=100, help="K, mask update interval (default 100)")
+    a.add_argument("--prune-heads", action="store_true", help="also prune O1..O4")
+    a.add_argument("--prune-norm", choices=("l2", "abs"), default="l2", help="block magnitude (default l2)")
+    a = p.add_argument_group("optimisation")
+    a.add_argument("--steps", type=_nonneg_int, default=10000, help="total training steps (default 10000)")
+    a.add_argument("--batch", type=_positive_int, default=16, help="crops per batch (default 16)")
+    a.add_argument("--seq-frames", type=_positive_int, default=8, help="crop length in mel frames (default 8)")
+    a.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    a.add_argument("--lr-final", type=float, default=None, help="cosine-decay the rate to this by the last step")
+    a.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip, 0 = off (default 1.0)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    a = p.add_argument_group("bookkeeping")
+    a.add_argument("--val-clips", type=_nonneg_int, default=4, help="clips held out for validation (default 4)")
+    a.add_argument("--val-crops", type=_nonneg_int, default=32, help="fixed validation crops (default 32)")
+    a.add_argument("--val-every", type=_positive_int, default=500)
+    a.add_argument("--log-every", type=_positive_int, default=50)
+    a.add_argument("--export-every", type=_nonneg_int, default=1000, help="write OUT/model.sw every N steps")
+    a.add_argument("--checkpoint-every", type=_nonneg_int, default=500)
+    a.add_argument("--max-minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
+    a.add_argument("--fresh", action="store_true", help="start over even if OUT/checkpoint.pt exists")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress on stdout (log.jsonl still written)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace):
+    from .data import DEFAULT_MEL
+    from .trainer import TrainConfig
+
+    mel = dict(DEFAULT_MEL)
+    if args.mel_config:
+        mel.update(json.loads(Path(args.mel_config).read_text()))
+    return TrainConfig(
+        data=list(args.data), out=args.out, hidden=args.hidden, output_hidden=args.output_hidden,
+        upsample=args.upsample, upsample_kernel=args.upsample_kernel, learn_upsample=args.learn_upsample,
+        sparsity=args.sparsity, block=args.block, prune_heads=args.prune_heads, prune_norm=args.prune_norm,
+        prune_start=args.prune_start, prune_steps=args.prune_steps, prune_every=args.prune_every,
+        steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
+        clip=args.clip, val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
+        log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
+        max_minutes=args.max_minutes, threads=args.threads, seed=args.seed, fresh=args.fresh, mel=mel,
+        quiet=args.quiet)
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status (0 done, 1 failure, 2 usage, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("error: training needs PyTorch: pip install 'sparsewave[train]'", file=sys.stderr)
+        return 1
+    if args.hidden % 2:
+        parser.error(f"--hidden must be even, got {args.hidden}")
+    if args.upsample == "conv" and args.upsample_kernel % 2 == 0:
+        parser.error("--upsample conv needs an odd --upsample-kernel")
+    from .trainer import train
+
+    try:
+        train(config_from_args(args))
+    except KeyboardInterrupt:
+        print("interrupted; checkpoint saved", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, FloatingPointError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

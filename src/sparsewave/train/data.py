@@ -1,0 +1,191 @@
+"""Training data: WAV folders -> (coarse, fine bytes, mel frames) clips -> random crops.
+
+Mel features come from the project's own front end (:mod:`sparsewave.audio.mel`), with the
+settings of :data:`DEFAULT_MEL` stored in the exported model's config under "mel", so the
+model is conditioned exactly as ``sparsewave`` computes mels at synthesis time.
+"""
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .model import split_bytes
+
+__all__ = ["DEFAULT_MEL", "Clip", "find_wavs", "split_holdout", "read_wav", "load_clip", "load_clips",
+           "CropSampler", "fixed_crops"]
+
+# LJ Speech at 22,050 Hz: 1024-point STFT (46 ms), hop 256 (11.6 ms), 80 Slaney mels from 0 to
+# 8 kHz of the magnitude, 20 log10(max(1e-5, S)) - 20 dB, mapped linearly from [-100, 0] dB to
+# [-4, 4] and clipped. Frame j covers samples j*256 .. j*256+255 (centred STFT).
+DEFAULT_MEL = {
+    "sample_rate": 22050, "n_fft": 1024, "hop_length": 256, "win_length": 1024, "n_mels": 80,
+    "fmin": 0.0, "fmax": 8000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0,
+    "normalize": "symmetric", "max_abs_value": 4.0, "center": True, "pad_mode": "constant",
+    "preemphasis": 0.0,
+}
+
+
+@dataclass
+class Clip:
+    name: str
+    c: np.ndarray      # (n,) uint8 coarse bytes
+    f: np.ndarray      # (n,) uint8 fine bytes
+    mels: np.ndarray   # (frames, n_mels) float32, frames = 1 + n // hop
+
+    @property
+    def samples(self) -> int:
+        return len(self.c)
+
+
+def find_wavs(dirs: Iterable) -> list[Path]:
+    """Every ``*.wav`` under the given folders (recursively) or given files, sorted, deduplicated."""
+    out: dict[Path, None] = {}
+    for d in dirs:
+        p = Path(d)
+        if p.is_file():
+            out[p.resolve()] = None
+        elif p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() == ".wav":
+                    out[f.resolve()] = None
+        else:
+            raise FileNotFoundError(f"no such data folder or file: '{p}'")
+    return sorted(out, key=lambda f: (f.name, str(f)))
+
+
+def split_holdout(files: Sequence[Path], n_val: int) -> tuple[list[Path], list[Path]]:
+    """(train, validation): the validation clips are ``n_val`` files evenly spaced through the
+    sorted list (first and every len/n_val-th), a deterministic choice."""
+    files = list(files)
+    if n_val <= 0:
+        return files, []
+    if n_val >= len(files):
+        raise ValueError(f"need more than {n_val} clips to hold out {n_val} for validation, got {len(files)}")
+    idx = sorted({int(i * len(files) / n_val) for i in range(n_val)})
+    val = [files[i] for i in idx]
+    chosen = set(idx)
+    return [f for i, f in enumerate(files) if i not in chosen], val
+
+
+def read_wav(path, target_rate: int) -> np.ndarray:
+    """Mono float32 audio in [-1, 1] at ``target_rate``.
+
+    Uses ``sparsewave.audio.io.read_audio`` when available (resamples, more formats), else reads
+    PCM WAV with the standard library (8/16/24/32-bit, channels averaged) at the target rate only.
+    """
+    try:
+        from ..audio.io import read_audio  # type: ignore
+    except ImportError:
+        read_audio = None
+    if read_audio is not None:
+        out = read_audio(path, target_rate)
+        if isinstance(out, tuple):
+            out = out[0]
+        return np.asarray(out, dtype=np.float32)
+    with wave.open(str(path), "rb") as w:
+        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+        raw = w.readframes(n)
+    if rate != target_rate:
+        raise ValueError(f"'{path}' is at {rate} Hz, not {target_rate} Hz (resample it first)")
+    if width == 1:
+        a = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
+    elif width == 2:
+        a = np.frombuffer(raw, "<i2").astype(np.float32) / 32768
+    elif width == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        a = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float32) / (1 << 23)
+    elif width == 4:
+        a = (np.frombuffer(raw, "<i4").astype(np.float64) / 2**31).astype(np.float32)
+    else:
+        raise ValueError(f"'{path}': unsupported sample width {width}")
+    return a.reshape(-1, ch).mean(axis=1).astype(np.float32)
+
+
+def load_clip(path, mel_config: Mapping) -> Clip:
+    from ..audio.mel import mel_spectrogram
+
+    audio = read_wav(path, int(mel_config["sample_rate"]))
+    c, f = split_bytes(audio)
+    mels = mel_spectrogram(audio, mel_config)
+    return Clip(Path(path).name, c, f, np.ascontiguousarray(mels, dtype=np.float32))
+
+
+def load_clips(paths: Sequence[Path], mel_config: Mapping, min_frames: int = 1) -> list[Clip]:
+    """Load clips, dropping those with fewer than ``min_frames`` whole frames of audio."""
+    hop = int(mel_config["hop_length"])
+    clips = [load_clip(p, mel_config) for p in paths]
+    return [c for c in clips if c.samples // hop >= min_frames]
+
+
+def _crop(clip: Clip, k: int, frames: int, hop: int, ctx: int):
+    """Bytes of frames k .. k+frames (and the sample before), mel frames k-ctx .. k+frames+ctx."""
+    a, b = k * hop, (k + frames) * hop
+    c = clip.c[a:b].astype(np.int64)
+    f = clip.f[a:b].astype(np.int64)
+    if a == 0:  # the engine starts every utterance from c = 128, f = 0
+        pc, pf = np.int64(128), np.int64(0)
+    else:
+        pc, pf = np.int64(clip.c[a - 1]), np.int64(clip.f[a - 1])
+    prev_c = np.concatenate([[pc], c[:-1]])
+    prev_f = np.concatenate([[pf], f[:-1]])
+    M = clip.mels.shape[1]
+    mels = np.zeros((frames + 2 * ctx, M), np.float32)  # zeros beyond the utterance's edges
+    lo, hi = k - ctx, k + frames + ctx
+    src_lo, src_hi = max(lo, 0), min(hi, clip.mels.shape[0])
+    mels[src_lo - lo:src_hi - lo] = clip.mels[src_lo:src_hi]
+    return c, f, prev_c, prev_f, mels
+
+
+def _stack(items) -> dict[str, torch.Tensor]:
+    c, f, pc, pf, m = zip(*items)
+    return {"c": torch.from_numpy(np.stack(c)), "f": torch.from_numpy(np.stack(f)),
+            "prev_c": torch.from_numpy(np.stack(pc)), "prev_f": torch.from_numpy(np.stack(pf)),
+            "mels": torch.from_numpy(np.stack(m))}
+
+
+class CropSampler:
+    """Random crops of ``frames`` mel frames (``frames * hop`` samples) into batches.
+
+    Clips are drawn in proportion to their number of crop positions. ``rng`` is a NumPy
+    Generator whose state is saved in checkpoints.
+    """
+
+    def __init__(self, clips: Sequence[Clip], *, frames: int, batch: int, hop: int, ctx: int = 0,
+                 rng: np.random.Generator | None = None):
+        self.clips = [c for c in clips if c.samples // hop >= frames]
+        if not self.clips:
+            raise ValueError(f"no training clip has {frames} whole frames ({frames * hop} samples)")
+        self.frames, self.batch, self.hop, self.ctx = int(frames), int(batch), int(hop), int(ctx)
+        positions = np.array([c.samples // hop - frames + 1 for c in self.clips], dtype=np.float64)
+        self.p = positions / positions.sum()
+        self.positions = positions.astype(np.int64)
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def sample(self) -> dict[str, torch.Tensor]:
+        which = self.rng.choice(len(self.clips), size=self.batch, p=self.p)
+        items = []
+        for i in which:
+            k = int(self.rng.integers(0, self.positions[i]))
+            items.append(_crop(self.clips[i], k, self.frames, self.hop, self.ctx))
+        return _stack(items)
+
+
+def fixed_crops(clips: Sequence[Clip], *, n: int, frames: int, hop: int, ctx: int = 0, batch: int = 16,
+                seed: int = 1234) -> list[dict[str, torch.Tensor]]:
+    """A deterministic set of ``n`` crops (the validation set), in batches of at most ``batch``."""
+    usable = [c for c in clips if c.samples // hop >= frames]
+    if not usable or n <= 0:
+        return []
+    rng = np.random.default_rng(seed)
+    items = []
+    for j in range(n):
+        clip = usable[j % len(usable)]
+        k = int(rng.integers(0, clip.samples // hop - frames + 1))
+        items.append(_crop(clip, k, frames, hop, ctx))
+    return [_stack(items[i:i + batch]) for i in range(0, len(items), batch)]

@@ -1,0 +1,239 @@
+"""The paper's dual-softmax WaveRNN in PyTorch, and its export to a sparsewave weight file.
+
+The cell of "Efficient Neural Audio Synthesis" (Kalchbrenner et al. 2018) is exactly a GRU
+over the full state of N units whose input matrix is masked so that the current coarse byte
+c_t reaches only the fine half of every gate::
+
+    x_t = [c_{t-1}, f_{t-1}, c_t, mel_up_t]      bytes scaled as byte / 127.5 - 1
+    h_t = GRU(x_t, h_{t-1})                      weight_ih[coarse rows of each gate, c_t] = 0
+    P(c_t) = softmax(O2 relu(O1 h_t[:N/2]))      P(f_t) = softmax(O4 relu(O3 h_t[N/2:]))
+
+The coarse half of h_t depends only on h_{t-1}, c_{t-1}, f_{t-1} and the mel (so it is
+computed before c_t is drawn at synthesis time), the fine half also on c_t. Running
+``torch.nn.GRU`` over a whole sequence therefore trains the model with teacher forcing.
+
+Export (see docs/training.md) maps PyTorch's gate order (r, z, n) to the file's (u, r, e)
+with u = z, r = r, e = n; ``bias_hh`` becomes the optional ``R.bias``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["DualSoftmaxWaveRNN", "split_bytes", "export_tensors", "export_config", "export_model",
+           "GATE_ORDER_TO_FILE"]
+
+# Row blocks of PyTorch's GRU matrices, taken in this order, give the file's (u, r, e):
+# PyTorch stacks (r, z, n); the file stacks (u, r, e) = (z, r, n).
+GATE_ORDER_TO_FILE = (1, 0, 2)
+
+LN2 = math.log(2.0)
+
+
+def split_bytes(audio) -> tuple[np.ndarray, np.ndarray]:
+    """Coarse and fine bytes (uint8 arrays) of float audio in [-1, 1], as the engine splits them:
+    u16 = floor((clip(x, -1, 1) + 1) * 32767.5 + 0.5), c = u16 >> 8, f = u16 & 255."""
+    a = np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0)
+    u16 = np.clip(np.floor((a + 1.0) * 32767.5 + 0.5), 0, 65535).astype(np.int64)
+    return (u16 >> 8).astype(np.uint8), (u16 & 255).astype(np.uint8)
+
+
+def hann_kernel(k: int) -> np.ndarray:
+    """A normalised Hann smoothing kernel of odd length k (the default for upsample='conv')."""
+    w = np.hanning(k + 2)[1:-1]
+    return (w / w.sum()).astype(np.float32)
+
+
+class DualSoftmaxWaveRNN(nn.Module):
+    """Mel-conditioned dual-softmax WaveRNN (state N = ``hidden``, heads of width ``output_hidden``).
+
+    ``upsample``: "repeat" (each mel frame repeated ``hop_length`` times) or "conv" (repeat, then
+    a zero-padded smoothing conv of odd length ``upsample_kernel`` along time; a fixed Hann
+    kernel, or learned when ``learn_upsample``).
+    """
+
+    def __init__(self, hidden: int = 384, n_mels: int = 80, hop_length: int = 256, *,
+                 output_hidden: int | None = None, upsample: str = "repeat", upsample_kernel: int = 0,
+                 learn_upsample: bool = False):
+        super().__init__()
+        if hidden < 2 or hidden % 2:
+            raise ValueError(f"hidden must be an even number >= 2, got {hidden}")
+        if upsample not in ("repeat", "conv"):
+            raise ValueError(f"upsample must be 'repeat' or 'conv', got {upsample!r}")
+        if upsample == "conv":
+            if upsample_kernel < 1 or upsample_kernel % 2 == 0:
+                raise ValueError("upsample='conv' needs an odd upsample_kernel >= 1")
+            if upsample_kernel // 2 > hop_length:
+                raise ValueError("upsample_kernel // 2 may not exceed hop_length (one frame of context)")
+        self.hidden = int(hidden)
+        self.n_mels = int(n_mels)
+        self.hop_length = int(hop_length)
+        self.output_hidden = int(output_hidden or hidden // 2)
+        self.upsample_mode = upsample
+        self.upsample_kernel = int(upsample_kernel) if upsample == "conv" else 0
+        half, H = self.hidden // 2, self.output_hidden
+
+        self.gru = nn.GRU(input_size=3 + self.n_mels, hidden_size=self.hidden, batch_first=True)
+        self.O1 = nn.Linear(half, H)
+        self.O2 = nn.Linear(H, 256)
+        self.O3 = nn.Linear(half, H)
+        self.O4 = nn.Linear(H, 256)
+        # c_t (input column 2) reaches only the fine half of each gate. The mask is the same
+        # for PyTorch's (r, z, n) and the file's (u, r, e) order: coarse rows are the first
+        # half of each gate's N rows.
+        mask = torch.ones(3 * self.hidden, 3 + self.n_mels)
+        for g in range(3):
+            mask[g * self.hidden:g * self.hidden + half, 2] = 0
+        self.register_buffer("ih_mask", mask, persistent=False)
+        with torch.no_grad():
+            self.gru.weight_ih_l0.mul_(mask)
+        if upsample == "conv":
+            k = torch.from_numpy(hann_kernel(self.upsample_kernel))
+            if learn_upsample:
+                self.upsample_weight = nn.Parameter(k)
+            else:
+                self.register_buffer("upsample_weight", k)
+        else:
+            self.upsample_weight = None
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def context_frames(self) -> int:
+        """Mel frames of context needed on each side of a crop (1 for conv upsampling, else 0)."""
+        return 1 if self.upsample_mode == "conv" else 0
+
+    def architecture(self) -> dict:
+        return {"hidden": self.hidden, "n_mels": self.n_mels, "hop_length": self.hop_length,
+                "output_hidden": self.output_hidden, "upsample": self.upsample_mode,
+                "upsample_kernel": self.upsample_kernel,
+                "learn_upsample": isinstance(self.upsample_weight, nn.Parameter)}
+
+    # ------------------------------------------------------------------ forward
+    def upsample(self, mels: torch.Tensor, lead: int = 0, frames: int | None = None) -> torch.Tensor:
+        """(B, F', n_mels) mel frames -> (B, frames * hop, n_mels) conditioning rows.
+
+        ``lead`` frames at the start (and the same number at the end) are context only: the
+        output covers frames ``lead .. lead + frames``. With conv upsampling the context frames
+        must be present (zeros beyond an utterance's edges reproduce the engine's zero padding).
+        """
+        B, Fp, M = mels.shape
+        if frames is None:
+            frames = Fp - 2 * lead
+        rep = torch.repeat_interleave(mels, self.hop_length, dim=1)
+        if self.upsample_mode == "conv":
+            k = self.upsample_weight.to(rep.dtype)
+            half = k.numel() // 2
+            x = rep.transpose(1, 2).reshape(B * M, 1, -1)
+            x = F.conv1d(x, k.view(1, 1, -1), padding=half)
+            rep = x.reshape(B, M, -1).transpose(1, 2)
+        start = lead * self.hop_length
+        return rep[:, start:start + frames * self.hop_length]
+
+    def masked_weight_ih(self) -> torch.Tensor:
+        return self.gru.weight_ih_l0 * self.ih_mask.to(self.gru.weight_ih_l0.dtype)
+
+    def forward(self, prev_c: torch.Tensor, prev_f: torch.Tensor, cur_c: torch.Tensor,
+                cond: torch.Tensor, h0: torch.Tensor | None = None):
+        """Teacher-forced pass. Bytes (B, T) integer tensors, ``cond`` (B, T, n_mels) upsampled mels.
+
+        Returns (coarse logits (B, T, 256), fine logits (B, T, 256), final state (1, B, N)).
+        """
+        dt = cond.dtype
+        x = torch.cat([prev_c.unsqueeze(-1).to(dt) / 127.5 - 1, prev_f.unsqueeze(-1).to(dt) / 127.5 - 1,
+                       cur_c.unsqueeze(-1).to(dt) / 127.5 - 1, cond], dim=-1)
+        # The masked copy of weight_ih is used in the forward pass, so the gradient of the
+        # masked entries is exactly zero (they never move away from zero).
+        h, hn = torch.func.functional_call(self.gru, {"weight_ih_l0": self.masked_weight_ih()}, (x, h0))
+        half = self.hidden // 2
+        lc = self.O2(F.relu(self.O1(h[..., :half])))
+        lf = self.O4(F.relu(self.O3(h[..., half:])))
+        return lc, lf, hn
+
+    def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Mean CE(c) + CE(f) in nats per sample of a batch from :mod:`sparsewave.train.data`."""
+        cond = self.upsample(batch["mels"], self.context_frames, batch["c"].shape[1] // self.hop_length)
+        lc, lf, _ = self(batch["prev_c"], batch["prev_f"], batch["c"], cond)
+        return (F.cross_entropy(lc.reshape(-1, 256), batch["c"].reshape(-1))
+                + F.cross_entropy(lf.reshape(-1, 256), batch["f"].reshape(-1)))
+
+    @torch.no_grad()
+    def teacher_forced_logits(self, mels, audio) -> np.ndarray:
+        """What ``Vocoder.logits(mels, audio)`` computes for the exported model: (n, 512) float64
+        logits [coarse | fine] of a whole utterance, state starting at zero and the first step
+        fed c = 128, f = 0. ``mels`` (frames, n_mels), ``audio`` float in [-1, 1]."""
+        p = next(self.parameters())
+        m = torch.as_tensor(np.asarray(mels), dtype=p.dtype).unsqueeze(0)
+        c, f = split_bytes(audio)
+        n = len(c)
+        cond = self.upsample(m, 0, m.shape[1])[:, :n]
+        c_t = torch.from_numpy(c.astype(np.int64)).unsqueeze(0)
+        f_t = torch.from_numpy(f.astype(np.int64)).unsqueeze(0)
+        prev_c = torch.cat([torch.full((1, 1), 128, dtype=torch.int64), c_t[:, :-1]], 1)
+        prev_f = torch.cat([torch.zeros((1, 1), dtype=torch.int64), f_t[:, :-1]], 1)
+        lc, lf, _ = self(prev_c, prev_f, c_t, cond)
+        return torch.cat([lc, lf], -1)[0].double().numpy()
+
+
+def _file_order(t: torch.Tensor, hidden: int) -> torch.Tensor:
+    """Reorder the 3N rows of a PyTorch GRU tensor from (r, z, n) to the file's (u, r, e)."""
+    return torch.cat([t[g * hidden:(g + 1) * hidden] for g in GATE_ORDER_TO_FILE], 0)
+
+
+@torch.no_grad()
+def export_tensors(model: DualSoftmaxWaveRNN) -> dict[str, np.ndarray]:
+    """The weight-file tensors (float32 NumPy, file names) of ``model``."""
+    N = model.hidden
+    g = model.gru
+    w_ih = _file_order(model.masked_weight_ih().detach().float(), N)
+    out = {
+        "R.weight": _file_order(g.weight_hh_l0.detach().float(), N),
+        "R.bias": _file_order(g.bias_hh_l0.detach().float(), N),
+        "I.weight": w_ih[:, :3],
+        "I.bias": _file_order(g.bias_ih_l0.detach().float(), N),
+        "cond.weight": w_ih[:, 3:],
+        "cond.bias": torch.zeros(3 * N),
+    }
+    for name in ("O1", "O2", "O3", "O4"):
+        layer = getattr(model, name)
+        out[name + ".weight"] = layer.weight.detach().float()
+        out[name + ".bias"] = layer.bias.detach().float()
+    if model.upsample_mode == "conv":
+        out["upsample.weight"] = model.upsample_weight.detach().float()
+    return {k: np.ascontiguousarray(v.cpu().numpy(), dtype=np.float32) for k, v in out.items()}
+
+
+def export_config(model: DualSoftmaxWaveRNN, *, sample_rate: int, block=(4, 4), mel: Mapping | None = None,
+                  extra: Mapping | None = None) -> dict:
+    """The weight file's config: ``dual_softmax_config`` plus the mel front end ("mel") and any
+    informational ``extra`` keys (e.g. "training")."""
+    from ..dual_softmax import dual_softmax_config
+
+    cfg = dual_softmax_config(model.hidden, n_mels=model.n_mels, sample_rate=int(sample_rate),
+                              hop_length=model.hop_length, output_hidden=model.output_hidden,
+                              upsample=model.upsample_mode, upsample_kernel=model.upsample_kernel,
+                              block=tuple(int(b) for b in block))
+    if mel is not None:
+        if int(mel["hop_length"]) != model.hop_length or int(mel["n_mels"]) != model.n_mels:
+            raise ValueError("the mel config's hop_length / n_mels differ from the model's")
+        if int(mel["sample_rate"]) != int(sample_rate):
+            raise ValueError("the mel config's sample_rate differs from the model's")
+        cfg["mel"] = dict(mel)
+    if extra:
+        for k, v in extra.items():
+            cfg.setdefault(k, v)
+    return cfg
+
+
+def export_model(model: DualSoftmaxWaveRNN, path, *, sample_rate: int, block=(4, 4), mel: Mapping | None = None,
+                 extra: Mapping | None = None) -> Path:
+    """Write ``model`` as a sparsewave weight file (sparse matrices packed by ``save_model``)."""
+    from ..weights import save_model
+
+    return save_model(path, export_tensors(model),
+                      export_config(model, sample_rate=sample_rate, block=block, mel=mel, extra=extra))

@@ -1,0 +1,198 @@
+"""The paper's gradual block pruning (Kalchbrenner et al. 2018, section 4.1; after Zhu & Gupta 2017).
+
+Every ``every`` steps between ``start`` and ``start + steps`` each pruned matrix gets a new
+block mask: its blocks (4x4 or 16x1) are ranked by magnitude (L2 norm or sum of |w| of the
+block) and the weakest ``round(z_t * blocks)`` are zeroed, where
+
+    z_t = Z * (1 - (1 - (t - start) / steps) ** 3)      for start <= t <= start + steps
+
+(0 before, Z after). A block once pruned stays pruned. The masked weights are zeroed after
+every optimizer step (:meth:`BlockPruner.apply`), so they are zero in every forward pass.
+
+The three N x N gate matrices of the recurrent weights (u, r, e) are pruned separately, each
+to the target; optionally the output layers O1..O4 too.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+
+__all__ = ["scheduled_sparsity", "blocks_to_prune", "block_scores", "BlockPruner", "parse_block"]
+
+
+def parse_block(block) -> tuple[int, int]:
+    """(rows, cols) of a block given as "4x4", "16x1" or a pair."""
+    if isinstance(block, str):
+        try:
+            r, c = (int(v) for v in block.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"block must look like '4x4' or '16x1', got {block!r}") from None
+    else:
+        r, c = (int(v) for v in block)
+    if r < 1 or c < 1:
+        raise ValueError(f"block sizes must be positive, got {r}x{c}")
+    return r, c
+
+
+def scheduled_sparsity(step: int, target: float, start: int, steps: int) -> float:
+    """z_t = Z (1 - (1 - (t - t0) / S)^3) for t0 <= t <= t0 + S, 0 before, Z after."""
+    if step < start:
+        return 0.0
+    if steps <= 0 or step >= start + steps:
+        return float(target)
+    return float(target) * (1.0 - (1.0 - (step - start) / steps) ** 3)
+
+
+def blocks_to_prune(sparsity: float, n_blocks: int) -> int:
+    """How many of ``n_blocks`` blocks are zero at ``sparsity`` (rounded to the nearest block)."""
+    return max(0, min(n_blocks, int(math.floor(sparsity * n_blocks + 0.5))))
+
+
+def block_scores(w: torch.Tensor, block, norm: str = "l2") -> torch.Tensor:
+    """Magnitude of each (br, bc) block of 2-D ``w``: a (ceil(rows/br), ceil(cols/bc)) tensor.
+    Edge blocks are zero-padded."""
+    br, bc = block
+    rows, cols = w.shape
+    R, C = -(-rows // br), -(-cols // bc)
+    x = w.detach().float()
+    if R * br != rows or C * bc != cols:
+        x = torch.nn.functional.pad(x, (0, C * bc - cols, 0, R * br - rows))
+    x = x.reshape(R, br, C, bc)
+    if norm == "l2":
+        return x.pow(2).sum(dim=(1, 3)).sqrt()
+    if norm == "abs":
+        return x.abs().sum(dim=(1, 3))
+    raise ValueError(f"norm must be 'l2' or 'abs', got {norm!r}")
+
+
+def _expand(block_mask: torch.Tensor, block, shape) -> torch.Tensor:
+    br, bc = block
+    m = block_mask.repeat_interleave(br, 0).repeat_interleave(bc, 1)
+    return m[:shape[0], :shape[1]].contiguous()
+
+
+class BlockPruner:
+    """Block masks for the model's recurrent gate matrices (and optionally O1..O4).
+
+    ``targets`` are named (parameter, row slice) pairs: "R.u", "R.r", "R.e" (the GRU's z, r, n
+    rows of ``weight_hh_l0``; file names) and "O1".."O4".
+    """
+
+    def __init__(self, model, *, sparsity: float, block=(4, 4), start: int = 0, steps: int = 0,
+                 every: int = 100, prune_heads: bool = False, norm: str = "l2"):
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        if every < 1:
+            raise ValueError("prune every must be at least 1 step")
+        if start < 0 or steps < 0:
+            raise ValueError("prune start and steps must be >= 0")
+        self.target = float(sparsity)
+        self.block = parse_block(block)
+        self.start, self.steps, self.every = int(start), int(steps), int(every)
+        self.norm = norm
+        block_scores(torch.zeros(1, 1), self.block, norm)  # validates norm
+        N = model.hidden
+        w_hh = model.gru.weight_hh_l0
+        # file gate name -> PyTorch gate index in (r, z, n)
+        self.targets: dict[str, tuple[torch.nn.Parameter, slice]] = {
+            "R.u": (w_hh, slice(1 * N, 2 * N)),
+            "R.r": (w_hh, slice(0 * N, 1 * N)),
+            "R.e": (w_hh, slice(2 * N, 3 * N)),
+        }
+        if prune_heads:
+            for name in ("O1", "O2", "O3", "O4"):
+                w = getattr(model, name).weight
+                self.targets[name] = (w, slice(0, w.shape[0]))
+        self.masks: dict[str, torch.Tensor] = {}       # element masks (bool), True = kept
+        self.block_masks: dict[str, torch.Tensor] = {}  # block masks (bool)
+        for name, (p, rows) in self.targets.items():
+            shape = p[rows].shape
+            R, C = -(-shape[0] // self.block[0]), -(-shape[1] // self.block[1])
+            self.block_masks[name] = torch.ones(R, C, dtype=torch.bool)
+            self.masks[name] = torch.ones(shape, dtype=torch.bool)
+        self.current = 0.0  # sparsity of the last mask update
+
+    # -- schedule ----------------------------------------------------------
+    def sparsity_at(self, step: int) -> float:
+        return scheduled_sparsity(step, self.target, self.start, self.steps)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.steps
+
+    def due(self, step: int) -> bool:
+        """True if the masks are recomputed after optimizer step ``step``: every ``every`` steps
+        from ``start`` up to ``start + steps``, and at ``start + steps`` itself."""
+        if self.target == 0.0 or step < self.start or step > self.end:
+            return False
+        return (step - self.start) % self.every == 0 or step == self.end
+
+    # -- masks -------------------------------------------------------------
+    @torch.no_grad()
+    def update(self, step: int) -> float:
+        """Recompute every mask for the sparsity scheduled at ``step``; returns that sparsity."""
+        z = self.sparsity_at(step)
+        for name, (p, rows) in self.targets.items():
+            scores = block_scores(p[rows], self.block, self.norm).flatten()
+            old = self.block_masks[name].flatten()
+            # Pruned blocks stay pruned: rank them below every live block.
+            scores = torch.where(old, scores, torch.full_like(scores, -math.inf))
+            k = blocks_to_prune(z, scores.numel())
+            k = max(k, int((~old).sum()))
+            keep = torch.ones_like(old)
+            if k:
+                order = torch.sort(scores, stable=True).indices
+                keep[order[:k]] = False
+            bm = keep.view_as(self.block_masks[name])
+            self.block_masks[name] = bm
+            self.masks[name] = _expand(bm, self.block, p[rows].shape)
+        self.current = z
+        self.apply()
+        return z
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Zero the masked weights (call after every optimizer step)."""
+        for name, (p, rows) in self.targets.items():
+            m = self.masks[name]
+            if not bool(m.all()):
+                p[rows].mul_(m.to(p.dtype))
+
+    def step(self, step: int) -> bool:
+        """After optimizer step ``step``: update the masks if due, then apply them. True if updated."""
+        updated = self.due(step)
+        if updated:
+            self.update(step)
+        else:
+            self.apply()
+        return updated
+
+    # -- reporting, checkpoints -------------------------------------------
+    def block_sparsity(self) -> dict[str, float]:
+        """Fraction of zero blocks of each pruned matrix."""
+        return {n: 1.0 - float(bm.float().mean()) for n, bm in self.block_masks.items()}
+
+    def names(self) -> Iterable[str]:
+        return self.targets.keys()
+
+    def state_dict(self) -> dict:
+        return {"block_masks": {n: bm.clone() for n, bm in self.block_masks.items()},
+                "current": float(self.current), "block": list(self.block)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if tuple(state["block"]) != self.block:
+            raise ValueError(f"checkpoint was pruned with {state['block'][0]}x{state['block'][1]} blocks, "
+                             f"not {self.block[0]}x{self.block[1]}")
+        for name in self.targets:
+            if name not in state["block_masks"]:
+                raise ValueError(f"checkpoint has no mask for {name} (pruned with other options?)")
+            bm = state["block_masks"][name].to(torch.bool)
+            if bm.shape != self.block_masks[name].shape:
+                raise ValueError(f"checkpoint mask of {name} has shape {tuple(bm.shape)}")
+            self.block_masks[name] = bm
+            p, rows = self.targets[name]
+            self.masks[name] = _expand(bm, self.block, p[rows].shape)
+        self.current = float(state["current"])
+        self.apply()

@@ -1,0 +1,327 @@
+"""The training loop: teacher-forced dual-softmax WaveRNN with gradual block pruning,
+checkpoints that resume exactly, a JSON-lines log and periodic export to ``model.sw``."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
+from .model import LN2, DualSoftmaxWaveRNN, export_model
+from .prune import BlockPruner, parse_block
+
+__all__ = ["TrainConfig", "train", "CHECKPOINT", "LOG", "MODEL", "load_checkpoint"]
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.jsonl"
+MODEL = "model.sw"
+VALIDATION_LIST = "validation.txt"
+CHECKPOINT_FORMAT = "sparsewave-train-checkpoint"
+
+
+@dataclass
+class TrainConfig:
+    data: list = field(default_factory=list)   # WAV folders or files
+    out: str = "run"
+    hidden: int = 384
+    output_hidden: Optional[int] = None
+    upsample: str = "repeat"
+    upsample_kernel: int = 0
+    learn_upsample: bool = False
+    sparsity: float = 0.9
+    block: str = "4x4"
+    prune_heads: bool = False
+    prune_norm: str = "l2"
+    prune_start: Optional[int] = None     # default: steps // 10
+    prune_steps: Optional[int] = None     # default: steps // 2
+    prune_every: int = 100
+    steps: int = 10000
+    batch: int = 16
+    seq_frames: int = 8
+    lr: float = 1e-3
+    lr_final: Optional[float] = None      # cosine decay to this by the last step (default: constant)
+    clip: float = 1.0                     # gradient-norm clip (0 = none)
+    val_clips: int = 4
+    val_crops: int = 32
+    val_every: int = 500
+    log_every: int = 50
+    export_every: int = 1000
+    checkpoint_every: int = 500
+    max_minutes: Optional[float] = None   # stop (checkpoint + export) after this much training time
+    threads: Optional[int] = None
+    seed: int = 0
+    fresh: bool = False                   # ignore an existing checkpoint
+    mel: dict = field(default_factory=lambda: dict(DEFAULT_MEL))
+    quiet: bool = False
+
+    def resolved(self) -> "TrainConfig":
+        c = dataclasses.replace(self)
+        if c.prune_start is None:
+            c.prune_start = c.steps // 10
+        if c.prune_steps is None:
+            c.prune_steps = c.steps // 2
+        if c.lr_final is None:
+            c.lr_final = c.lr
+        c.block = "x".join(str(b) for b in parse_block(c.block))
+        return c
+
+
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    if cfg.lr_final == cfg.lr or cfg.steps <= 0:
+        return cfg.lr
+    x = min(max(step / cfg.steps, 0.0), 1.0)
+    return cfg.lr_final + (cfg.lr - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * x))
+
+
+def _fmt_time(s: float) -> str:
+    s = int(max(s, 0))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path) -> dict:
+    """A training checkpoint (plain tensors and containers; loaded with ``weights_only=True``)."""
+    ck = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"'{path}' is not a sparsewave training checkpoint")
+    return ck
+
+
+def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
+    return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
+                              output_hidden=cfg.output_hidden, upsample=cfg.upsample,
+                              upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample)
+
+
+@torch.no_grad()
+def evaluate(model: DualSoftmaxWaveRNN, batches) -> float:
+    """Teacher-forced NLL in bits/sample over fixed batches (nan if none)."""
+    total, count = 0.0, 0
+    for b in batches:
+        n = b["c"].numel()
+        total += float(model.loss(b)) * n
+        count += n
+    return total / count / LN2 if count else float("nan")
+
+
+class _Stop:
+    """SIGTERM / SIGINT: finish the current step, then checkpoint and export."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def __enter__(self):
+        if hasattr(signal, "SIGTERM"):
+            try:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                self._old = {}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # second signal: give up at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) -> dict:
+    """Train (or resume) into ``cfg.out``; returns a summary dict (step, last losses, paths)."""
+    out = Path(cfg.out)
+    ck_path, log_path, model_path = out / CHECKPOINT, out / LOG, out / MODEL
+    resume = None
+    if ck_path.exists() and not cfg.fresh:
+        resume = load_checkpoint(ck_path)
+        saved = json.loads(resume["options"])
+        cfg = dataclasses.replace(cfg)
+        # A schedule left to its defaults continues as it was planned, even if --steps changes.
+        for key in ("prune_start", "prune_steps", "lr_final"):
+            if getattr(cfg, key) is None:
+                setattr(cfg, key, saved.get(key))
+    cfg = cfg.resolved()
+    say = print_fn or ((lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True)))
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    out.mkdir(parents=True, exist_ok=True)
+    if int(cfg.mel["hop_length"]) <= 0 or cfg.seq_frames < 1 or cfg.batch < 1 or cfg.steps < 0:
+        raise ValueError("hop_length, --seq-frames and --batch must be positive, --steps >= 0")
+    block = parse_block(cfg.block)
+
+    if resume is not None:
+        arch = json.loads(resume["architecture"])
+        mel = json.loads(resume["mel"])
+        if mel != cfg.mel:
+            say("note: using the checkpoint's mel settings")
+            cfg.mel = mel
+
+    # ---------------------------------------------------------------- data
+    files = find_wavs(cfg.data)
+    if not files:
+        raise ValueError(f"no .wav files under {', '.join(map(str, cfg.data))}")
+    train_files, val_files = split_holdout(files, cfg.val_clips)
+    (out / VALIDATION_LIST).write_text("".join(f"{f}\n" for f in val_files))
+    t0 = time.time()
+    hop = int(cfg.mel["hop_length"])
+    train_clips = load_clips(train_files, cfg.mel, min_frames=cfg.seq_frames)
+    val_clips = load_clips(val_files, cfg.mel, min_frames=cfg.seq_frames)
+    if not train_clips:
+        raise ValueError(f"no training clip is at least {cfg.seq_frames} frames ({cfg.seq_frames * hop} samples) long")
+    n_samples = sum(c.samples for c in train_clips)
+    say(f"data: {len(train_clips)} training clips ({n_samples / int(cfg.mel['sample_rate']) / 60:.1f} min), "
+        f"{len(val_clips)} validation clips, features in {time.time() - t0:.1f} s")
+
+    # ---------------------------------------------------------------- model
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)
+    if resume is not None and arch != model.architecture():
+        raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); use --fresh or another -o folder")
+    ctx = model.context_frames
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
+                         every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm)
+    rng = np.random.default_rng(cfg.seed)
+    step, elapsed_before = 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        pruner.load_state_dict(resume["pruner"])
+        rng.bit_generator.state = json.loads(resume["rng"]["numpy"])
+        torch.set_rng_state(resume["rng"]["torch"])
+        step = int(resume["step"])
+        elapsed_before = float(resume.get("elapsed", 0.0))
+        say(f"resumed from {ck_path} at step {step}")
+    sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng)
+    val_batches = fixed_crops(val_clips, n=cfg.val_crops, frames=cfg.seq_frames, hop=hop, ctx=ctx,
+                              batch=cfg.batch, seed=cfg.seed + 1234)
+    n_params = sum(p.numel() for p in model.parameters())
+    say(f"model: hidden {model.hidden}, heads {model.output_hidden}, {n_params:,} parameters; "
+        f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
+        f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
+
+    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("quiet",)}
+    options["data"] = [str(d) for d in cfg.data]
+    log_f = open(log_path, "a", buffering=1)
+
+    def log(rec: dict) -> None:
+        rec = {"time": round(time.time(), 3), **rec}
+        log_f.write(json.dumps(rec) + "\n")
+
+    last = {"train_bits": None, "val_bits": None}
+
+    def save_checkpoint(elapsed: float) -> None:
+        _atomic_torch_save({
+            "format": CHECKPOINT_FORMAT, "version": 1, "step": step,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "pruner": pruner.state_dict(),
+            "rng": {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state()},
+            "architecture": json.dumps(model.architecture()), "mel": json.dumps(cfg.mel),
+            "options": json.dumps(options), "elapsed": float(elapsed),
+        }, ck_path)
+
+    def export() -> None:
+        info = {"step": step, "target_sparsity": cfg.sparsity,
+                "block_sparsity": {k: round(v, 6) for k, v in pruner.block_sparsity().items()},
+                "train_bits": last["train_bits"], "val_bits": last["val_bits"],
+                "training_clips": len(train_clips), "recipe": "sparsewave.train"}
+        export_model(model, model_path, sample_rate=int(cfg.mel["sample_rate"]), block=block, mel=cfg.mel,
+                     extra={"training": info})
+        log({"event": "export", "step": step, "path": str(model_path)})
+
+    log({"event": "resume" if resume is not None else "start", "step": step, "options": options,
+         "train_clips": len(train_clips), "val_clips": [c.name for c in val_clips]})
+    if resume is None and pruner.due(0):
+        pruner.update(0)
+
+    t_start = time.time()
+    t_mark, step_mark = t_start, step
+    acc, acc_n = 0.0, 0
+    stopped_early = False
+    with _Stop() as stop:
+        try:
+            while step < cfg.steps:
+                for g in opt.param_groups:
+                    g["lr"] = _lr_at(cfg, step)
+                batch = sampler.sample()
+                loss = model.loss(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
+                step += 1
+                pruner.step(step)
+                bits = float(loss.detach()) / LN2
+                if not math.isfinite(bits):
+                    raise FloatingPointError(f"training loss became {bits} at step {step}; lower --lr or --clip")
+                acc += bits
+                acc_n += 1
+                now = time.time()
+                elapsed = elapsed_before + now - t_start
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    rate = (step - step_mark) / max(now - t_mark, 1e-9)
+                    last["train_bits"] = acc / acc_n
+                    eta = (cfg.steps - step) / rate if rate > 0 else float("inf")
+                    log({"event": "train", "step": step, "train_bits": round(last["train_bits"], 5),
+                         "lr": _lr_at(cfg, step), "sparsity": round(pruner.current, 6),
+                         "steps_per_s": round(rate, 4), "elapsed_s": round(elapsed, 1)})
+                    say(f"step {step}/{cfg.steps}  train {last['train_bits']:.3f} bits/sample  "
+                        f"sparsity {pruner.current:.3f}  {rate:.2f} steps/s  "
+                        f"elapsed {_fmt_time(elapsed)}  ETA {_fmt_time(eta) if math.isfinite(eta) else '?'}")
+                    t_mark, step_mark, acc, acc_n = now, step, 0.0, 0
+                if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
+                    last["val_bits"] = evaluate(model, val_batches)
+                    log({"event": "val", "step": step, "val_bits": round(last["val_bits"], 5)})
+                    say(f"step {step}/{cfg.steps}  validation {last['val_bits']:.3f} bits/sample")
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                    save_checkpoint(elapsed)
+                if cfg.export_every and step % cfg.export_every == 0 and step < cfg.steps:
+                    export()
+                if stop.requested:
+                    say(f"stopping at step {step} (signal)")
+                    stopped_early = True
+                    break
+                if cfg.max_minutes is not None and elapsed >= cfg.max_minutes * 60:
+                    say(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
+                    stopped_early = True
+                    break
+        except KeyboardInterrupt:
+            pruner.apply()
+            save_checkpoint(elapsed_before + time.time() - t_start)
+            log({"event": "interrupted", "step": step})
+            log_f.close()
+            raise
+        except BaseException:
+            log_f.close()  # keep the last good checkpoint
+            raise
+    elapsed = elapsed_before + time.time() - t_start
+    save_checkpoint(elapsed)
+    if last["val_bits"] is None and val_batches:
+        last["val_bits"] = evaluate(model, val_batches)
+        log({"event": "val", "step": step, "val_bits": round(last["val_bits"], 5)})
+    export()
+    log({"event": "end", "step": step, "stopped_early": stopped_early, "elapsed_s": round(elapsed, 1)})
+    log_f.close()
+    say(f"done at step {step}: {model_path} (validation {last['val_bits']} bits/sample)")
+    return {"step": step, "train_bits": last["train_bits"], "val_bits": last["val_bits"],
+            "model": str(model_path), "checkpoint": str(ck_path), "log": str(log_path),
+            "block_sparsity": pruner.block_sparsity(), "stopped_early": stopped_early, "model_obj": model,
+            "pruner": pruner}
