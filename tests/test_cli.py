@@ -123,7 +123,7 @@ def read_wav(path):
 # --------------------------------------------------------------------------- help / usage
 
 
-@pytest.mark.parametrize("command", [[], ["convert"], ["info"], ["synthesize"], ["synth"], ["bench"]])
+@pytest.mark.parametrize("command", [[], ["convert"], ["info"], ["synthesize"], ["synth"], ["bench"], ["resynth"]])
 def test_help(command):
     p = main_run(*command, "--help")
     assert p.returncode == 0, p.stderr
@@ -480,3 +480,46 @@ def test_info_and_synthesize_other_family(work):
     p = run("synthesize", work / "mel80.npy", "-o", work / "dual.wav", "--model", path, "-q")
     assert p.returncode == 0, p.stderr
     assert read_wav(work / "dual.wav")[1].size == 5 * info["hop_length"]
+
+
+# --------------------------------------------------------------------------- resynth / bench --random
+
+
+def test_resynth_writes_audio_of_the_input_length(work, model):
+    import soundfile as sf
+
+    rate = 16000  # the tiny model's rate comes from geneing's defaults; resynth resamples to it
+    t = np.arange(int(0.3 * 22050)) / 22050
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    src = work / "stereo.wav"
+    sf.write(src, stereo, 22050)
+    out = work / "resynth.wav"
+    p = main_run("resynth", src, "-o", out, "--model", model, "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    assert "stereo" in p.stderr.lower() or "mono" in p.stderr.lower()  # the downmix is mentioned
+    got, got_rate = sf.read(out)
+    info = json.loads(main_run("info", model, "--json").stdout)
+    assert got_rate == info.get("sample_rate", rate)
+    assert abs(len(got) - 0.3 * got_rate) <= info.get("hop_length", HOP)
+    assert np.all(np.isfinite(got))
+
+
+def test_resynth_errors(work, model):
+    assert_failed(main_run("resynth", work / "missing.wav", "-o", work / "x.wav", "--model", model))
+    assert_failed(main_run("resynth", work, "-o", work / "x.wav", "--model", model))
+    assert not (work / "x.wav").exists()
+
+
+def test_bench_random_model_json():
+    p = main_run("bench", "--random", "dual-softmax", "--hidden", "64", "--density", "0.1", "--block", "16x1",
+                 "--seconds", "0.1", "--repeats", "1", "--threads", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    for key in ("samples_per_s", "real_time_factor", "sample_rate", "isa", "macs_per_sample", "time_to_first_audio_s"):
+        assert key in d
+    assert d["samples_per_s"] > 0 and d["sample_rate"] == 24000 and d["macs_per_sample"] > 0
+
+
+def test_bench_needs_a_model_or_random(model):
+    assert_failed(main_run("bench"), code=2)
+    assert_failed(main_run("bench", model, "--random", "dual-softmax"), code=2)

@@ -596,12 +596,7 @@ def cmd_synthesize(args) -> int:
     n_out = frames * voc.hop_length
     bar = None
     if not args.quiet and sys.stderr.isatty():
-        if batched:
-            spans = voc.fold_layout(frames, args.target, args.overlap)
-            counted = sum(length for _, length in spans)
-        else:
-            counted = n_out
-        bar = ProgressBar(counted, n_out / counted, voc.sample_rate)
+        bar = ProgressBar(n_out, 1.0, voc.sample_rate)  # the engine reports output samples in every mode
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     t0 = time.perf_counter()
     audio = _run_interruptibly(voc.synthesize, mel, seed=seed, batched=batched, target=args.target,
@@ -615,6 +610,53 @@ def cmd_synthesize(args) -> int:
         mode = f"batched, {threads} thread{'s' if threads > 1 else ''}" if batched else "unbatched"
         print(f"wrote {out}: {dur:.2f} s, {voc.sample_rate} Hz, 16-bit PCM ({writer}); {frames} frames in "
               f"{elapsed:.2f} s ({dur / max(elapsed, 1e-9):.2f}x real time, {mode}, seed {seed})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_resynth(args) -> int:
+    """Copy synthesis: the model's own mel of real audio, vocoded back."""
+    from .audio import mel_spectrogram, read_audio
+
+    out = _check_output_file(Path(args.output))
+    voc = _load_vocoder(args.model)
+    mel_cfg = voc.config.get("mel")
+    if not mel_cfg:
+        raise CliError(f"model {args.model} records no mel front end (config 'mel'); vocode a mel file with "
+                       "'sparsewave synthesize' instead")
+    src = Path(args.audio)
+    if not src.exists():
+        raise CliError(f"no such audio file: {src}")
+    if src.is_dir():
+        raise CliError(f"{src} is a directory, not an audio file")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio, rate = read_audio(src, target_rate=voc.sample_rate)
+    if not args.quiet:
+        for w in caught:
+            print(f"{PROG}: note: {w.message}", file=sys.stderr)
+    mel = mel_spectrogram(audio, dict(mel_cfg, sample_rate=voc.sample_rate))
+    frames = mel.shape[0]
+    if frames > voc.max_frames:
+        raise CliError(f"{src} gives {frames} frames, more than the limit of {voc.max_frames}")
+    batched = _batched_args(args)
+    threads = args.threads or 1
+    n_out = frames * voc.hop_length
+    bar = ProgressBar(n_out, 1.0, voc.sample_rate) if not args.quiet and sys.stderr.isatty() else None
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    t0 = time.perf_counter()
+    wave = _run_interruptibly(voc.synthesize, mel, seed=seed, batched=batched, target=args.target,
+                              overlap=args.overlap, threads=threads, progress=bar)
+    elapsed = time.perf_counter() - t0
+    if bar is not None:
+        bar.finish()
+    wave = wave[: len(audio)] if len(wave) > len(audio) else wave
+    writer = write_wav(out, wave, voc.sample_rate)
+    if not args.quiet:
+        dur = len(wave) / voc.sample_rate
+        print(f"wrote {out}: {dur:.2f} s at {voc.sample_rate} Hz from {src} ({writer}); {frames} frames in "
+              f"{elapsed:.2f} s ({dur / max(elapsed, 1e-9):.2f}x real time, seed {seed})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -663,10 +705,65 @@ def run_bench(voc, mel, *, threads: int, repeats: int, target=None, overlap=None
     return {"samples": n_out, "audio_seconds": n_out / voc.sample_rate, "frames": frames, "results": results}
 
 
+def _random_model(args):
+    """A model of the requested size with random block-pruned weights, written to a temp file."""
+    from .dual_softmax import random_dual_softmax
+    from .weights import save_model
+
+    if args.random != "dual-softmax":
+        raise UsageError(f"--random supports 'dual-softmax', got {args.random!r}")
+    block = tuple(int(b) for b in args.block.lower().split("x"))
+    tensors, cfg = random_dual_softmax(args.hidden, args.density, block, seed=0, sample_rate=args.sample_rate,
+                                       hop_length=args.hop)
+    tmp = tempfile.NamedTemporaryFile(suffix=".sw", delete=False)
+    tmp.close()
+    save_model(tmp.name, tensors, cfg)
+    return tmp.name, f"random dual-softmax N={args.hidden} density {args.density} block {args.block}"
+
+
+def _time_to_first_audio(voc, mel, repeats: int = 3) -> float:
+    """Seconds from the first mel frames to the first samples out of a streamer (median)."""
+    import numpy as np
+
+    times = []
+    for r in range(repeats):
+        s = voc.streamer(seed=r)
+        t = time.perf_counter()
+        got = np.zeros(0, np.float32)
+        start = 0
+        while got.size == 0 and start < mel.shape[0]:
+            got = s.push(mel[start:start + 1])
+            start += 1
+        if got.size == 0:
+            got = s.flush()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def cmd_bench(args) -> int:
     from . import _isa
 
-    voc = _load_vocoder(args.model)
+    if args.random:
+        if args.model:
+            raise UsageError("give either MODEL or --random, not both")
+        path, desc = _random_model(args)
+    elif not args.model:
+        raise UsageError("give a MODEL file, or --random dual-softmax with --hidden/--density/--block")
+    else:
+        path, desc = args.model, str(args.model)
+    try:
+        return _bench(args, path, desc, _isa)
+    finally:
+        if args.random:
+            os.unlink(path)
+
+
+def _bench(args, path, desc, _isa) -> int:
+    from .vocoder import Vocoder
+
+    voc = Vocoder.load(path, weights=args.weights) if args.random else _load_vocoder(path)
+    if args.weights != "float32" and not args.random:
+        voc = Vocoder.load(path, weights=args.weights)
     if args.mel:
         mel = _orient(load_mel(args.mel), voc.n_mels)
         if args.seconds is not None:
@@ -685,10 +782,15 @@ def cmd_bench(args) -> int:
                              target=args.target, overlap=args.overlap)
     nz, ex = voc.loop_macs
     unb = res["results"][0]
+    ttfa = _time_to_first_audio(voc, mel)
     report = {
-        "model": str(args.model), "family": voc.family, "variant": voc.config.get("variant"),
-        "sample_rate": voc.sample_rate,
-        "isa": _isa.isa(), "mel": mel_desc, "repeats": args.repeats, **res,
+        "model": desc, "family": voc.family, "variant": voc.config.get("variant"),
+        "sample_rate": voc.sample_rate, "weights": args.weights,
+        "isa": _isa.isa(), "mel": mel_desc, "repeats": args.repeats,
+        "samples_per_s": unb["samples_per_second"], "real_time_factor": unb["realtime_factor"],
+        "macs_per_sample": nz, "executed_macs_per_sample": ex,
+        "time_to_first_audio_s": ttfa,
+        **res,
         "loop_macs": {"nonzero": nz, "executed": ex},
         "unbatched_gmacs_nonzero": nz * unb["samples_per_second"] / 1e9,
         "unbatched_gmacs_executed": ex * unb["samples_per_second"] / 1e9,
@@ -696,7 +798,7 @@ def cmd_bench(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"model {args.model} ({voc.config.get('variant') or voc.family}, {voc.sample_rate} Hz), ISA {report['isa']}, "
+    print(f"model {desc} ({voc.config.get('variant') or voc.family}, {voc.sample_rate} Hz), ISA {report['isa']}, "
           f"{res['audio_seconds']:.2f} s of audio ({res['frames']} frames, {mel_desc}), median of {args.repeats}")
     print()
     print("| mode | threads | folds x length | samples/s | x real time | seconds |")
@@ -708,6 +810,7 @@ def cmd_bench(args) -> int:
     print()
     print(f"sample loop: {nz:,} nonzero MACs/sample ({ex:,} executed); unbatched = "
           f"{report['unbatched_gmacs_nonzero']:.2f} GMAC/s nonzero ({report['unbatched_gmacs_executed']:.2f} executed)")
+    print(f"time to first audio (streaming, one frame at a time): {ttfa * 1000:.1f} ms")
     return EXIT_OK
 
 
@@ -781,7 +884,18 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Samples/s and real-time factor (audio seconds per compute second) unbatched, "
                                    "batched on 1 thread and batched on N threads.",
                        epilog="example: sparsewave bench geneing.sw --seconds 2 --threads 2")
-    b.add_argument("model", metavar="MODEL", help=".sw weight file")
+    b.add_argument("model", metavar="MODEL", nargs="?", help=".sw weight file (or use --random)")
+    b.add_argument("--random", metavar="FAMILY", choices=("dual-softmax",),
+                   help="measure a model of this shape with random weights, before training it")
+    b.add_argument("--hidden", type=_positive_int, default=896, metavar="N", help="--random: state size (default 896)")
+    b.add_argument("--density", type=_positive_float, default=0.05, metavar="D",
+                   help="--random: fraction of blocks kept (default 0.05)")
+    b.add_argument("--block", default="4x4", choices=("4x4", "16x1"), help="--random: block shape")
+    b.add_argument("--sample-rate", type=_positive_int, default=24000, metavar="HZ",
+                   help="--random: sample rate (default 24000)")
+    b.add_argument("--hop", type=_positive_int, default=300, metavar="H", help="--random: hop length (default 300)")
+    b.add_argument("--weights", choices=("float32", "float16"), default="float32",
+                   help="storage of the sample loop's weights")
     b.add_argument("--seconds", type=_positive_float, default=None, metavar="S",
                    help="audio length to generate (default 2; with --mel: the whole mel)")
     b.add_argument("--threads", type=_positive_int, default=None, metavar="N",
@@ -792,6 +906,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overlap", type=_nonneg_int, default=None, metavar="O", help="fold overlap (batched)")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bench)
+
+    r = sub.add_parser("resynth", parents=[common], help="copy synthesis: audio -> the model's mel -> audio",
+                       description="Compute the model's own mel spectrogram of an audio file (resampled to the "
+                                   "model's rate, stereo downmixed) and vocode it: the quickest way to hear a model.",
+                       epilog="example: sparsewave resynth speech.wav -o out.wav --model geneing.sw")
+    r.add_argument("audio", metavar="AUDIO", help="WAV / FLAC file")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
+    r.add_argument("-m", "--model", required=True, metavar="MODEL", help=".sw weight file")
+    r.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (default: random)")
+    r.add_argument("--batched", action="store_true", help="generate overlapping folds together (faster)")
+    r.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="threads for batched mode")
+    r.add_argument("--target", type=_positive_int, default=None, metavar="T", help="fold length in samples")
+    r.add_argument("--overlap", type=_nonneg_int, default=None, metavar="O", help="fold overlap in samples")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    r.set_defaults(func=cmd_resynth)
     return p
 
 
