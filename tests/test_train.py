@@ -19,7 +19,7 @@ from reference_models import dual_softmax_numpy as ref  # noqa: E402
 import sparsewave  # noqa: E402
 from sparsewave.train import cli as train_cli  # noqa: E402
 from sparsewave.train.data import find_wavs, split_holdout  # noqa: E402
-from sparsewave.train.model import DualSoftmaxWaveRNN, export_model, export_tensors, split_bytes  # noqa: E402
+from sparsewave.train.model import DualSoftmaxWaveRNN, export_tensors, split_bytes  # noqa: E402
 from sparsewave.train.prune import BlockPruner, block_scores, blocks_to_prune, scheduled_sparsity  # noqa: E402
 from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
 from sparsewave.weights import load_model_tensors  # noqa: E402

@@ -107,13 +107,16 @@ def config_from_args(args: argparse.Namespace):
         quiet=args.quiet)
 
 
-def main(argv=None) -> int:
-    """Entry point; returns the exit status (0 done, 1 failure, 2 usage, 130 interrupted)."""
-    parser = build_parser()
+def main(argv=None, prog: str | None = None) -> int:
+    """Entry point; returns the exit status (0 done, 1 failure, 2 usage, 130 interrupted).
+
+    ``prog`` names the command in usage messages (e.g. "sparsewave train" when wired into the
+    ``sparsewave`` CLI)."""
+    parser = build_parser(prog) if prog else build_parser()
     args = parser.parse_args(argv)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
         print("error: training needs PyTorch: pip install 'sparsewave[train]'", file=sys.stderr)
         return 1
     if args.hidden % 2:

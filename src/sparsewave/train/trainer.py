@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +193,7 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if resume is not None and arch != model.architecture():
-        raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); use --fresh or another -o folder")
+        raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); pass the options it was started with, --fresh, or another -o folder")
     ctx = model.context_frames
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
