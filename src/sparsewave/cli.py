@@ -830,6 +830,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=False,
                    help="show the full traceback on failure (or set SPARSEWAVE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # Listed for --help only: main() hands `train` to sparsewave.train's own parser.
+    sub.add_parser("train", help="train a sparse dual-softmax WaveRNN on a folder of WAVs (needs torch)",
+                   add_help=False)
 
     from .converters import SOURCES
 
@@ -926,6 +929,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of the ``sparsewave`` console script; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["train"]:
+        # The training recipe has its own parser (and needs the [train] extra: torch).
+        from .train.cli import main as train_main
+
+        return train_main(args_list[1:], prog=f"{PROG} train")
     try:
         parser = build_parser()
     except Exception as e:  # e.g. SPARSEWAVE_ISA names a path this CPU cannot run
@@ -938,7 +947,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (convert, info, synthesize, bench)", file=sys.stderr)
+        print(f"{PROG}: error: a command is required (convert, info, synthesize, resynth, bench, train)",
+              file=sys.stderr)
         return EXIT_USAGE
     name = f"{PROG} {args.command}"
     try:
