@@ -50,6 +50,9 @@ std::vector<float> crossfade_folds(const FoldPlan& p, const std::vector<std::vec
       out[static_cast<std::size_t>(t)] += g * y[static_cast<std::size_t>(k)];
     }
   }
+  // Equal power keeps uncorrelated folds' loudness, but two folds agreeing
+  // near full scale can sum past it (up to sqrt 2): keep the [-1, 1] promise.
+  for (float& v : out) v = std::min(std::max(v, -1.0f), 1.0f);
   return out;
 }
 

@@ -6,7 +6,7 @@
 // warm-up and is discarded; the second half is an equal-power crossfade.
 // Unlike fatchord's xfade_and_unfold, nothing fades at the very start or end
 // of the utterance, no gap of silence is inserted, and the output is trimmed
-// to the utterance's length.
+// to the utterance's length and clipped to [-1, 1].
 #pragma once
 #include <cstdint>
 #include <vector>
