@@ -8,11 +8,29 @@
 
 namespace sparsewave {
 
+// max/min that both compilers vectorise: aarch64 has fmaxnm/fminnm for
+// fmax/fmin; x86 has no such instruction (fmax's NaN rule), but if-converts
+// the plain comparison into maxps/minps.
+static inline float vmax(float a, float b) {
+#if defined(__aarch64__)
+  return std::fmax(a, b);
+#else
+  return a > b ? a : b;
+#endif
+}
+static inline float vmin(float a, float b) {
+#if defined(__aarch64__)
+  return std::fmin(a, b);
+#else
+  return a < b ? a : b;
+#endif
+}
+
 // exp(x) by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6
 // polynomial for exp(r); 2^k is built in the exponent bits. Inputs are
 // clamped to [-87.3, 88.3] so the result stays finite and normal.
 static inline float fast_exp(float x) {
-  x = std::fmin(std::fmax(x, -87.3f), 88.3f);  // fmin/fmax: branch-free, vectorise on every ISA
+  x = vmin(vmax(x, -87.3f), 88.3f);
   // Round to nearest with the 1.5*2^23 trick (vectorises without SSE4.1).
   const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = x - k * 0.693359375f + k * 2.12194440e-4f;  // ln2 split for exactness

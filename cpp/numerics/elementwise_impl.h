@@ -32,10 +32,10 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
   for (int j = 0; j < kLanes; ++j) part[j] = -3.0e38f;
   int i = 0;
   for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) part[j] = std::fmax(part[j], logits[i + j]);
+    for (int j = 0; j < kLanes; ++j) part[j] = sparsewave::vmax(part[j], logits[i + j]);
   float mx = -3.0e38f;
-  for (int j = 0; j < kLanes; ++j) mx = std::fmax(mx, part[j]);
-  for (; i < n; ++i) mx = std::fmax(mx, logits[i]);
+  for (int j = 0; j < kLanes; ++j) mx = sparsewave::vmax(mx, part[j]);
+  for (; i < n; ++i) mx = sparsewave::vmax(mx, logits[i]);
   for (int k = 0; k < n; ++k) scratch[k] = sparsewave::fast_exp(logits[k] - mx);
   // Block sums (vectorised), then a scalar walk over blocks and inside one.
   const int blocks = n / kLanes;
@@ -68,7 +68,7 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
 
 // y[i] = max(y[i], 0)
 void relu_impl(float* y, int n) {
-  for (int i = 0; i < n; ++i) y[i] = std::fmax(y[i], 0.0f);
+  for (int i = 0; i < n; ++i) y[i] = sparsewave::vmax(y[i], 0.0f);
 }
 
 }  // namespace
