@@ -56,8 +56,4 @@ static inline float fast_tanh(float x) {
   return std::copysign(t, x);
 }
 
-void exp_inplace(float* x, int n);
-void sigmoid_inplace(float* x, int n);
-void tanh_inplace(float* x, int n);
-
 }  // namespace sparsewave
