@@ -75,6 +75,8 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip, 0 = off (default 1.0)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    a.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda, cuda:N, or auto (a GPU when one is available)")
     a = p.add_argument_group("bookkeeping")
     a.add_argument("--val-clips", type=_nonneg_int, default=4, help="clips held out for validation (default 4)")
     a.add_argument("--val-crops", type=_nonneg_int, default=32, help="fixed validation crops (default 32)")
@@ -103,7 +105,7 @@ def config_from_args(args: argparse.Namespace):
         steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
         clip=args.clip, val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
-        max_minutes=args.max_minutes, threads=args.threads, seed=args.seed, fresh=args.fresh, mel=mel,
+        max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
         quiet=args.quiet)
 
 

@@ -157,6 +157,8 @@ class DualSoftmaxWaveRNN(nn.Module):
 
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Mean CE(c) + CE(f) in nats per sample of a batch from :mod:`sparsewave.train.data`."""
+        device = self.gru.weight_ih_l0.device
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         cond = self.upsample(batch["mels"], self.context_frames, batch["c"].shape[1] // self.hop_length)
         lc, lf, _ = self(batch["prev_c"], batch["prev_f"], batch["c"], cond)
         return (F.cross_entropy(lc.reshape(-1, 256), batch["c"].reshape(-1))
@@ -168,16 +170,16 @@ class DualSoftmaxWaveRNN(nn.Module):
         logits [coarse | fine] of a whole utterance, state starting at zero and the first step
         fed c = 128, f = 0. ``mels`` (frames, n_mels), ``audio`` float in [-1, 1]."""
         p = next(self.parameters())
-        m = torch.as_tensor(np.asarray(mels), dtype=p.dtype).unsqueeze(0)
+        m = torch.as_tensor(np.asarray(mels), dtype=p.dtype, device=p.device).unsqueeze(0)
         c, f = split_bytes(audio)
         n = len(c)
         cond = self.upsample(m, 0, m.shape[1])[:, :n]
-        c_t = torch.from_numpy(c.astype(np.int64)).unsqueeze(0)
-        f_t = torch.from_numpy(f.astype(np.int64)).unsqueeze(0)
-        prev_c = torch.cat([torch.full((1, 1), 128, dtype=torch.int64), c_t[:, :-1]], 1)
-        prev_f = torch.cat([torch.zeros((1, 1), dtype=torch.int64), f_t[:, :-1]], 1)
+        c_t = torch.from_numpy(c.astype(np.int64)).unsqueeze(0).to(p.device)
+        f_t = torch.from_numpy(f.astype(np.int64)).unsqueeze(0).to(p.device)
+        prev_c = torch.cat([torch.full((1, 1), 128, dtype=torch.int64, device=p.device), c_t[:, :-1]], 1)
+        prev_f = torch.cat([torch.zeros((1, 1), dtype=torch.int64, device=p.device), f_t[:, :-1]], 1)
         lc, lf, _ = self(prev_c, prev_f, c_t, cond)
-        return torch.cat([lc, lf], -1)[0].double().numpy()
+        return torch.cat([lc, lf], -1)[0].double().cpu().numpy()
 
 
 def _file_order(t: torch.Tensor, hidden: int) -> torch.Tensor:

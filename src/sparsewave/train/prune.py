@@ -110,8 +110,8 @@ class BlockPruner:
         for name, (p, rows) in self.targets.items():
             shape = p[rows].shape
             R, C = -(-shape[0] // self.block[0]), -(-shape[1] // self.block[1])
-            self.block_masks[name] = torch.ones(R, C, dtype=torch.bool)
-            self.masks[name] = torch.ones(shape, dtype=torch.bool)
+            self.block_masks[name] = torch.ones(R, C, dtype=torch.bool, device=p.device)
+            self.masks[name] = torch.ones(shape, dtype=torch.bool, device=p.device)
         self.current = 0.0  # sparsity of the last mask update
 
     # -- schedule ----------------------------------------------------------
@@ -178,7 +178,7 @@ class BlockPruner:
         return self.targets.keys()
 
     def state_dict(self) -> dict:
-        return {"block_masks": {n: bm.clone() for n, bm in self.block_masks.items()},
+        return {"block_masks": {n: bm.cpu().clone() for n, bm in self.block_masks.items()},
                 "current": float(self.current), "block": list(self.block)}
 
     def load_state_dict(self, state: dict) -> None:
@@ -188,11 +188,11 @@ class BlockPruner:
         for name in self.targets:
             if name not in state["block_masks"]:
                 raise ValueError(f"checkpoint has no mask for {name} (pruned with other options?)")
-            bm = state["block_masks"][name].to(torch.bool)
+            p, rows = self.targets[name]
+            bm = state["block_masks"][name].to(device=p.device, dtype=torch.bool)
             if bm.shape != self.block_masks[name].shape:
                 raise ValueError(f"checkpoint mask of {name} has shape {tuple(bm.shape)}")
             self.block_masks[name] = bm
-            p, rows = self.targets[name]
             self.masks[name] = _expand(bm, self.block, p[rows].shape)
         self.current = float(state["current"])
         self.apply()

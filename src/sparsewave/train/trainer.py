@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     max_minutes: Optional[float] = None   # stop (checkpoint + export) after this much training time
     threads: Optional[int] = None
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto" (cuda when available)
     seed: int = 0
     fresh: bool = False                   # ignore an existing checkpoint
     mel: dict = field(default_factory=lambda: dict(DEFAULT_MEL))
@@ -191,7 +192,9 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
 
     # ---------------------------------------------------------------- model
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if cfg.device == "auto" else cfg.device))
+    model = build_model(cfg).to(device)
     if resume is not None and arch != model.architecture():
         raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); pass the options it was started with, --fresh, or another -o folder")
     ctx = model.context_frames
@@ -209,6 +212,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         step = int(resume["step"])
         elapsed_before = float(resume.get("elapsed", 0.0))
         say(f"resumed from {ck_path} at step {step}")
+    if device.type != "cpu":
+        say(f"training on {device}")
     sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng)
     val_batches = fixed_crops(val_clips, n=cfg.val_crops, frames=cfg.seq_frames, hop=hop, ctx=ctx,
                               batch=cfg.batch, seed=cfg.seed + 1234)
