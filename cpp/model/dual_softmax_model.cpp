@@ -12,20 +12,6 @@ namespace sparsewave {
 
 namespace {
 
-int round16(int n) { return (n + 15) / 16 * 16; }
-
-int int_in(const JsonValue& c, const std::string& key, long long lo, long long hi) {
-  const long long v = c.at(key).as_integer("config '" + key + "'");
-  if (v < lo || v > hi)
-    throw std::invalid_argument("config '" + key + "' = " + std::to_string(v) + " is outside [" +
-                                std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return static_cast<int>(v);
-}
-
-int64_t count_nonzero(const DenseMatrix& m) {
-  return std::count_if(m.v.begin(), m.v.end(), [](float v) { return v != 0.0f; });
-}
-
 // Byte value k in [0, 255] as the network's input in [-1, 1].
 inline float byte_input(int k) { return k / 127.5f - 1.0f; }
 
@@ -48,17 +34,17 @@ void multiply_add(const BlockSparseMatrix& a, const float* x, float* y, int batc
 
 DualSoftmaxConfig DualSoftmaxConfig::from_json(const JsonValue& c) {
   DualSoftmaxConfig k;
-  k.sample_rate = int_in(c, "sample_rate", 1000, 384000);
-  k.hop_length = int_in(c, "hop_length", 1, 100000);
-  k.n_mels = int_in(c, "n_mels", 1, 1024);
-  k.hidden = int_in(c, "hidden", 2, 8192);
+  k.sample_rate = config_int(c, "sample_rate", 1000, 384000);
+  k.hop_length = config_int(c, "hop_length", 1, 100000);
+  k.n_mels = config_int(c, "n_mels", 1, 1024);
+  k.hidden = config_int(c, "hidden", 2, 8192);
   if (k.hidden % 2) throw std::invalid_argument("config 'hidden' must be even (coarse and fine halves)");
-  k.output_hidden = c.has("output_hidden") ? int_in(c, "output_hidden", 1, 8192) : k.hidden / 2;
+  k.output_hidden = c.has("output_hidden") ? config_int(c, "output_hidden", 1, 8192) : k.hidden / 2;
   const std::string up = c.has("upsample") ? c.at("upsample").as_string("config 'upsample'") : "repeat";
   if (up == "repeat") {
     k.upsample_kernel = 0;
   } else if (up == "conv") {
-    k.upsample_kernel = int_in(c, "upsample_kernel", 1, 4097);
+    k.upsample_kernel = config_int(c, "upsample_kernel", 1, 4097);
     if (k.upsample_kernel % 2 == 0) throw std::invalid_argument("config 'upsample_kernel' must be odd");
   } else {
     throw std::invalid_argument("config 'upsample' must be \"repeat\" or \"conv\", got \"" + up + "\"");

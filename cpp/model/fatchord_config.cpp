@@ -4,22 +4,12 @@
 
 namespace sparsewave {
 
-namespace {
-int int_in(const JsonValue& c, const std::string& key, long long lo, long long hi) {
-  const long long v = c.at(key).as_integer("config '" + key + "'");
-  if (v < lo || v > hi)
-    throw std::invalid_argument("config '" + key + "' = " + std::to_string(v) + " is outside [" + std::to_string(lo) +
-                                ", " + std::to_string(hi) + "]");
-  return static_cast<int>(v);
-}
-}  // namespace
-
 FatchordConfig FatchordConfig::from_json(const JsonValue& c) {
   FatchordConfig k;
-  k.sample_rate = int_in(c, "sample_rate", 1000, 384000);
-  k.hop_length = int_in(c, "hop_length", 1, 100000);
-  k.n_mels = int_in(c, "n_mels", 1, 1024);
-  k.pad = int_in(c, "pad", 0, 64);
+  k.sample_rate = config_int(c, "sample_rate", 1000, 384000);
+  k.hop_length = config_int(c, "hop_length", 1, 100000);
+  k.n_mels = config_int(c, "n_mels", 1, 1024);
+  k.pad = config_int(c, "pad", 0, 64);
   long long product = 1;
   for (const auto& f : c.at("upsample_factors").as_array("config 'upsample_factors'")) {
     const long long s = f.as_integer("an upsample factor");
@@ -39,16 +29,16 @@ FatchordConfig FatchordConfig::from_json(const JsonValue& c) {
     if (n < 1 || n > 4097 || n % 2 == 0) throw std::invalid_argument("upsample kernel sizes must be odd, 1..4097");
     k.upsample_kernel_sizes.push_back(static_cast<int>(n));
   }
-  k.res_blocks = int_in(c, "res_blocks", 0, 64);
-  k.compute_dims = int_in(c, "compute_dims", 1, 4096);
-  k.res_out_dims = int_in(c, "res_out_dims", 1, 4096);
+  k.res_blocks = config_int(c, "res_blocks", 0, 64);
+  k.compute_dims = config_int(c, "compute_dims", 1, 4096);
+  k.res_out_dims = config_int(c, "res_out_dims", 1, 4096);
   if (c.has("bn_eps")) {
     k.bn_eps = static_cast<float>(c.at("bn_eps").as_number("config 'bn_eps'"));
     if (!(k.bn_eps > 0 && k.bn_eps < 1)) throw std::invalid_argument("config 'bn_eps' must be in (0, 1)");
   }
-  k.rnn_dims = int_in(c, "rnn_dims", 1, 8192);
-  k.fc_dims = int_in(c, "fc_dims", 1, 8192);
-  k.n_rnn = int_in(c, "n_rnn", 1, 2);
+  k.rnn_dims = config_int(c, "rnn_dims", 1, 8192);
+  k.fc_dims = config_int(c, "fc_dims", 1, 8192);
+  k.n_rnn = config_int(c, "n_rnn", 1, 2);
   for (const auto& n : c.at("fc_names").as_array("config 'fc_names'")) k.fc_names.push_back(n.as_string("an fc name"));
   if (k.fc_names.size() < 2 || k.fc_names.size() > 3)
     throw std::invalid_argument("config 'fc_names' must list 2 or 3 layers");
@@ -67,11 +57,11 @@ FatchordConfig FatchordConfig::from_json(const JsonValue& c) {
   }
   k.head = c.at("head").as_string("config 'head'");
   if (k.head == "softmax") {
-    k.bits = int_in(c, "bits", 1, 16);
+    k.bits = config_int(c, "bits", 1, 16);
     k.n_classes = 1 << k.bits;
     if (c.has("mu_law")) k.mu_law = c.at("mu_law").as_bool("config 'mu_law'");
   } else if (k.head == "mol") {
-    k.mol_n_mix = int_in(c, "mol_n_mix", 1, 1024);
+    k.mol_n_mix = config_int(c, "mol_n_mix", 1, 1024);
     k.n_classes = 3 * k.mol_n_mix;
     if (c.has("mol_log_scale_min"))
       k.mol_log_scale_min = static_cast<float>(c.at("mol_log_scale_min").as_number("config 'mol_log_scale_min'"));

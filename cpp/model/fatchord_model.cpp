@@ -11,12 +11,6 @@ namespace sparsewave {
 
 namespace {
 
-int round16(int n) { return (n + 15) / 16 * 16; }
-
-int64_t count_nonzero(const DenseMatrix& m) {
-  return std::count_if(m.v.begin(), m.v.end(), [](float v) { return v != 0.0f; });
-}
-
 // y = M x in double, rounded once (load-time composition of matrices).
 std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
   std::vector<float> y(m.rows);

@@ -217,4 +217,12 @@ const JsonValue& JsonValue::at(const std::string& key) const {
   return it->second;
 }
 
+int config_int(const JsonValue& c, const std::string& key, long long lo, long long hi) {
+  const long long v = c.at(key).as_integer("config '" + key + "'");
+  if (v < lo || v > hi)
+    throw std::invalid_argument("config '" + key + "' = " + std::to_string(v) + " is outside [" + std::to_string(lo) +
+                                ", " + std::to_string(hi) + "]");
+  return static_cast<int>(v);
+}
+
 }  // namespace sparsewave

@@ -41,4 +41,7 @@ class JsonValue {
   std::map<std::string, JsonValue> object_;
 };
 
+// config[key] as an int in [lo, hi]; the error names the key and the range.
+int config_int(const JsonValue& config, const std::string& key, long long lo, long long hi);
+
 }  // namespace sparsewave

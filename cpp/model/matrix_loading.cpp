@@ -1,5 +1,6 @@
 #include "matrix_loading.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sparsewave {
@@ -20,6 +21,10 @@ DenseMatrix DenseMatrix::rows_range(int begin, int end) const {
   out.cols = cols;
   out.v.assign(v.begin() + static_cast<std::ptrdiff_t>(begin) * cols, v.begin() + static_cast<std::ptrdiff_t>(end) * cols);
   return out;
+}
+
+int64_t count_nonzero(const DenseMatrix& m) {
+  return std::count_if(m.v.begin(), m.v.end(), [](float v) { return v != 0.0f; });
 }
 
 bool has_matrix(const SafetensorsFile& file, const std::string& name) {

@@ -24,6 +24,12 @@ struct DenseMatrix {
 DenseMatrix read_matrix(const SafetensorsFile& file, const std::string& name, int rows, int cols);
 bool has_matrix(const SafetensorsFile& file, const std::string& name);
 
+int64_t count_nonzero(const DenseMatrix& m);
+
+// Rounds a vector length up to a multiple of 16: every block shape's padded
+// size fits, and loop buffers stay whole AVX-512 registers.
+inline int round16(int n) { return (n + 15) / 16 * 16; }
+
 // Packs with the block shape that needs the least work for this pattern:
 // stored values weighted by what each kernel costs per value.
 BlockSparseMatrix pack_best(const DenseMatrix& m, bool half = false);

@@ -591,6 +591,13 @@ def cmd_synthesize(args) -> int:
     frames = mel.shape[0]
     if frames > voc.max_frames:
         raise CliError(f"mel has {frames} frames, more than the limit of {voc.max_frames}; split the input")
+    _vocode_to_wav(args, voc, mel, out)
+    return EXIT_OK
+
+
+def _vocode_to_wav(args, voc, mel, out: Path, *, max_samples: int | None = None, source: str = "") -> None:
+    """Synthesize ``mel`` with the command's options (progress bar on a TTY) and write ``out``."""
+    frames = mel.shape[0]
     batched = _batched_args(args)
     threads = args.threads or 1
     n_out = frames * voc.hop_length
@@ -604,13 +611,14 @@ def cmd_synthesize(args) -> int:
     elapsed = time.perf_counter() - t0
     if bar is not None:
         bar.finish()
+    if max_samples is not None:
+        audio = audio[:max_samples]
     writer = write_wav(out, audio, voc.sample_rate)
     if not args.quiet:
         dur = len(audio) / voc.sample_rate
         mode = f"batched, {threads} thread{'s' if threads > 1 else ''}" if batched else "unbatched"
-        print(f"wrote {out}: {dur:.2f} s, {voc.sample_rate} Hz, 16-bit PCM ({writer}); {frames} frames in "
+        print(f"wrote {out}: {dur:.2f} s, {voc.sample_rate} Hz, 16-bit PCM ({writer}){source}; {frames} frames in "
               f"{elapsed:.2f} s ({dur / max(elapsed, 1e-9):.2f}x real time, {mode}, seed {seed})", file=sys.stderr)
-    return EXIT_OK
 
 
 def cmd_resynth(args) -> int:
@@ -640,23 +648,7 @@ def cmd_resynth(args) -> int:
     frames = mel.shape[0]
     if frames > voc.max_frames:
         raise CliError(f"{src} gives {frames} frames, more than the limit of {voc.max_frames}")
-    batched = _batched_args(args)
-    threads = args.threads or 1
-    n_out = frames * voc.hop_length
-    bar = ProgressBar(n_out, 1.0, voc.sample_rate) if not args.quiet and sys.stderr.isatty() else None
-    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
-    t0 = time.perf_counter()
-    wave = _run_interruptibly(voc.synthesize, mel, seed=seed, batched=batched, target=args.target,
-                              overlap=args.overlap, threads=threads, progress=bar)
-    elapsed = time.perf_counter() - t0
-    if bar is not None:
-        bar.finish()
-    wave = wave[: len(audio)] if len(wave) > len(audio) else wave
-    writer = write_wav(out, wave, voc.sample_rate)
-    if not args.quiet:
-        dur = len(wave) / voc.sample_rate
-        print(f"wrote {out}: {dur:.2f} s at {voc.sample_rate} Hz from {src} ({writer}); {frames} frames in "
-              f"{elapsed:.2f} s ({dur / max(elapsed, 1e-9):.2f}x real time, seed {seed})", file=sys.stderr)
+    _vocode_to_wav(args, voc, mel, out, max_samples=len(audio), source=f" from {src}")
     return EXIT_OK
 
 
