@@ -97,6 +97,7 @@ def test_schedule_formula():
     assert scheduled_sparsity(500, Z, t0, S) == Z
     assert scheduled_sparsity(10 ** 6, Z, t0, S) == Z
     assert blocks_to_prune(0.5, 10) == 5 and blocks_to_prune(0.0, 7) == 0 and blocks_to_prune(0.9, 64) == 58
+    assert blocks_to_prune(0.9, 4096) == 3687  # rounded up: at least 90% (3686 would be 89.99%)
     # block magnitudes: L2 and abs-sum of each tile, edge tiles padded
     w = torch.arange(1.0, 1 + 6 * 5).reshape(6, 5)
     s = block_scores(w, (4, 4), "abs")

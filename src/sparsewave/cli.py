@@ -3,8 +3,12 @@
 Exit status: 0 success, 1 failure (one line on stderr; the traceback too with
 ``--debug`` or ``SPARSEWAVE_DEBUG=1``), 2 usage error, 130 interrupted.
 
+Without ``--model``, commands use the default voice shipped in the package.
+
 Examples::
 
+    sparsewave resynth speech.wav -o out.wav
+    sparsewave evaluate held_out/ --json
     sparsewave convert model.bin -o geneing.sw
     sparsewave convert checkpoint.pth -o coqui.sw --from torch --config overrides.json
     sparsewave info geneing.sw --json
@@ -26,6 +30,7 @@ from pathlib import Path
 
 PROG = "sparsewave"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_MODEL_HELP = ".sw weight file (default: the default voice shipped in the package, 22,050 Hz LJ Speech)"
 
 
 class UsageError(Exception):
@@ -193,10 +198,22 @@ def _run_interruptibly(fn, *args, **kwargs):
     return box.get("value")
 
 
-def _load_vocoder(path_text: str):
+def _model_path(path_text) -> Path:
+    """The model file a command uses: the one given, else the packaged default voice."""
+    if path_text:
+        return _check_input_file(Path(path_text), "model file")
+    from .models import default_model_path
+
+    try:
+        return default_model_path()
+    except FileNotFoundError as e:
+        raise CliError(f"{e}") from None
+
+
+def _load_vocoder(path_text):
     from .vocoder import Vocoder
 
-    path = _check_input_file(Path(path_text), "model file")
+    path = _model_path(path_text)
     try:
         return Vocoder.load(path)
     except (ValueError, RuntimeError) as e:
@@ -561,9 +578,9 @@ def _print_info(info: dict) -> None:
 
 
 def cmd_info(args) -> int:
-    path = _check_input_file(Path(args.model), "model file")
+    path = _model_path(args.model)
     before = _rss_bytes()
-    voc = _load_vocoder(args.model)
+    voc = _load_vocoder(str(path))
     after = _rss_bytes()
     delta = (after - before) if (before is not None and after is not None and after > before) else None
     info = model_info(voc, path, delta)
@@ -629,7 +646,7 @@ def cmd_resynth(args) -> int:
     voc = _load_vocoder(args.model)
     mel_cfg = voc.config.get("mel")
     if not mel_cfg:
-        raise CliError(f"model {args.model} records no mel front end (config 'mel'); vocode a mel file with "
+        raise CliError(f"model {voc.path} records no mel front end (config 'mel'); vocode a mel file with "
                        "'sparsewave synthesize' instead")
     src = Path(args.audio)
     if not src.exists():
@@ -649,6 +666,61 @@ def cmd_resynth(args) -> int:
     if frames > voc.max_frames:
         raise CliError(f"{src} gives {frames} frames, more than the limit of {voc.max_frames}")
     _vocode_to_wav(args, voc, mel, out, max_samples=len(audio), source=f" from {src}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- evaluate
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def _audio_files(items) -> list:
+    """Files named on the command line, folders expanded to their WAV / FLAC files (sorted)."""
+    files = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file())
+            if not found:
+                raise CliError(f"no .wav or .flac files under {p}")
+            files += found
+        else:
+            files.append(_check_input_file(p, "audio file"))
+    return files
+
+
+def cmd_evaluate(args) -> int:
+    """Teacher-forced NLL and resynthesis mel correlation of held-out clips (sparsewave.quality)."""
+    from .audio import read_audio
+    from .quality import evaluate_clip
+
+    voc = _load_vocoder(args.model)
+    if not voc.config.get("mel"):
+        raise CliError(f"model {voc.path} records no mel front end (config 'mel'), so it cannot be scored on audio")
+    rows = []
+    for path in _audio_files(args.audio):
+        audio, _ = read_audio(path, target_rate=voc.sample_rate)
+        try:
+            score = _run_interruptibly(evaluate_clip, voc, audio, seed=args.seed, batched=_batched_args(args),
+                                       threads=args.threads or 1)
+        except ValueError as e:
+            raise CliError(f"{path}: {_one_line(e)}") from e
+        rows.append(dict(clip=str(path), **score.as_dict()))
+        if not args.json and not args.quiet:
+            print(f"{path.name:<28} {score.seconds:7.2f} s   NLL {score.nll_bits:6.3f} bits/sample   "
+                  f"mel correlation {score.mel_correlation:.3f}", flush=True)
+    seconds = sum(r["seconds"] for r in rows)
+    summary = {
+        "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seed": args.seed,
+        # duration-weighted NLL (bits over all samples); plain mean of the per-clip correlations
+        "nll_bits": sum(r["nll_bits"] * r["seconds"] for r in rows) / seconds,
+        "mel_correlation": sum(r["mel_correlation"] for r in rows) / len(rows),
+    }
+    if args.json:
+        print(json.dumps({"summary": summary, "clips": rows}, indent=2))
+    else:
+        print(f"{'all (' + str(len(rows)) + ' clips)':<28} {seconds:7.2f} s   NLL {summary['nll_bits']:6.3f} "
+              f"bits/sample   mel correlation {summary['mel_correlation']:.3f}")
     return EXIT_OK
 
 
@@ -739,10 +811,9 @@ def cmd_bench(args) -> int:
         if args.model:
             raise UsageError("give either MODEL or --random, not both")
         path, desc = _random_model(args)
-    elif not args.model:
-        raise UsageError("give a MODEL file, or --random dual-softmax with --hidden/--density/--block")
     else:
-        path, desc = args.model, str(args.model)
+        path = _model_path(args.model)
+        desc = str(args.model) if args.model else f"default voice ({path.name})"
     try:
         return _bench(args, path, desc, _isa)
     finally:
@@ -853,7 +924,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Architecture, matrix shapes / block shapes / densities, loop MACs per sample, "
                                    "memory and the kernel path (ISA) that will run.",
                        epilog="example: sparsewave info geneing.sw --json")
-    i.add_argument("model", metavar="MODEL", help=".sw weight file")
+    i.add_argument("model", metavar="MODEL", nargs="?", default=None, help=DEFAULT_MODEL_HELP)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=cmd_info)
 
@@ -863,7 +934,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example: sparsewave synthesize mel.npy -o out.wav --model geneing.sw --batched")
     s.add_argument("mel", metavar="MEL", help="mel file (.npy / .npz / .pt)")
     s.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
-    s.add_argument("-m", "--model", required=True, metavar="MODEL", help=".sw weight file")
+    s.add_argument("-m", "--model", default=None, metavar="MODEL", help=DEFAULT_MODEL_HELP)
     s.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (default: random)")
     s.add_argument("--batched", action="store_true",
                    help="generate overlapping folds together (faster; implied by --target/--overlap/--threads > 1)")
@@ -879,7 +950,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Samples/s and real-time factor (audio seconds per compute second) unbatched, "
                                    "batched on 1 thread and batched on N threads.",
                        epilog="example: sparsewave bench geneing.sw --seconds 2 --threads 2")
-    b.add_argument("model", metavar="MODEL", nargs="?", help=".sw weight file (or use --random)")
+    b.add_argument("model", metavar="MODEL", nargs="?", help=".sw weight file (default: the packaged default "
+                   "voice; or use --random)")
     b.add_argument("--random", metavar="FAMILY", choices=("dual-softmax",),
                    help="measure a model of this shape with random weights, before training it")
     b.add_argument("--hidden", type=_positive_int, default=896, metavar="N", help="--random: state size (default 896)")
@@ -908,7 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example: sparsewave resynth speech.wav -o out.wav --model geneing.sw")
     r.add_argument("audio", metavar="AUDIO", help="WAV / FLAC file")
     r.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
-    r.add_argument("-m", "--model", required=True, metavar="MODEL", help=".sw weight file")
+    r.add_argument("-m", "--model", default=None, metavar="MODEL", help=DEFAULT_MODEL_HELP)
     r.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (default: random)")
     r.add_argument("--batched", action="store_true", help="generate overlapping folds together (faster)")
     r.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="threads for batched mode")
@@ -916,6 +988,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlap", type=_nonneg_int, default=None, metavar="O", help="fold overlap in samples")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     r.set_defaults(func=cmd_resynth)
+
+    e = sub.add_parser("evaluate", aliases=["eval"], parents=[common],
+                       help="score a model on held-out speech (NLL, resynthesis mel correlation)",
+                       description="For each clip: the teacher-forced NLL in bits per sample, and the Pearson "
+                                   "correlation between the clip's mel and the mel of the model's resynthesis of it "
+                                   "(see docs/quality.md). Use clips the model was not trained on.",
+                       epilog="example: sparsewave evaluate held_out/ --json")
+    e.add_argument("audio", metavar="AUDIO", nargs="+", help="WAV / FLAC files or folders of them")
+    e.add_argument("-m", "--model", default=None, metavar="MODEL", help=DEFAULT_MODEL_HELP)
+    e.add_argument("--seed", type=_nonneg_int, default=0, help="random seed of the resynthesis (default 0)")
+    e.add_argument("--batched", action="store_true", help="resynthesize in overlapping folds (faster)")
+    e.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="threads for batched mode")
+    e.add_argument("--target", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    e.add_argument("--overlap", type=_nonneg_int, default=None, help=argparse.SUPPRESS)
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    e.set_defaults(func=cmd_evaluate)
     return p
 
 
@@ -939,7 +1028,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (convert, info, synthesize, resynth, bench, train)",
+        print(f"{PROG}: error: a command is required (convert, info, synthesize, resynth, evaluate, bench, train)",
               file=sys.stderr)
         return EXIT_USAGE
     name = f"{PROG} {args.command}"

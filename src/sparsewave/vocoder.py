@@ -52,6 +52,16 @@ class Vocoder:
             raise OSError(f"cannot read model file '{p}': {e}") from None
         return cls(core, p)
 
+    @classmethod
+    def default(cls, *, weights: str = "float32") -> "Vocoder":
+        """The default voice shipped in the package: a 22,050 Hz, 80-mel dual-softmax WaveRNN
+        (N = 256, GRU 90% sparse in 4x4 blocks) trained on LJ Speech. Its mel front end is in
+        ``config["mel"]``, so ``sparsewave.audio.mel_spectrogram(audio, v.config["mel"])`` makes
+        its input. See ``sparsewave/models/README.md`` for its training and measured quality."""
+        from .models import default_model_path
+
+        return cls.load(default_model_path(), weights=weights)
+
     # -- metadata ---------------------------------------------------------
     @property
     def sample_rate(self) -> int:

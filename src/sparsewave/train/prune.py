@@ -46,8 +46,9 @@ def scheduled_sparsity(step: int, target: float, start: int, steps: int) -> floa
 
 
 def blocks_to_prune(sparsity: float, n_blocks: int) -> int:
-    """How many of ``n_blocks`` blocks are zero at ``sparsity`` (rounded to the nearest block)."""
-    return max(0, min(n_blocks, int(math.floor(sparsity * n_blocks + 0.5))))
+    """How many of ``n_blocks`` blocks are zero at ``sparsity``: rounded up, so that a model
+    trained to Z is at least Z sparse (the tolerance keeps 0.5 * 10 at 5, not 6)."""
+    return max(0, min(n_blocks, int(math.ceil(sparsity * n_blocks - 1e-9))))
 
 
 def block_scores(w: torch.Tensor, block, norm: str = "l2") -> torch.Tensor:
@@ -159,6 +160,11 @@ class BlockPruner:
             m = self.masks[name]
             if not bool(m.all()):
                 p[rows].mul_(m.to(p.dtype))
+
+    def below_target(self) -> bool:
+        """True if a mask prunes fewer blocks than the final target asks (a checkpoint written
+        when :func:`blocks_to_prune` rounded to the nearest block)."""
+        return any(int((~bm).sum()) < blocks_to_prune(self.target, bm.numel()) for bm in self.block_masks.values())
 
     def step(self, step: int) -> bool:
         """After optimizer step ``step``: update the masks if due, then apply them. True if updated."""

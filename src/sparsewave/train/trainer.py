@@ -212,6 +212,9 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         step = int(resume["step"])
         elapsed_before = float(resume.get("elapsed", 0.0))
         say(f"resumed from {ck_path} at step {step}")
+        if step > pruner.end and pruner.below_target():
+            pruner.update(step)  # masks past the schedule's end: bring them up to the target
+            say(f"masks raised to the target sparsity ({cfg.sparsity:.0%}, rounded up to whole blocks)")
     if device.type != "cpu":
         say(f"training on {device}")
     sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng)

@@ -1,0 +1,68 @@
+"""sparsewave.quality: the mel correlation and NLL figures that docs/quality.md reports."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sparsewave
+from sparsewave.quality import EDGE_FRAMES, evaluate_clip, mel_correlation
+
+
+def _float64_corr(a, b, edge=EDGE_FRAMES):
+    n = min(len(a), len(b))
+    return float(np.corrcoef(a[edge:n - edge].ravel(), b[edge:n - edge].ravel())[0, 1])
+
+
+def test_mel_correlation_matches_numpy_on_random_mels(rng):
+    for frames_a, frames_b, mels in ((40, 40, 80), (37, 52, 20), (7, 6, 1)):
+        a = rng.normal(size=(frames_a, mels))
+        b = 0.5 * a[:frames_b] if frames_b <= frames_a else 0.5 * np.vstack([a, rng.normal(size=(frames_b - frames_a, mels))])
+        b = b + rng.normal(size=b.shape)
+        assert mel_correlation(a, b) == pytest.approx(_float64_corr(a, b), abs=1e-12)
+
+
+def test_mel_correlation_invariances(rng):
+    a = rng.normal(size=(30, 16))
+    assert mel_correlation(a, a) == pytest.approx(1.0)
+    assert mel_correlation(a, 3.0 * a - 2.0) == pytest.approx(1.0)  # scale and offset free
+    assert mel_correlation(a, -a) == pytest.approx(-1.0)
+    assert abs(mel_correlation(a, rng.normal(size=(30, 16)))) < 0.2
+    # Only the common frames are compared; the edge frames are ignored.
+    b = a.copy()
+    b[:EDGE_FRAMES] = 100.0
+    assert mel_correlation(a, np.vstack([b, np.zeros((5, 16))])) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("a, b, msg", [
+    (np.zeros(10), np.zeros(10), "2-D"),
+    (np.ones((10, 4)), np.ones((10, 5)), "channel counts"),
+    (np.ones((5, 4)), np.ones((5, 4)), "too few frames"),
+    (np.full((10, 4), np.nan), np.ones((10, 4)), "NaN"),
+    (np.ones((10, 4)), np.ones((10, 4)), "constant"),
+])
+def test_mel_correlation_refuses_bad_input(a, b, msg):
+    with pytest.raises(ValueError, match=msg):
+        mel_correlation(a, b)
+
+
+def test_evaluate_clip_uses_the_engine(rng):
+    voc = sparsewave.Vocoder.default()
+    sr = voc.sample_rate
+    t = np.arange(int(0.4 * sr)) / sr
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+    score = evaluate_clip(voc, audio, seed=3)
+    assert score.seconds == pytest.approx(len(audio) / sr)
+    assert 0.0 < score.nll_bits < 32.0
+    assert -1.0 <= score.mel_correlation <= 1.0
+    # The same numbers as the public API gives.
+    from sparsewave.audio import mel_spectrogram
+
+    cfg = dict(voc.config["mel"], sample_rate=sr)
+    mel = mel_spectrogram(audio, cfg)
+    assert score.nll_bits == pytest.approx(voc.nll(mel, audio), rel=1e-6)
+    again = mel_correlation(mel, mel_spectrogram(voc.synthesize(mel, seed=3)[:len(audio)], cfg))
+    assert score.mel_correlation == pytest.approx(again, abs=1e-9)
+    with pytest.raises(ValueError, match="1-D"):
+        evaluate_clip(voc, np.zeros((2, 100), np.float32))
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluate_clip(voc, np.zeros(0, np.float32))
