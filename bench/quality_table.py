@@ -24,9 +24,12 @@ def _log_events(run: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_budget(run: Path) -> dict:
-    """Steps, samples seen and training seconds of a run, from its log."""
+def run_budget(run: Path, step: int | None = None) -> dict:
+    """Steps, samples seen and training seconds of a run, from its log; ``step``: the step of the
+    exported model (the log may have gone further)."""
     events = _log_events(run)
+    if step is not None:
+        events = [e for e in events if e.get("step", 0) <= step]
     starts = [e for e in events if e["event"] in ("start", "resume")]
     if not starts:
         raise SystemExit(f"{run}: log.jsonl has no start or resume event")
@@ -48,7 +51,7 @@ def score_run(run: Path, clips: list[Path]) -> dict:
 
     voc = Vocoder.load(run / "model.sw")
     nonzero, _ = voc.loop_macs
-    budget = run_budget(run)
+    budget = run_budget(run, voc.config.get("training", {}).get("step"))
     for clip in clips:
         if budget["held_out"] and clip.name not in budget["held_out"]:
             raise SystemExit(f"{clip.name} is not among {run}'s held-out clips {budget['held_out']}")
