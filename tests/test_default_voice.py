@@ -65,6 +65,9 @@ def test_cli_uses_the_default_voice(tmp_path):
     assert p.returncode == 0, p.stderr
     audio, rate = read_audio(out)
     assert rate == sr and len(audio) == len(t) and np.isfinite(audio).all() and np.abs(audio).max() > 0
+    b = run_cli("bench", "--seconds", "0.05", "--repeats", "1", "--threads", "1", "--json")
+    assert b.returncode == 0, b.stderr
+    assert models.DEFAULT_VOICE in json.loads(b.stdout)["model"]
     e = run_cli("evaluate", wav, "--json")
     assert e.returncode == 0, e.stderr
     report = json.loads(e.stdout)
