@@ -638,9 +638,24 @@ def _vocode_to_wav(args, voc, mel, out: Path, *, max_samples: int | None = None,
               f"{elapsed:.2f} s ({dur / max(elapsed, 1e-9):.2f}x real time, {mode}, seed {seed})", file=sys.stderr)
 
 
+def _read_audio_with_notes(path, rate: int, quiet: bool):
+    """Audio of ``path`` at ``rate``; the reader's warnings (downmix, resampling) become notes."""
+    import warnings
+
+    from .audio import read_audio
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio, _ = read_audio(path, target_rate=rate)
+    if not quiet:
+        for w in caught:
+            print(f"{PROG}: note: {w.message}", file=sys.stderr)
+    return audio
+
+
 def cmd_resynth(args) -> int:
     """Copy synthesis: the model's own mel of real audio, vocoded back."""
-    from .audio import mel_spectrogram, read_audio
+    from .audio import mel_spectrogram
 
     out = _check_output_file(Path(args.output))
     voc = _load_vocoder(args.model)
@@ -653,14 +668,7 @@ def cmd_resynth(args) -> int:
         raise CliError(f"no such audio file: {src}")
     if src.is_dir():
         raise CliError(f"{src} is a directory, not an audio file")
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        audio, rate = read_audio(src, target_rate=voc.sample_rate)
-    if not args.quiet:
-        for w in caught:
-            print(f"{PROG}: note: {w.message}", file=sys.stderr)
+    audio = _read_audio_with_notes(src, voc.sample_rate, args.quiet)
     mel = mel_spectrogram(audio, dict(mel_cfg, sample_rate=voc.sample_rate))
     frames = mel.shape[0]
     if frames > voc.max_frames:
@@ -691,7 +699,6 @@ def _audio_files(items) -> list:
 
 def cmd_evaluate(args) -> int:
     """Teacher-forced NLL and resynthesis mel correlation of held-out clips (sparsewave.quality)."""
-    from .audio import read_audio
     from .quality import evaluate_clip
 
     voc = _load_vocoder(args.model)
@@ -699,7 +706,7 @@ def cmd_evaluate(args) -> int:
         raise CliError(f"model {voc.path} records no mel front end (config 'mel'), so it cannot be scored on audio")
     rows = []
     for path in _audio_files(args.audio):
-        audio, _ = read_audio(path, target_rate=voc.sample_rate)
+        audio = _read_audio_with_notes(path, voc.sample_rate, args.quiet or args.json)
         try:
             score = _run_interruptibly(evaluate_clip, voc, audio, seed=args.seed, batched=_batched_args(args),
                                        threads=args.threads or 1)
