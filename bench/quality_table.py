@@ -3,7 +3,7 @@
 For each run folder written by ``sparsewave.train`` (checkpoint log + ``model.sw``) this prints
 the budget the run got (steps, samples seen, CPU minutes), the model's per-sample cost, and the
 two quality figures of ``sparsewave.quality`` on the held-out clips: teacher-forced NLL in bits
-per sample (duration-weighted) and resynthesis mel correlation (mean over clips, seed 0).
+per sample (duration-weighted) and resynthesis mel correlation (mean over clips and seeds 0..K-1).
 
     python bench/quality_table.py RUN_DIR [RUN_DIR ...] --clips CLIP.wav [CLIP.wav ...] [--json OUT]
 
@@ -44,7 +44,7 @@ def run_budget(run: Path, step: int | None = None) -> dict:
             "val_bits_trainer": vals[-1]["val_bits"] if vals else None, "held_out": held_out}
 
 
-def score_run(run: Path, clips: list[Path]) -> dict:
+def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
     from sparsewave import Vocoder
     from sparsewave.audio import read_audio
     from sparsewave.quality import evaluate_clip
@@ -58,14 +58,14 @@ def score_run(run: Path, clips: list[Path]) -> dict:
     scores = []
     for clip in clips:
         audio, _ = read_audio(clip, target_rate=voc.sample_rate)
-        scores.append(evaluate_clip(voc, audio, seed=0))
+        scores.append(evaluate_clip(voc, audio, seed=0, n_seeds=n_seeds))
     seconds = sum(s.seconds for s in scores)
     cfg = voc.config
     return {"run": run.name, "hidden": cfg["hidden"], "block": cfg.get("block"),
             "sparsity": cfg.get("training", {}).get("target_sparsity"), "macs_per_sample": nonzero, **budget,
             "nll_bits": sum(s.nll_bits * s.seconds for s in scores) / seconds,
             "mel_correlation": sum(s.mel_correlation for s in scores) / len(scores),
-            "per_clip_mel_correlation": [round(s.mel_correlation, 4) for s in scores]}
+            "per_clip_mel_correlation": [round(s.mel_correlation, 4) for s in scores], "seeds": n_seeds}
 
 
 def markdown(rows: list[dict]) -> str:
@@ -84,9 +84,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="sparsewave.train run folders")
     p.add_argument("--clips", nargs="+", type=Path, required=True, help="held-out WAV files")
+    p.add_argument("--seeds", type=int, default=3, help="resyntheses per clip (seeds 0..K-1, default 3)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = p.parse_args(argv)
-    rows = [score_run(run, args.clips) for run in args.runs]
+    rows = [score_run(run, args.clips, args.seeds) for run in args.runs]
     print(markdown(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -62,6 +62,12 @@ def test_evaluate_clip_uses_the_engine(rng):
     assert score.nll_bits == pytest.approx(voc.nll(mel, audio), rel=1e-6)
     again = mel_correlation(mel, mel_spectrogram(voc.synthesize(mel, seed=3)[:len(audio)], cfg))
     assert score.mel_correlation == pytest.approx(again, abs=1e-9)
+    three = evaluate_clip(voc, audio, seed=3, n_seeds=3)
+    assert three.mel_correlations[0] == pytest.approx(score.mel_correlation, abs=1e-12)
+    assert len(three.mel_correlations) == 3 and three.mel_correlation == pytest.approx(np.mean(three.mel_correlations))
+    assert three.nll_bits == score.nll_bits
+    with pytest.raises(ValueError, match="n_seeds"):
+        evaluate_clip(voc, audio, n_seeds=0)
     with pytest.raises(ValueError, match="1-D"):
         evaluate_clip(voc, np.zeros((2, 100), np.float32))
     with pytest.raises(ValueError, match="non-empty"):

@@ -708,8 +708,8 @@ def cmd_evaluate(args) -> int:
     for path in _audio_files(args.audio):
         audio = _read_audio_with_notes(path, voc.sample_rate, args.quiet or args.json)
         try:
-            score = _run_interruptibly(evaluate_clip, voc, audio, seed=args.seed, batched=_batched_args(args),
-                                       threads=args.threads or 1)
+            score = _run_interruptibly(evaluate_clip, voc, audio, seed=args.seed, n_seeds=args.seeds,
+                                       batched=_batched_args(args), threads=args.threads or 1)
         except ValueError as e:
             raise CliError(f"{path}: {_one_line(e)}") from e
         rows.append(dict(clip=str(path), **score.as_dict()))
@@ -718,7 +718,7 @@ def cmd_evaluate(args) -> int:
                   f"mel correlation {score.mel_correlation:.3f}", flush=True)
     seconds = sum(r["seconds"] for r in rows)
     summary = {
-        "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seed": args.seed,
+        "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seeds": list(range(args.seed, args.seed + args.seeds)),
         # duration-weighted NLL (bits over all samples); plain mean of the per-clip correlations
         "nll_bits": sum(r["nll_bits"] * r["seconds"] for r in rows) / seconds,
         "mel_correlation": sum(r["mel_correlation"] for r in rows) / len(rows),
@@ -1004,7 +1004,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example: sparsewave evaluate held_out/ --json")
     e.add_argument("audio", metavar="AUDIO", nargs="+", help="WAV / FLAC files or folders of them")
     e.add_argument("-m", "--model", default=None, metavar="MODEL", help=DEFAULT_MODEL_HELP)
-    e.add_argument("--seed", type=_nonneg_int, default=0, help="random seed of the resynthesis (default 0)")
+    e.add_argument("--seed", type=_nonneg_int, default=0, help="random seed of the (first) resynthesis (default 0)")
+    e.add_argument("--seeds", type=_positive_int, default=1, metavar="K",
+                   help="resynthesize each clip K times (seeds SEED..SEED+K-1) and average the correlation")
     e.add_argument("--batched", action="store_true", help="resynthesize in overlapping folds (faster)")
     e.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="threads for batched mode")
     e.add_argument("--target", type=_positive_int, default=None, help=argparse.SUPPRESS)

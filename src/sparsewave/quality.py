@@ -55,16 +55,22 @@ class ClipScore:
     """Scores of one clip (see the module docstring)."""
     seconds: float
     nll_bits: float
-    mel_correlation: float
-    synth_seconds: float  # wall time of the resynthesis
+    mel_correlation: float  # mean over the seeds
+    mel_correlations: list  # one per seed
+    synth_seconds: float  # wall time of the resyntheses
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def evaluate_clip(vocoder, audio, *, seed: int = 0, batched: bool = False, threads: int = 1) -> ClipScore:
+def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: bool = False,
+                  threads: int = 1) -> ClipScore:
     """Teacher-forced NLL and resynthesis mel correlation of ``audio`` (float in [-1, 1], already
-    at ``vocoder.sample_rate``) under ``vocoder``, whose config must record its mel front end."""
+    at ``vocoder.sample_rate``) under ``vocoder``, whose config must record its mel front end.
+    The correlation is averaged over resyntheses with seeds ``seed .. seed + n_seeds - 1``: one
+    sampled waveform can hold a rare loud burst that moves it by a few hundredths."""
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     from .audio import mel_spectrogram
 
     mel_cfg = vocoder.config.get("mel")
@@ -77,9 +83,11 @@ def evaluate_clip(vocoder, audio, *, seed: int = 0, batched: bool = False, threa
     mel = mel_spectrogram(x, cfg)
     n = min(len(x), mel.shape[0] * vocoder.hop_length)
     nll = vocoder.nll(mel, x[:n])
-    t0 = time.perf_counter()
-    generated = vocoder.synthesize(mel, seed=seed, batched=batched, threads=threads)[:len(x)]
-    synth_s = time.perf_counter() - t0
-    corr = mel_correlation(mel, mel_spectrogram(generated, cfg))
-    return ClipScore(seconds=len(x) / vocoder.sample_rate, nll_bits=nll, mel_correlation=corr,
-                     synth_seconds=synth_s)
+    corrs, synth_s = [], 0.0
+    for s in range(seed, seed + n_seeds):
+        t0 = time.perf_counter()
+        generated = vocoder.synthesize(mel, seed=s, batched=batched, threads=threads)[:len(x)]
+        synth_s += time.perf_counter() - t0
+        corrs.append(mel_correlation(mel, mel_spectrogram(generated, cfg)))
+    return ClipScore(seconds=len(x) / vocoder.sample_rate, nll_bits=nll, mel_correlation=float(np.mean(corrs)),
+                     mel_correlations=corrs, synth_seconds=synth_s)
