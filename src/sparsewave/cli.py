@@ -679,22 +679,17 @@ def cmd_resynth(args) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 
-AUDIO_SUFFIXES = (".wav", ".flac")
-
-
 def _audio_files(items) -> list:
-    """Files named on the command line, folders expanded to their WAV / FLAC files (sorted)."""
-    files = []
+    """Files named on the command line, folders expanded to their WAV / FLAC files."""
+    from .audio import find_audio_files
+
     for item in items:
         p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file())
-            if not found:
-                raise CliError(f"no .wav or .flac files under {p}")
-            files += found
-        else:
-            files.append(_check_input_file(p, "audio file"))
-    return files
+        if p.is_dir() and not find_audio_files([p]):
+            raise CliError(f"no .wav or .flac files under {p}")
+        if not p.is_dir():
+            _check_input_file(p, "audio file")
+    return find_audio_files(items)
 
 
 def cmd_evaluate(args) -> int:
@@ -709,7 +704,7 @@ def cmd_evaluate(args) -> int:
         audio = _read_audio_with_notes(path, voc.sample_rate, args.quiet or args.json)
         try:
             score = _run_interruptibly(evaluate_clip, voc, audio, seed=args.seed, n_seeds=args.seeds,
-                                       batched=_batched_args(args), threads=args.threads or 1)
+                                       batched=args.batched or (args.threads or 1) > 1, threads=args.threads or 1)
         except ValueError as e:
             raise CliError(f"{path}: {_one_line(e)}") from e
         rows.append(dict(clip=str(path), **score.as_dict()))
@@ -1009,8 +1004,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resynthesize each clip K times (seeds SEED..SEED+K-1) and average the correlation")
     e.add_argument("--batched", action="store_true", help="resynthesize in overlapping folds (faster)")
     e.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="threads for batched mode")
-    e.add_argument("--target", type=_positive_int, default=None, help=argparse.SUPPRESS)
-    e.add_argument("--overlap", type=_nonneg_int, default=None, help=argparse.SUPPRESS)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     e.set_defaults(func=cmd_evaluate)

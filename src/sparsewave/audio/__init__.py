@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import read_audio, write_audio
+from .io import find_audio_files, read_audio, write_audio
 from .mel import MelFrontEnd, hz_to_mel, mel_filterbank, mel_spectrogram, mel_to_hz, normalize_mel_config
 from .resample import design_filter, rational_ratio, resample
 
@@ -29,4 +29,4 @@ def load_mel(path, config) -> np.ndarray:
 
 
 __all__ = ["MelFrontEnd", "mel_spectrogram", "mel_filterbank", "hz_to_mel", "mel_to_hz", "normalize_mel_config",
-           "resample", "design_filter", "rational_ratio", "read_audio", "write_audio", "load_mel"]
+           "resample", "design_filter", "rational_ratio", "read_audio", "write_audio", "find_audio_files", "load_mel"]

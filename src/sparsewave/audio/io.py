@@ -28,7 +28,7 @@ try:  # optional dependency
 except Exception:  # ImportError, or OSError when libsndfile itself is missing
     _sf = None
 
-__all__ = ["read_audio", "write_audio", "SUBTYPES", "FORMATS"]
+__all__ = ["read_audio", "write_audio", "find_audio_files", "SUBTYPES", "FORMATS"]
 
 FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
@@ -124,6 +124,24 @@ def _read_stdlib(p: Path) -> tuple[np.ndarray, int]:
         raise ValueError(f"cannot read audio file '{p}': {8 * width}-bit PCM WAV is not supported")
     frames = x.size // channels
     return x[: frames * channels].reshape(frames, channels), int(rate)
+
+
+def find_audio_files(items, suffixes=(".wav", ".flac")) -> list[Path]:
+    """Files named in ``items``, and every file under the named folders (recursively) whose
+    suffix is in ``suffixes``: resolved, deduplicated, sorted by name. FileNotFoundError names a
+    missing item."""
+    out: dict[Path, None] = {}
+    for item in items:
+        p = Path(item)
+        if p.is_file():
+            out[p.resolve()] = None
+        elif p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in suffixes:
+                    out[f.resolve()] = None
+        else:
+            raise FileNotFoundError(f"no such file or folder: '{p}'")
+    return sorted(out, key=lambda f: (f.name, str(f)))
 
 
 def read_audio(path, target_rate: int | None = None) -> tuple[np.ndarray, int]:

@@ -14,6 +14,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..audio.io import find_audio_files
 from .model import split_bytes
 
 __all__ = ["DEFAULT_MEL", "Clip", "find_wavs", "split_holdout", "read_wav", "load_clip", "load_clips",
@@ -44,18 +45,10 @@ class Clip:
 
 def find_wavs(dirs: Iterable) -> list[Path]:
     """Every ``*.wav`` under the given folders (recursively) or given files, sorted, deduplicated."""
-    out: dict[Path, None] = {}
-    for d in dirs:
-        p = Path(d)
-        if p.is_file():
-            out[p.resolve()] = None
-        elif p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() == ".wav":
-                    out[f.resolve()] = None
-        else:
-            raise FileNotFoundError(f"no such data folder or file: '{p}'")
-    return sorted(out, key=lambda f: (f.name, str(f)))
+    try:
+        return find_audio_files(dirs, suffixes=(".wav",))
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"data: {e}") from None
 
 
 def split_holdout(files: Sequence[Path], n_val: int) -> tuple[list[Path], list[Path]]:
