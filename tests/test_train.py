@@ -18,7 +18,7 @@ from reference_models import dual_softmax_numpy as ref  # noqa: E402
 
 import sparsewave  # noqa: E402
 from sparsewave.train import cli as train_cli  # noqa: E402
-from sparsewave.train.data import find_wavs, split_holdout  # noqa: E402
+from sparsewave.train.data import CropSampler, find_wavs, load_clips, perturb_feedback, split_holdout  # noqa: E402
 from sparsewave.train.model import DualSoftmaxWaveRNN, export_tensors, split_bytes  # noqa: E402
 from sparsewave.train.prune import BlockPruner, block_scores, blocks_to_prune, scheduled_sparsity  # noqa: E402
 from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
@@ -252,6 +252,45 @@ def test_tiny_run_exports_an_equivalent_sparse_model(wav_dir, tmp_path, block, u
     lp = (np.log2(_softmax(want[:, :256])[np.arange(len(c)), c])
           + np.log2(_softmax(want[:, 256:])[np.arange(len(c)), f]))
     assert v.nll(mels, audio) == pytest.approx(-lp.mean(), rel=1e-4)
+
+
+# ------------------------------------------------------------------------------ feedback noise
+
+
+def _decode(c, f):
+    return (np.asarray(c, np.int64) * 256 + np.asarray(f, np.int64)) / 32767.5 - 1.0
+
+
+@pytest.mark.parametrize("std", [0.0, 0.003, 0.03])
+def test_feedback_noise_has_the_asked_spread(std):
+    rng = np.random.default_rng(11)
+    x = np.clip(0.3 * rng.standard_normal(200_000), -0.9, 0.9)
+    c, f = split_bytes(x)
+    nc, nf = perturb_feedback(c, f, std, np.random.default_rng(5))
+    assert nc.min() >= 0 and nc.max() <= 255 and nf.min() >= 0 and nf.max() <= 255
+    d = _decode(nc, nf) - _decode(c, f)
+    if std == 0.0:
+        assert np.array_equal(nc, c) and np.array_equal(nf, f)
+    else:
+        assert abs(d.std() / std - 1.0) < 0.02 and abs(d.mean()) < 0.05 * std
+    # full-scale samples stay in range (clipped, not wrapped)
+    ec, ef = perturb_feedback(np.array([0, 255]), np.array([0, 255]), 0.5, np.random.default_rng(1))
+    assert ec.min() >= 0 and ec.max() <= 255
+
+
+def test_feedback_noise_touches_only_the_fed_back_bytes(wav_dir):
+    clips = load_clips(find_wavs([wav_dir]), MEL, min_frames=4)
+    clean = CropSampler(clips, frames=4, batch=8, hop=MEL["hop_length"], rng=np.random.default_rng(2)).sample()
+    noisy = CropSampler(clips, frames=4, batch=8, hop=MEL["hop_length"], rng=np.random.default_rng(2),
+                        feedback_noise=0.05).sample()
+    # the same crops (the noise is drawn after the crop positions), the same targets and mels
+    for k in ("c", "f", "mels"):
+        assert torch.equal(clean[k], noisy[k])
+    assert not torch.equal(clean["prev_f"], noisy["prev_f"])
+    # the clean sampler's fed-back bytes are the targets shifted by one
+    assert torch.equal(clean["prev_c"][:, 1:], clean["c"][:, :-1])
+    with pytest.raises(ValueError, match="feedback_noise"):
+        CropSampler(clips, frames=4, batch=2, hop=MEL["hop_length"], feedback_noise=float("nan"))
 
 
 def test_resume_continues_at_the_saved_step(wav_dir, tmp_path):

@@ -30,6 +30,13 @@ def _sparsity(s: str) -> float:
     return v
 
 
+def _noise_std(s: str) -> float:
+    v = float(s)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {s}")
+    return v
+
+
 def _block(s: str) -> str:
     from .prune import parse_block
 
@@ -73,6 +80,9 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     a.add_argument("--lr-final", type=float, default=None, help="cosine-decay the rate to this by the last step")
     a.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip, 0 = off (default 1.0)")
+    a.add_argument("--feedback-noise", type=_noise_std, default=0.0, metavar="STD",
+                   help="add noise (std drawn per crop from [0, STD], full scale = 1) to the fed-back past "
+                        "samples, so free-running synthesis recovers from its own bad draws (default 0)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     a.add_argument("--device", default="cpu",
@@ -103,7 +113,7 @@ def config_from_args(args: argparse.Namespace):
         sparsity=args.sparsity, block=args.block, prune_heads=args.prune_heads, prune_norm=args.prune_norm,
         prune_start=args.prune_start, prune_steps=args.prune_steps, prune_every=args.prune_every,
         steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
-        clip=args.clip, val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
+        clip=args.clip, feedback_noise=args.feedback_noise, val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
         quiet=args.quiet)

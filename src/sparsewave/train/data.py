@@ -18,7 +18,7 @@ from ..audio.io import find_audio_files
 from .model import split_bytes
 
 __all__ = ["DEFAULT_MEL", "Clip", "find_wavs", "split_holdout", "read_wav", "load_clip", "load_clips",
-           "CropSampler", "fixed_crops"]
+           "CropSampler", "fixed_crops", "perturb_feedback"]
 
 # LJ Speech at 22,050 Hz: 1024-point STFT (46 ms), hop 256 (11.6 ms), 80 Slaney mels from 0 to
 # 8 kHz of the magnitude, 20 log10(max(1e-5, S)) - 20 dB, mapped linearly from [-100, 0] dB to
@@ -142,15 +142,33 @@ def _stack(items) -> dict[str, torch.Tensor]:
             "mels": torch.from_numpy(np.stack(m))}
 
 
+def perturb_feedback(prev_c: np.ndarray, prev_f: np.ndarray, std: float, rng: np.random.Generator):
+    """The fed-back bytes of one crop with Gaussian noise of standard deviation ``std`` (in units
+    of full scale) added to the 16-bit samples they encode. Targets are left clean.
+
+    Why: under teacher forcing the model only ever sees real past samples, so at synthesis time
+    one badly drawn coarse byte in a pause is followed by more (the model trusts its input and
+    not the mel) and grows into a loud burst. Training on a noisy past teaches it to fall back
+    on the mel when the past looks wrong, as LPCNet does with its noise injection.
+    """
+    u = prev_c.astype(np.int64) * 256 + prev_f.astype(np.int64)
+    u = np.clip(np.rint(u + rng.standard_normal(u.shape) * (std * 32767.5)), 0, 65535).astype(np.int64)
+    return u >> 8, u & 255
+
+
 class CropSampler:
     """Random crops of ``frames`` mel frames (``frames * hop`` samples) into batches.
 
     Clips are drawn in proportion to their number of crop positions. ``rng`` is a NumPy
-    Generator whose state is saved in checkpoints.
+    Generator whose state is saved in checkpoints. With ``feedback_noise`` > 0 each crop's
+    fed-back samples get noise of a standard deviation drawn uniformly from [0, feedback_noise]
+    (see :func:`perturb_feedback`), so the model also sees clean and nearly clean pasts.
     """
 
     def __init__(self, clips: Sequence[Clip], *, frames: int, batch: int, hop: int, ctx: int = 0,
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, feedback_noise: float = 0.0):
+        if not (feedback_noise >= 0.0 and np.isfinite(feedback_noise)):
+            raise ValueError(f"feedback_noise must be a finite number >= 0, got {feedback_noise}")
         self.clips = [c for c in clips if c.samples // hop >= frames]
         if not self.clips:
             raise ValueError(f"no training clip has {frames} whole frames ({frames * hop} samples)")
@@ -159,6 +177,7 @@ class CropSampler:
         self.p = positions / positions.sum()
         self.positions = positions.astype(np.int64)
         self.rng = rng if rng is not None else np.random.default_rng()
+        self.feedback_noise = float(feedback_noise)
 
     def sample(self) -> dict[str, torch.Tensor]:
         which = self.rng.choice(len(self.clips), size=self.batch, p=self.p)
@@ -166,6 +185,10 @@ class CropSampler:
         for i in which:
             k = int(self.rng.integers(0, self.positions[i]))
             items.append(_crop(self.clips[i], k, self.frames, self.hop, self.ctx))
+        if self.feedback_noise > 0:  # drawn after the crops, so noise does not change which crops
+            for j, (c, f, pc, pf, m) in enumerate(items):
+                pc, pf = perturb_feedback(pc, pf, self.rng.uniform(0.0, self.feedback_noise), self.rng)
+                items[j] = (c, f, pc, pf, m)
         return _stack(items)
 
 

@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_final: Optional[float] = None      # cosine decay to this by the last step (default: constant)
     clip: float = 1.0                     # gradient-norm clip (0 = none)
+    feedback_noise: float = 0.0           # max std of noise on the fed-back samples (data.perturb_feedback)
     val_clips: int = 4
     val_crops: int = 32
     val_every: int = 500
@@ -217,7 +218,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
             say(f"masks raised to the target sparsity ({cfg.sparsity:.0%}, rounded up to whole blocks)")
     if device.type != "cpu":
         say(f"training on {device}")
-    sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng)
+    sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng,
+                          feedback_noise=cfg.feedback_noise)
     val_batches = fixed_crops(val_clips, n=cfg.val_crops, frames=cfg.seq_frames, hop=hop, ctx=ctx,
                               batch=cfg.batch, seed=cfg.seed + 1234)
     n_params = sum(p.numel() for p in model.parameters())
