@@ -320,7 +320,7 @@ def test_cli(wav_dir, tmp_path, capsys):
     args = [str(wav_dir), "-o", str(out), "--hidden", "16", "--steps", "3", "--batch", "2", "--seq-frames", "3",
             "--sparsity", "0.5", "--block", "16x1", "--prune-start", "0", "--prune-steps", "2", "--prune-every", "1",
             "--val-clips", "1", "--val-crops", "2", "--val-every", "3", "--log-every", "1", "--threads", "1",
-            "--mel-config", str(mel_cfg), "--export-every", "2", "--checkpoint-every", "2"]
+            "--mel-config", str(mel_cfg), "--export-every", "2", "--checkpoint-every", "2", "--feedback-noise", "0.05"]
     assert train_cli.main(args) == 0
     text = capsys.readouterr().out
     assert "steps/s" in text and "ETA" in text and "validation" in text
@@ -328,6 +328,10 @@ def test_cli(wav_dir, tmp_path, capsys):
     v = sparsewave.Vocoder.load(out / "model.sw")
     assert v.config["block"] == [16, 1] and v.config["hidden"] == 16
     assert sum(r["event"] == "export" for r in _log(out)) == 2  # step 2 and the end
+    assert _log(out)[0]["options"]["feedback_noise"] == 0.05
+    for bad in ("-0.1", "nan", "2"):
+        with pytest.raises(SystemExit):
+            train_cli.main([str(wav_dir), "-o", str(out), "--feedback-noise", bad])
     with pytest.raises(SystemExit) as e:
         train_cli.main([str(wav_dir), "-o", str(out), "--block", "8x8"])
     assert e.value.code == 2
