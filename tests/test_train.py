@@ -254,6 +254,31 @@ def test_tiny_run_exports_an_equivalent_sparse_model(wav_dir, tmp_path, block, u
     assert v.nll(mels, audio) == pytest.approx(-lp.mean(), rel=1e-4)
 
 
+def test_preemphasis_run_exports_a_model_the_engine_scores_the_same(wav_dir, tmp_path):
+    """--preemphasis: the model learns the bytes of y = x - a x[n-1]; the export records a, so the
+    engine pre-emphasises the audio it scores exactly as the trainer did."""
+    from sparsewave.train.data import load_clip
+    from sparsewave.train.model import preemphasize
+
+    a = 0.86
+    res = train(_config(wav_dir, tmp_path / "pre", steps=3, preemphasis=a, feedback_noise=0.02))
+    v = sparsewave.Vocoder.load(tmp_path / "pre" / "model.sw")
+    assert v.config["preemphasis"] == a and v.preemphasis == pytest.approx(a)
+    clip_path = wav_dir / "clip2.wav"
+    plain, emph = load_clip(clip_path, MEL), load_clip(clip_path, MEL, preemphasis=a)
+    np.testing.assert_array_equal(plain.mels, emph.mels)  # mels of the audio itself
+    from sparsewave.train.data import read_wav
+
+    c, f = split_bytes(preemphasize(read_wav(clip_path, MEL["sample_rate"]), a))
+    assert np.array_equal(c, emph.c) and np.array_equal(f, emph.f)
+    audio = ((plain.c.astype(np.float64) * 256 + plain.f) / 32767.5 - 1)[:900].astype(np.float32)
+    mels = plain.mels[: -(-len(audio) // 32)]
+    want = res["model_obj"].double().teacher_forced_logits(mels, audio, preemphasis=a)
+    _assert_same_probs(v.logits(mels, audio), want, 1e-4)
+    with pytest.raises(ValueError, match="preemphasis"):
+        train(_config(wav_dir, tmp_path / "bad", steps=1, preemphasis=1.0))
+
+
 # ------------------------------------------------------------------------------ feedback noise
 
 

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "../numerics/rng.h"
+#include "../synth/emphasis.h"
 
 namespace sparsewave {
 
@@ -41,6 +42,7 @@ std::vector<float> Stream::pull(int64_t max_samples) {
   UniformFn u = [seed](int, int64_t i) { return counter_uniform(seed, 0, static_cast<uint64_t>(i)); };
   const StreamSpan whole{0, std::numeric_limits<int64_t>::max() / 4};
   m.continue_generation(*cond_, {whole}, *state_, n, u, {out.data()}, nullptr);
+  if (vocoder_.preemphasis() != 0.0f) deemphasize(out.data(), n, vocoder_.preemphasis(), &deemphasis_state_);
   return out;
 }
 

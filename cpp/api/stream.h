@@ -35,6 +35,7 @@ class Stream {
   bool finished_ = false;
   std::unique_ptr<Conditioning> cond_;  // of all frames so far; rebuilt after a push
   std::unique_ptr<GenerationState> state_;
+  double deemphasis_state_ = 0.0;  // the last output sample before clipping
 };
 
 }  // namespace sparsewave

@@ -11,6 +11,7 @@
 #include "../model/json.h"
 #include "../model/safetensors.h"
 #include "../numerics/rng.h"
+#include "../synth/emphasis.h"
 #include "../synth/folding.h"
 
 namespace sparsewave {
@@ -52,6 +53,8 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path, const LoadOption
       v->model_ = std::make_unique<DualSoftmaxModel>(file, DualSoftmaxConfig::from_json(config), options);
     else
       throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
+    if (config.has("preemphasis"))
+      v->preemphasis_ = checked_preemphasis(config.at("preemphasis").as_number("config 'preemphasis'"));
   } catch (const std::invalid_argument& e) {
     const std::string what = e.what();
     // Config problems ("missing key 'rnn_dims'") say they are about the config.
@@ -88,6 +91,8 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
     if (o.progress) progress = [&](int64_t n) { return o.progress(n) || (cancelled = true, false); };
     m.generate(*cond, {{0, total}}, u, {out.data()}, progress);
     if (cancelled) throw SynthesisCancelled();
+    double state = 0.0;
+    if (preemphasis_ != 0.0f) deemphasize(out.data(), total, preemphasis_, &state);
     return out;
   }
 
@@ -139,7 +144,11 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   if (cancelled) throw SynthesisCancelled();
-  return crossfade_folds(plan, folds);
+  // Folds are joined in the model's (pre-emphasised) domain, then de-emphasised as one signal.
+  std::vector<float> out = crossfade_folds(plan, folds);
+  double state = 0.0;
+  if (preemphasis_ != 0.0f) deemphasize(out.data(), static_cast<int64_t>(out.size()), preemphasis_, &state);
+  return out;
 }
 
 double Vocoder::teacher_forced(const float* mels, int64_t frames, const float* audio, int64_t n, float* logits) const {
@@ -147,7 +156,10 @@ double Vocoder::teacher_forced(const float* mels, int64_t frames, const float* a
   if (n > cond->n_samples)
     throw std::invalid_argument("audio has " + std::to_string(n) + " samples but the mels cover only " +
                                 std::to_string(cond->n_samples));
-  return model_->teacher_forced(*cond, audio, n, logits);
+  if (preemphasis_ == 0.0f) return model_->teacher_forced(*cond, audio, n, logits);
+  std::vector<float> emphasised(static_cast<std::size_t>(std::max<int64_t>(n, 0)));
+  preemphasize(audio, n, preemphasis_, emphasised.data());
+  return model_->teacher_forced(*cond, emphasised.data(), n, logits);
 }
 
 }  // namespace sparsewave

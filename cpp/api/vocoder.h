@@ -40,6 +40,9 @@ class Vocoder {
   const Model& model() const { return *model_; }
   const std::string& config_json() const { return config_json_; }
   int format_version() const { return format_version_; }
+  // The model samples pre-emphasised audio (config "preemphasis", 0 = none);
+  // synthesize and Stream de-emphasise, teacher_forced pre-emphasises.
+  float preemphasis() const { return preemphasis_; }
 
   // mels: frames x n_mels (row-major, finite). Returns frames * hop samples.
   std::vector<float> synthesize(const float* mels, int64_t frames, const SynthesisOptions& options) const;
@@ -54,6 +57,7 @@ class Vocoder {
   std::unique_ptr<Model> model_;
   std::string config_json_;
   int format_version_ = 0;
+  float preemphasis_ = 0.0f;
 };
 
 }  // namespace sparsewave

@@ -155,6 +155,7 @@ void bind_vocoder(py::module_& mod) {
       .def_property_readonly("uniforms_per_sample", [](const Vocoder& v) { return v.model().uniforms_per_sample(); })
       .def_property_readonly("config_json", &Vocoder::config_json)
       .def_property_readonly("format_version", &Vocoder::format_version)
+      .def_property_readonly("preemphasis", &Vocoder::preemphasis)
       .def_property_readonly("loop_nonzero_macs", [](const Vocoder& v) { return v.model().loop_nonzero_macs(); })
       .def_property_readonly("loop_stored_macs", [](const Vocoder& v) { return v.model().loop_stored_macs(); })
       .def("describe", [](const Vocoder& v) { return v.model().describe(); })

@@ -83,6 +83,12 @@ class Vocoder:
     def family(self) -> str:
         return self._v.family
 
+    @property
+    def preemphasis(self) -> float:
+        """a when the model samples pre-emphasised audio y[n] = x[n] - a x[n-1] (config
+        "preemphasis"; the engine de-emphasises its output), else 0."""
+        return float(self._v.preemphasis)
+
     def describe(self) -> dict:
         """Sizes, block shapes and densities of the matrices the engine runs."""
         return json.loads(self._v.describe())

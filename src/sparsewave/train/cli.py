@@ -37,6 +37,13 @@ def _noise_std(s: str) -> float:
     return v
 
 
+def _preemphasis(s: str) -> float:
+    v = float(s)
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {s}")
+    return v
+
+
 def _block(s: str) -> str:
     from .prune import parse_block
 
@@ -63,6 +70,9 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
                    help="mel upsampling: repeat each frame, or repeat + smoothing conv (default repeat)")
     a.add_argument("--upsample-kernel", type=_positive_int, default=0, help="odd conv length for --upsample conv")
     a.add_argument("--learn-upsample", action="store_true", help="learn the conv kernel (else fixed Hann)")
+    a.add_argument("--preemphasis", type=_preemphasis, default=0.0, metavar="A",
+                   help="model pre-emphasised audio y[n] = x[n] - A x[n-1] (the engine de-emphasises its "
+                        "output), which shapes sampling noise under the speech spectrum; 0 = off (default)")
     a.add_argument("--mel-config", default=None,
                    help="JSON file of mel front-end settings overriding the defaults (docs/training.md)")
     a = p.add_argument_group("pruning")
@@ -113,7 +123,8 @@ def config_from_args(args: argparse.Namespace):
         sparsity=args.sparsity, block=args.block, prune_heads=args.prune_heads, prune_norm=args.prune_norm,
         prune_start=args.prune_start, prune_steps=args.prune_steps, prune_every=args.prune_every,
         steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
-        clip=args.clip, feedback_noise=args.feedback_noise, val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
+        clip=args.clip, feedback_noise=args.feedback_noise, preemphasis=args.preemphasis,
+        val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
         quiet=args.quiet)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..audio.io import find_audio_files
-from .model import split_bytes
+from .model import preemphasize, split_bytes
 
 __all__ = ["DEFAULT_MEL", "Clip", "find_wavs", "split_holdout", "read_wav", "load_clip", "load_clips",
            "CropSampler", "fixed_crops", "perturb_feedback"]
@@ -100,19 +100,22 @@ def read_wav(path, target_rate: int) -> np.ndarray:
     return a.reshape(-1, ch).mean(axis=1).astype(np.float32)
 
 
-def load_clip(path, mel_config: Mapping) -> Clip:
+def load_clip(path, mel_config: Mapping, preemphasis: float = 0.0) -> Clip:
+    """A clip's mels (of the audio as it is) and the bytes the model learns to sample: those of
+    the audio, or of the pre-emphasised audio when ``preemphasis`` > 0 (see docs/training.md)."""
     from ..audio.mel import mel_spectrogram
 
     audio = read_wav(path, int(mel_config["sample_rate"]))
-    c, f = split_bytes(audio)
+    c, f = split_bytes(preemphasize(audio, preemphasis))
     mels = mel_spectrogram(audio, mel_config)
     return Clip(Path(path).name, c, f, np.ascontiguousarray(mels, dtype=np.float32))
 
 
-def load_clips(paths: Sequence[Path], mel_config: Mapping, min_frames: int = 1) -> list[Clip]:
+def load_clips(paths: Sequence[Path], mel_config: Mapping, min_frames: int = 1,
+               preemphasis: float = 0.0) -> list[Clip]:
     """Load clips, dropping those with fewer than ``min_frames`` whole frames of audio."""
     hop = int(mel_config["hop_length"])
-    clips = [load_clip(p, mel_config) for p in paths]
+    clips = [load_clip(p, mel_config, preemphasis) for p in paths]
     return [c for c in clips if c.samples // hop >= min_frames]
 
 

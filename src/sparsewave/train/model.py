@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DualSoftmaxWaveRNN", "split_bytes", "export_tensors", "export_config", "export_model",
+__all__ = ["DualSoftmaxWaveRNN", "split_bytes", "preemphasize", "export_tensors", "export_config", "export_model",
            "GATE_ORDER_TO_FILE"]
 
 # Row blocks of PyTorch's GRU matrices, taken in this order, give the file's (u, r, e):
@@ -42,6 +42,18 @@ def split_bytes(audio) -> tuple[np.ndarray, np.ndarray]:
     a = np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0)
     u16 = np.clip(np.floor((a + 1.0) * 32767.5 + 0.5), 0, 65535).astype(np.int64)
     return (u16 >> 8).astype(np.uint8), (u16 & 255).astype(np.uint8)
+
+
+def preemphasize(audio, a: float) -> np.ndarray:
+    """y[n] = x[n] - a x[n-1] with x[-1] = 0, as the engine computes it for a model whose config
+    has "preemphasis": a (in float64, rounded once to float32)."""
+    x = np.asarray(audio, dtype=np.float32).astype(np.float64)
+    if a == 0:
+        return x.astype(np.float32)
+    a64 = np.float64(np.float32(a))
+    y = x.copy()
+    y[1:] -= a64 * x[:-1]
+    return y.astype(np.float32)
 
 
 def hann_kernel(k: int) -> np.ndarray:
@@ -165,13 +177,14 @@ class DualSoftmaxWaveRNN(nn.Module):
                 + F.cross_entropy(lf.reshape(-1, 256), batch["f"].reshape(-1)))
 
     @torch.no_grad()
-    def teacher_forced_logits(self, mels, audio) -> np.ndarray:
+    def teacher_forced_logits(self, mels, audio, preemphasis: float = 0.0) -> np.ndarray:
         """What ``Vocoder.logits(mels, audio)`` computes for the exported model: (n, 512) float64
         logits [coarse | fine] of a whole utterance, state starting at zero and the first step
-        fed c = 128, f = 0. ``mels`` (frames, n_mels), ``audio`` float in [-1, 1]."""
+        fed c = 128, f = 0. ``mels`` (frames, n_mels), ``audio`` float in [-1, 1]; a model trained
+        on pre-emphasised audio sees ``preemphasize(audio, preemphasis)``."""
         p = next(self.parameters())
         m = torch.as_tensor(np.asarray(mels), dtype=p.dtype, device=p.device).unsqueeze(0)
-        c, f = split_bytes(audio)
+        c, f = split_bytes(preemphasize(audio, preemphasis))
         n = len(c)
         cond = self.upsample(m, 0, m.shape[1])[:, :n]
         c_t = torch.from_numpy(c.astype(np.int64)).unsqueeze(0).to(p.device)

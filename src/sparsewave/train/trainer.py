@@ -51,6 +51,7 @@ class TrainConfig:
     lr_final: Optional[float] = None      # cosine decay to this by the last step (default: constant)
     clip: float = 1.0                     # gradient-norm clip (0 = none)
     feedback_noise: float = 0.0           # max std of noise on the fed-back samples (data.perturb_feedback)
+    preemphasis: float = 0.0              # model samples y[n] = x[n] - a x[n-1]; the engine de-emphasises
     val_clips: int = 4
     val_crops: int = 32
     val_every: int = 500
@@ -183,8 +184,10 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     (out / VALIDATION_LIST).write_text("".join(f"{f}\n" for f in val_files))
     t0 = time.time()
     hop = int(cfg.mel["hop_length"])
-    train_clips = load_clips(train_files, cfg.mel, min_frames=cfg.seq_frames)
-    val_clips = load_clips(val_files, cfg.mel, min_frames=cfg.seq_frames)
+    if not 0.0 <= cfg.preemphasis < 1.0:
+        raise ValueError(f"preemphasis must be in [0, 1), got {cfg.preemphasis}")
+    train_clips = load_clips(train_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
+    val_clips = load_clips(val_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
     if not train_clips:
         raise ValueError(f"no training clip is at least {cfg.seq_frames} frames ({cfg.seq_frames * hop} samples) long")
     n_samples = sum(c.samples for c in train_clips)
@@ -251,8 +254,11 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                 "block_sparsity": {k: round(v, 6) for k, v in pruner.block_sparsity().items()},
                 "train_bits": last["train_bits"], "val_bits": last["val_bits"],
                 "training_clips": len(train_clips), "recipe": "sparsewave.train"}
+        extra = {"training": info}
+        if cfg.preemphasis:
+            extra["preemphasis"] = float(cfg.preemphasis)
         export_model(model, model_path, sample_rate=int(cfg.mel["sample_rate"]), block=block, mel=cfg.mel,
-                     extra={"training": info})
+                     extra=extra)
         log({"event": "export", "step": step, "path": str(model_path)})
 
     log({"event": "resume" if resume is not None else "start", "step": step, "options": options,

@@ -1,0 +1,36 @@
+#include "emphasis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace sparsewave {
+
+void deemphasize(float* samples, int64_t n, float a, double* state) {
+  // Accumulate in double: a is close to 1 and utterances are long.
+  double prev = *state;
+  for (int64_t i = 0; i < n; ++i) {
+    prev = samples[i] + static_cast<double>(a) * prev;
+    samples[i] = static_cast<float>(std::clamp(prev, -1.0, 1.0));
+  }
+  *state = prev;
+}
+
+void preemphasize(const float* x, int64_t n, float a, float* out) {
+  // In double, rounded once: the trainer computes the same in NumPy, and the
+  // 16-bit split of the result must not depend on FMA contraction.
+  double prev = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = static_cast<float>(x[i] - static_cast<double>(a) * prev);
+    prev = x[i];
+  }
+}
+
+float checked_preemphasis(double a) {
+  if (!std::isfinite(a) || a < 0.0 || a >= 1.0)
+    throw std::invalid_argument("config 'preemphasis' must be a number in [0, 1), got " + std::to_string(a));
+  return static_cast<float>(a);
+}
+
+}  // namespace sparsewave
