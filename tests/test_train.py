@@ -303,6 +303,17 @@ def test_feedback_noise_has_the_asked_spread(std):
     assert ec.min() >= 0 and ec.max() <= 255
 
 
+def test_coarse_only_feedback_noise_keeps_the_fine_bytes():
+    rng = np.random.default_rng(12)
+    c, f = split_bytes(np.clip(0.3 * rng.standard_normal(100_000), -0.9, 0.9))
+    std = 0.03  # 3.84 coarse steps
+    nc, nf = perturb_feedback(c, f, std, np.random.default_rng(6), coarse_only=True)
+    assert np.array_equal(nf, f) and nc.min() >= 0 and nc.max() <= 255
+    steps = nc.astype(np.int64) - c
+    assert abs(steps.std() / (std * 32767.5 / 256) - 1.0) < 0.03 and abs(steps.mean()) < 0.05
+    assert not np.array_equal(nc, c)
+
+
 def test_feedback_noise_touches_only_the_fed_back_bytes(wav_dir):
     clips = load_clips(find_wavs([wav_dir]), MEL, min_frames=4)
     clean = CropSampler(clips, frames=4, batch=8, hop=MEL["hop_length"], rng=np.random.default_rng(2)).sample()

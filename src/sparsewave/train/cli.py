@@ -93,6 +93,8 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--feedback-noise", type=_noise_std, default=0.0, metavar="STD",
                    help="add noise (std drawn per crop from [0, STD], full scale = 1) to the fed-back past "
                         "samples, so free-running synthesis recovers from its own bad draws (default 0)")
+    a.add_argument("--coarse-noise-only", action="store_true",
+                   help="feedback noise in whole coarse steps only, fine bytes kept (docs/training.md)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     a.add_argument("--device", default="cpu",
@@ -123,7 +125,8 @@ def config_from_args(args: argparse.Namespace):
         sparsity=args.sparsity, block=args.block, prune_heads=args.prune_heads, prune_norm=args.prune_norm,
         prune_start=args.prune_start, prune_steps=args.prune_steps, prune_every=args.prune_every,
         steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
-        clip=args.clip, feedback_noise=args.feedback_noise, preemphasis=args.preemphasis,
+        clip=args.clip, feedback_noise=args.feedback_noise,
+        coarse_noise_only=args.coarse_noise_only, preemphasis=args.preemphasis,
         val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,

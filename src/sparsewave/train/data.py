@@ -145,15 +145,23 @@ def _stack(items) -> dict[str, torch.Tensor]:
             "mels": torch.from_numpy(np.stack(m))}
 
 
-def perturb_feedback(prev_c: np.ndarray, prev_f: np.ndarray, std: float, rng: np.random.Generator):
+def perturb_feedback(prev_c: np.ndarray, prev_f: np.ndarray, std: float, rng: np.random.Generator,
+                     coarse_only: bool = False):
     """The fed-back bytes of one crop with Gaussian noise of standard deviation ``std`` (in units
-    of full scale) added to the 16-bit samples they encode. Targets are left clean.
+    of full scale) added to the 16-bit samples they encode. Targets are left clean. With
+    ``coarse_only`` the noise is rounded to whole coarse steps (256 LSB) and the fine bytes are
+    kept: the model still learns that the fine byte moves smoothly from sample to sample (which
+    noise on the whole sample hides, and which keeps pauses quiet) while learning to distrust
+    the coarse past.
 
     Why: under teacher forcing the model only ever sees real past samples, so at synthesis time
     one badly drawn coarse byte in a pause is followed by more (the model trusts its input and
     not the mel) and grows into a loud burst. Training on a noisy past teaches it to fall back
     on the mel when the past looks wrong, as LPCNet does with its noise injection.
     """
+    if coarse_only:
+        steps = np.rint(rng.standard_normal(np.shape(prev_c)) * (std * 32767.5 / 256.0)).astype(np.int64)
+        return np.clip(prev_c.astype(np.int64) + steps, 0, 255), prev_f.astype(np.int64)
     u = prev_c.astype(np.int64) * 256 + prev_f.astype(np.int64)
     u = np.clip(np.rint(u + rng.standard_normal(u.shape) * (std * 32767.5)), 0, 65535).astype(np.int64)
     return u >> 8, u & 255
@@ -169,7 +177,8 @@ class CropSampler:
     """
 
     def __init__(self, clips: Sequence[Clip], *, frames: int, batch: int, hop: int, ctx: int = 0,
-                 rng: np.random.Generator | None = None, feedback_noise: float = 0.0):
+                 rng: np.random.Generator | None = None, feedback_noise: float = 0.0,
+                 coarse_noise_only: bool = False):
         if not (feedback_noise >= 0.0 and np.isfinite(feedback_noise)):
             raise ValueError(f"feedback_noise must be a finite number >= 0, got {feedback_noise}")
         self.clips = [c for c in clips if c.samples // hop >= frames]
@@ -181,6 +190,7 @@ class CropSampler:
         self.positions = positions.astype(np.int64)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.feedback_noise = float(feedback_noise)
+        self.coarse_noise_only = bool(coarse_noise_only)
 
     def sample(self) -> dict[str, torch.Tensor]:
         which = self.rng.choice(len(self.clips), size=self.batch, p=self.p)
@@ -190,7 +200,8 @@ class CropSampler:
             items.append(_crop(self.clips[i], k, self.frames, self.hop, self.ctx))
         if self.feedback_noise > 0:  # drawn after the crops, so noise does not change which crops
             for j, (c, f, pc, pf, m) in enumerate(items):
-                pc, pf = perturb_feedback(pc, pf, self.rng.uniform(0.0, self.feedback_noise), self.rng)
+                pc, pf = perturb_feedback(pc, pf, self.rng.uniform(0.0, self.feedback_noise), self.rng,
+                                          coarse_only=self.coarse_noise_only)
                 items[j] = (c, f, pc, pf, m)
         return _stack(items)
 

@@ -51,6 +51,7 @@ class TrainConfig:
     lr_final: Optional[float] = None      # cosine decay to this by the last step (default: constant)
     clip: float = 1.0                     # gradient-norm clip (0 = none)
     feedback_noise: float = 0.0           # max std of noise on the fed-back samples (data.perturb_feedback)
+    coarse_noise_only: bool = False       # feedback noise in whole coarse steps, fine bytes kept
     preemphasis: float = 0.0              # model samples y[n] = x[n] - a x[n-1]; the engine de-emphasises
     val_clips: int = 4
     val_crops: int = 32
@@ -222,7 +223,7 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     if device.type != "cpu":
         say(f"training on {device}")
     sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng,
-                          feedback_noise=cfg.feedback_noise)
+                          feedback_noise=cfg.feedback_noise, coarse_noise_only=cfg.coarse_noise_only)
     val_batches = fixed_crops(val_clips, n=cfg.val_crops, frames=cfg.seq_frames, hop=hop, ctx=ctx,
                               batch=cfg.batch, seed=cfg.seed + 1234)
     n_params = sum(p.numel() for p in model.parameters())
