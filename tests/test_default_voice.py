@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 HELD_OUT = DATA / "ljspeech_extra" / "LJ001-0098.wav"
 # Measured resynthesis mel correlation of HELD_OUT is in models/README.md; this floor leaves
 # room for other seeds and ISAs (float rounding changes the sampled path).
-MIN_RESYNTH_MEL_CORRELATION = 0.70
+MIN_RESYNTH_MEL_CORRELATION = 0.75
 
 
 def run_cli(*args, cwd=None):
