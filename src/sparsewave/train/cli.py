@@ -23,25 +23,19 @@ def _nonneg_int(s: str) -> int:
     return v
 
 
-def _sparsity(s: str) -> float:
-    v = float(s)
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"sparsity must be in [0, 1), got {s}")
-    return v
+def _fraction(upper_inclusive: bool):
+    """An argparse type for a float in [0, 1) or [0, 1] (NaN refused)."""
+    def parse(s: str) -> float:
+        v = float(s)
+        if not (0.0 <= v <= 1.0 and (upper_inclusive or v < 1.0)):
+            raise argparse.ArgumentTypeError(f"must be in [0, {'1]' if upper_inclusive else '1)'}, got {s}")
+        return v
+    return parse
 
 
-def _noise_std(s: str) -> float:
-    v = float(s)
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {s}")
-    return v
-
-
-def _preemphasis(s: str) -> float:
-    v = float(s)
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {s}")
-    return v
+_sparsity = _fraction(upper_inclusive=False)
+_preemphasis = _fraction(upper_inclusive=False)
+_noise_std = _fraction(upper_inclusive=True)
 
 
 def _block(s: str) -> str:
