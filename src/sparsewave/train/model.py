@@ -46,10 +46,11 @@ def split_bytes(audio) -> tuple[np.ndarray, np.ndarray]:
 
 def preemphasize(audio, a: float) -> np.ndarray:
     """y[n] = x[n] - a x[n-1] with x[-1] = 0, as the engine computes it for a model whose config
-    has "preemphasis": a (in float64, rounded once to float32)."""
-    x = np.asarray(audio, dtype=np.float32).astype(np.float64)
+    has "preemphasis": a (in float64, rounded once to float32). With a = 0 the audio is returned
+    as given (no rounding: a float64 caller keeps its exact byte split)."""
     if a == 0:
-        return x.astype(np.float32)
+        return np.asarray(audio)
+    x = np.asarray(audio, dtype=np.float32).astype(np.float64)
     a64 = np.float64(np.float32(a))
     y = x.copy()
     y[1:] -= a64 * x[:-1]
