@@ -18,21 +18,8 @@ import numpy as np
 
 from sparsewave import Vocoder
 from sparsewave.audio import mel_spectrogram, read_audio
+from sparsewave.audio.emphasis import deemphasize, preemphasize
 from sparsewave.quality import mel_correlation
-
-
-def preemphasize(x: np.ndarray, a: float) -> np.ndarray:
-    return x - a * np.concatenate([[0.0], x[:-1]])
-
-
-def deemphasize(y: np.ndarray, a: float) -> np.ndarray:
-    """Inverse of :func:`preemphasize`: x[n] = y[n] + a x[n-1] (an IIR, so a loop)."""
-    out = np.empty_like(y)
-    prev = 0.0
-    for i, v in enumerate(y.tolist()):
-        prev = v + a * prev
-        out[i] = prev
-    return out
 
 
 def level_following_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator, window: int = 256) -> np.ndarray:
@@ -55,7 +42,7 @@ def main() -> None:
         ref = mel_spectrogram(x.astype(np.float32), cfg)
         for i, snr in enumerate(args.snr):
             for j, a in enumerate(args.alpha):
-                y = preemphasize(x, a)
+                y = preemphasize(x, a).astype(np.float64)
                 z = deemphasize(y + level_following_noise(y, snr, rng), a)
                 scores[i, j] += mel_correlation(ref, mel_spectrogram(z.astype(np.float32), cfg))
     scores /= len(args.clips)

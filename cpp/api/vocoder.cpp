@@ -91,8 +91,7 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
     if (o.progress) progress = [&](int64_t n) { return o.progress(n) || (cancelled = true, false); };
     m.generate(*cond, {{0, total}}, u, {out.data()}, progress);
     if (cancelled) throw SynthesisCancelled();
-    double state = 0.0;
-    if (preemphasis_ != 0.0f) deemphasize(out.data(), total, preemphasis_, &state);
+    deemphasize_output(out);
     return out;
   }
 
@@ -146,9 +145,14 @@ std::vector<float> Vocoder::synthesize(const float* mels, int64_t frames, const 
   if (cancelled) throw SynthesisCancelled();
   // Folds are joined in the model's (pre-emphasised) domain, then de-emphasised as one signal.
   std::vector<float> out = crossfade_folds(plan, folds);
-  double state = 0.0;
-  if (preemphasis_ != 0.0f) deemphasize(out.data(), static_cast<int64_t>(out.size()), preemphasis_, &state);
+  deemphasize_output(out);
   return out;
+}
+
+void Vocoder::deemphasize_output(std::vector<float>& out) const {
+  if (preemphasis_ == 0.0f) return;
+  double state = 0.0;
+  deemphasize(out.data(), static_cast<int64_t>(out.size()), preemphasis_, &state);
 }
 
 double Vocoder::teacher_forced(const float* mels, int64_t frames, const float* audio, int64_t n, float* logits) const {

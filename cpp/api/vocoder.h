@@ -54,6 +54,9 @@ class Vocoder {
   double teacher_forced(const float* mels, int64_t frames, const float* audio, int64_t n, float* logits) const;
 
  private:
+  // A whole utterance from the model's domain to audio (no-op without pre-emphasis).
+  void deemphasize_output(std::vector<float>& out) const;
+
   std::unique_ptr<Model> model_;
   std::string config_json_;
   int format_version_ = 0;

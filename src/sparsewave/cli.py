@@ -683,13 +683,17 @@ def _audio_files(items) -> list:
     """Files named on the command line, folders expanded to their WAV / FLAC files."""
     from .audio import find_audio_files
 
+    files = []
     for item in items:
         p = Path(item)
-        if p.is_dir() and not find_audio_files([p]):
-            raise CliError(f"no .wav or .flac files under {p}")
-        if not p.is_dir():
-            _check_input_file(p, "audio file")
-    return find_audio_files(items)
+        if p.is_dir():
+            found = find_audio_files([p])
+            if not found:
+                raise CliError(f"no .wav or .flac files under {p}")
+            files += found
+        else:
+            files.append(_check_input_file(p, "audio file"))
+    return files
 
 
 def cmd_evaluate(args) -> int:

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..audio.emphasis import preemphasize
+
 __all__ = ["DualSoftmaxWaveRNN", "split_bytes", "preemphasize", "export_tensors", "export_config", "export_model",
            "GATE_ORDER_TO_FILE"]
 
@@ -42,19 +44,6 @@ def split_bytes(audio) -> tuple[np.ndarray, np.ndarray]:
     a = np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0)
     u16 = np.clip(np.floor((a + 1.0) * 32767.5 + 0.5), 0, 65535).astype(np.int64)
     return (u16 >> 8).astype(np.uint8), (u16 & 255).astype(np.uint8)
-
-
-def preemphasize(audio, a: float) -> np.ndarray:
-    """y[n] = x[n] - a x[n-1] with x[-1] = 0, as the engine computes it for a model whose config
-    has "preemphasis": a (in float64, rounded once to float32). With a = 0 the audio is returned
-    as given (no rounding: a float64 caller keeps its exact byte split)."""
-    if a == 0:
-        return np.asarray(audio)
-    x = np.asarray(audio, dtype=np.float32).astype(np.float64)
-    a64 = np.float64(np.float32(a))
-    y = x.copy()
-    y[1:] -= a64 * x[:-1]
-    return y.astype(np.float32)
 
 
 def hann_kernel(k: int) -> np.ndarray:
