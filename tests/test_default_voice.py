@@ -73,6 +73,7 @@ def test_cli_uses_the_default_voice(tmp_path):
     report = json.loads(e.stdout)
     assert Path(report["summary"]["model"]).name == models.DEFAULT_VOICE
     assert report["summary"]["clips"] == 1 and np.isfinite(report["clips"][0]["nll_bits"])
+    assert 0.0 <= report["clips"][0]["voiced_f1"] <= 1.0 and "voiced_f1" in report["summary"]
 
 
 def test_evaluate_errors(tmp_path):

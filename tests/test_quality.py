@@ -60,8 +60,12 @@ def test_evaluate_clip_uses_the_engine(rng):
     cfg = dict(voc.config["mel"], sample_rate=sr)
     mel = mel_spectrogram(audio, cfg)
     assert score.nll_bits == pytest.approx(voc.nll(mel, audio), rel=1e-6)
-    again = mel_correlation(mel, mel_spectrogram(voc.synthesize(mel, seed=3)[:len(audio)], cfg))
+    generated = voc.synthesize(mel, seed=3)[:len(audio)]
+    again = mel_correlation(mel, mel_spectrogram(generated, cfg))
     assert score.mel_correlation == pytest.approx(again, abs=1e-9)
+    from sparsewave.voicing import voicing_agreement
+
+    assert score.voiced_f1 == pytest.approx(voicing_agreement(audio, generated, sr, voc.hop_length).voiced_f1)
     three = evaluate_clip(voc, audio, seed=3, n_seeds=3)
     assert three.mel_correlations[0] == pytest.approx(score.mel_correlation, abs=1e-12)
     assert len(three.mel_correlations) == 3 and three.mel_correlation == pytest.approx(np.mean(three.mel_correlations))

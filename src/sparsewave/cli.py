@@ -697,7 +697,7 @@ def _audio_files(items) -> list:
 
 
 def cmd_evaluate(args) -> int:
-    """Teacher-forced NLL and resynthesis mel correlation of held-out clips (sparsewave.quality)."""
+    """Teacher-forced NLL, resynthesis mel correlation and voicing of held-out clips (sparsewave.quality)."""
     from .quality import evaluate_clip
 
     voc = _load_vocoder(args.model)
@@ -714,19 +714,20 @@ def cmd_evaluate(args) -> int:
         rows.append(dict(clip=str(path), **score.as_dict()))
         if not args.json and not args.quiet:
             print(f"{path.name:<28} {score.seconds:7.2f} s   NLL {score.nll_bits:6.3f} bits/sample   "
-                  f"mel correlation {score.mel_correlation:.3f}", flush=True)
+                  f"mel correlation {score.mel_correlation:.3f}   voiced F1 {score.voiced_f1:.2f}", flush=True)
     seconds = sum(r["seconds"] for r in rows)
     summary = {
         "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seeds": list(range(args.seed, args.seed + args.seeds)),
         # duration-weighted NLL (bits over all samples); plain mean of the per-clip correlations
         "nll_bits": sum(r["nll_bits"] * r["seconds"] for r in rows) / seconds,
         "mel_correlation": sum(r["mel_correlation"] for r in rows) / len(rows),
+        "voiced_f1": sum(r["voiced_f1"] for r in rows) / len(rows),
     }
     if args.json:
         print(json.dumps({"summary": summary, "clips": rows}, indent=2))
     else:
         print(f"{'all (' + str(len(rows)) + ' clips)':<28} {seconds:7.2f} s   NLL {summary['nll_bits']:6.3f} "
-              f"bits/sample   mel correlation {summary['mel_correlation']:.3f}")
+              f"bits/sample   mel correlation {summary['mel_correlation']:.3f}   voiced F1 {summary['voiced_f1']:.2f}")
     return EXIT_OK
 
 
@@ -996,10 +997,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_resynth)
 
     e = sub.add_parser("evaluate", aliases=["eval"], parents=[common],
-                       help="score a model on held-out speech (NLL, resynthesis mel correlation)",
+                       help="score a model on held-out speech (NLL, resynthesis mel correlation, voicing)",
                        description="For each clip: the teacher-forced NLL in bits per sample, and the Pearson "
                                    "correlation between the clip's mel and the mel of the model's resynthesis of it "
-                                   "(see docs/quality.md). Use clips the model was not trained on.",
+                                   "and the F1 of the resynthesis's voiced frames against the clip's (sparsewave.voicing: mel "
+                                   "correlation cannot tell voiced speech from whisper). See docs/quality.md. Use clips "
+                                   "the model was not trained on.",
                        epilog="example: sparsewave evaluate held_out/ --json")
     e.add_argument("audio", metavar="AUDIO", nargs="+", help="WAV / FLAC files or folders of them")
     e.add_argument("-m", "--model", default=None, metavar="MODEL", help=DEFAULT_MODEL_HELP)

@@ -9,6 +9,10 @@ Two numbers, both computed with the engine and the package's own mel front end:
   envelope and loudness over time, and punishes hiss, buzz and smearing; it does not need the
   generated waveform to match sample by sample, which no sampled vocoder does.
 
+Mel correlation cannot tell voiced speech from noise with the same envelope, so each clip also
+gets the voicing scores of ``sparsewave.voicing`` (voiced-frame F1, pitch error): a voice that
+whispers scores near 0 there whatever its mel correlation.
+
 Use clips the model was not trained on.
 """
 from __future__ import annotations
@@ -58,9 +62,12 @@ class ClipScore:
     mel_correlation: float  # mean over the seeds
     mel_correlations: list  # one per seed
     synth_seconds: float  # wall time of the resyntheses
+    voiced_f1: float  # sparsewave.voicing, mean over the seeds
+    pitch_error_cents: float  # median over frames voiced in both, mean over seeds (nan if none)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Fields as a dict, NaN as None (so that it is valid JSON)."""
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: bool = False,
@@ -68,10 +75,12 @@ def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: b
     """Teacher-forced NLL and resynthesis mel correlation of ``audio`` (float in [-1, 1], already
     at ``vocoder.sample_rate``) under ``vocoder``, whose config must record its mel front end.
     The correlation is averaged over resyntheses with seeds ``seed .. seed + n_seeds - 1``: one
-    sampled waveform can hold a rare loud burst that moves it by a few hundredths."""
+    sampled waveform can hold a rare loud burst that moves it by a few hundredths. The voicing
+    scores (``sparsewave.voicing``) compare each resynthesis with ``audio``."""
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     from .audio import mel_spectrogram
+    from .voicing import voicing_agreement
 
     mel_cfg = vocoder.config.get("mel")
     if not mel_cfg:
@@ -83,11 +92,15 @@ def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: b
     mel = mel_spectrogram(x, cfg)
     n = min(len(x), mel.shape[0] * vocoder.hop_length)
     nll = vocoder.nll(mel, x[:n])
-    corrs, synth_s = [], 0.0
+    corrs, voicing, synth_s = [], [], 0.0
     for s in range(seed, seed + n_seeds):
         t0 = time.perf_counter()
         generated = vocoder.synthesize(mel, seed=s, batched=batched, threads=threads)[:len(x)]
         synth_s += time.perf_counter() - t0
         corrs.append(mel_correlation(mel, mel_spectrogram(generated, cfg)))
+        voicing.append(voicing_agreement(x, generated, vocoder.sample_rate, vocoder.hop_length))
+    cents = [v.pitch_error_cents for v in voicing if np.isfinite(v.pitch_error_cents)]
     return ClipScore(seconds=len(x) / vocoder.sample_rate, nll_bits=nll, mel_correlation=float(np.mean(corrs)),
-                     mel_correlations=corrs, synth_seconds=synth_s)
+                     mel_correlations=corrs, synth_seconds=synth_s,
+                     voiced_f1=float(np.mean([v.voiced_f1 for v in voicing])),
+                     pitch_error_cents=float(np.mean(cents)) if cents else float("nan"))
