@@ -2,8 +2,9 @@
 
 For each run folder written by ``sparsewave.train`` (checkpoint log + ``model.sw``) this prints
 the budget the run got (steps, samples seen, CPU minutes), the model's per-sample cost, and the
-two quality figures of ``sparsewave.quality`` on the held-out clips: teacher-forced NLL in bits
-per sample (duration-weighted) and resynthesis mel correlation (mean over clips and seeds 0..K-1).
+quality figures of ``sparsewave.quality`` on the held-out clips: teacher-forced NLL in bits per
+sample (duration-weighted), resynthesis mel correlation and voiced F1 (means over clips and seeds
+0..K-1).
 
     python bench/quality_table.py RUN_DIR [RUN_DIR ...] --clips CLIP.wav [CLIP.wav ...] [--json OUT]
 
@@ -65,18 +66,19 @@ def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
             "sparsity": cfg.get("training", {}).get("target_sparsity"), "macs_per_sample": nonzero, **budget,
             "nll_bits": sum(s.nll_bits * s.seconds for s in scores) / seconds,
             "mel_correlation": sum(s.mel_correlation for s in scores) / len(scores),
-            "per_clip_mel_correlation": [round(s.mel_correlation, 4) for s in scores], "seeds": n_seeds}
+            "per_clip_mel_correlation": [round(s.mel_correlation, 4) for s in scores],
+            "voiced_f1": sum(s.voiced_f1 for s in scores) / len(scores), "seeds": n_seeds}
 
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| run | N | GRU blocks | GRU sparsity | nonzero MACs/sample | steps | samples seen | CPU min (threads) "
-             "| held-out NLL (bits/sample) | resynth mel corr |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| held-out NLL (bits/sample) | resynth mel corr | voiced F1 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         block = "dense" if not r["sparsity"] else "x".join(map(str, r["block"]))
         lines.append(f"| {r['run']} | {r['hidden']} | {block} | {r['sparsity'] or 0:.0%} | {r['macs_per_sample']:,} "
                      f"| {r['steps']:,} | {r['samples_seen'] / 1e6:.1f} M | {r['train_minutes']:.0f} ({'/'.join(map(str, r['threads']))}) "
-                     f"| {r['nll_bits']:.3f} | {r['mel_correlation']:.3f} |")
+                     f"| {r['nll_bits']:.3f} | {r['mel_correlation']:.3f} | {r['voiced_f1']:.2f} |")
     return "\n".join(lines)
 
 

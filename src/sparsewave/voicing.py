@@ -47,6 +47,41 @@ def _check_audio(audio, name: str) -> np.ndarray:
     return a.astype(np.float64)
 
 
+_FRAME_BLOCK = 256  # frames analysed at once: bounds memory on long clips
+
+
+def _analyse_frames(frames: np.ndarray, window: int, lag_lo: int, lag_hi: int, sample_rate: int):
+    """Best normalised correlation, its pitch, and the window's energy, for each row of ``frames``
+    (a window of ``window`` samples followed by ``lag_hi + 1`` more)."""
+    n_frames, span = frames.shape
+    # corr[k, lag] = sum_j a[j] * s[j + lag] for the window a = s[:window], by FFT.
+    n_fft = 1 << int(np.ceil(np.log2(span + window)))
+    head = np.fft.rfft(frames[:, :window], n=n_fft, axis=1)
+    whole = np.fft.rfft(frames, n=n_fft, axis=1)
+    corr = np.fft.irfft(np.conj(head) * whole, n=n_fft, axis=1)[:, :lag_hi + 2]
+    sq = np.concatenate([np.zeros((n_frames, 1)), np.cumsum(frames * frames, axis=1)], axis=1)
+    energy_head = sq[:, window]
+    lags = np.arange(lag_hi + 2)
+    energy_shifted = sq[:, lags + window] - sq[:, lags]
+    denom = np.sqrt(np.maximum(energy_head[:, None] * energy_shifted, 1e-30))
+    rho = np.where(energy_head[:, None] > 1e-20, corr / denom, 0.0)
+    search = rho[:, lag_lo:lag_hi + 1]
+    best = search.max(axis=1)
+    # The shortest lag within 90 % of the best: the period, not a multiple of it.
+    lag = np.argmax(search >= 0.9 * best[:, None], axis=1) + lag_lo
+    # Climb to the local peak at or after that lag, then refine with a parabola.
+    rows = np.arange(n_frames)
+    for _ in range(lag_hi):
+        climb = (lag < lag_hi) & (rho[rows, np.minimum(lag + 1, lag_hi)] > rho[rows, lag])
+        if not climb.any():
+            break
+        lag = lag + climb
+    left, mid, right = rho[rows, lag - 1], rho[rows, lag], rho[rows, lag + 1]
+    curve = left - 2 * mid + right
+    offset = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+    return best, sample_rate / (lag + np.clip(offset, -0.5, 0.5)), energy_head
+
+
 def frame_pitch(audio, sample_rate: int, hop_length: int, *, threshold: float = 0.6,
                 floor_db: float = 40.0) -> FramePitch:
     """Periodicity, pitch and voicing of ``audio`` every ``hop_length`` samples (frame k is
@@ -62,33 +97,10 @@ def frame_pitch(audio, sample_rate: int, hop_length: int, *, threshold: float = 
     padded = np.pad(x, (window // 2, span))
     frames = np.lib.stride_tricks.as_strided(padded, (n_frames, span), (padded.strides[0] * hop_length,
                                                                          padded.strides[0]), writeable=False)
-    # corr[k, lag] = sum_j a[j] * s[j + lag] for the window a = s[:window], by FFT.
-    n_fft = 1 << int(np.ceil(np.log2(span + window)))
-    head = np.fft.rfft(frames[:, :window], n=n_fft, axis=1)
-    whole = np.fft.rfft(frames, n=n_fft, axis=1)
-    corr = np.fft.irfft(np.conj(head) * whole, n=n_fft, axis=1)[:, :lag_hi + 2]
-    sq = np.concatenate([np.zeros((n_frames, 1)), np.cumsum(frames * frames, axis=1)], axis=1)
-    energy_head = sq[:, window]
-    lags = np.arange(lag_hi + 2)
-    energy_shifted = sq[:, lags + window] - sq[:, lags]
-    denom = np.sqrt(np.maximum(energy_head[:, None] * energy_shifted, 1e-30))
-    rho = np.where(energy_head[:, None] > 1e-20, corr / denom, 0.0)
-    search = rho[:, lag_lo:lag_hi + 1]
-    best = search.max(axis=1)
-    # The shortest lag within 90 % of the best: the period, not a multiple of it.
-    first = np.argmax(search >= 0.9 * best[:, None], axis=1) + lag_lo
-    # Walk to the local peak at or after that lag, then refine with a parabola.
-    rows = np.arange(n_frames)
-    for _ in range(lag_hi):
-        step = (first < lag_hi) & (rho[rows, np.minimum(first + 1, lag_hi)] > rho[rows, first])
-        if not step.any():
-            break
-        first = first + step
-    left, mid, right = rho[rows, first - 1], rho[rows, first], rho[rows, first + 1]
-    curve = left - 2 * mid + right
-    offset = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
-    pitch = sample_rate / (first + np.clip(offset, -0.5, 0.5))
-    level_db = 10 * np.log10(np.maximum(energy_head, 1e-30))
+    parts = [_analyse_frames(frames[a:a + _FRAME_BLOCK], window, lag_lo, lag_hi, sample_rate)
+             for a in range(0, n_frames, _FRAME_BLOCK)]
+    best, pitch, energy = (np.concatenate(p) for p in zip(*parts))
+    level_db = 10 * np.log10(np.maximum(energy, 1e-30))
     loud_enough = level_db >= level_db.max() - floor_db
     return FramePitch(periodicity=best, pitch_hz=pitch, voiced=(best >= threshold) & loud_enough)
 
