@@ -19,31 +19,20 @@ import numpy as np
 from sparsewave import Vocoder
 from sparsewave.audio import read_audio
 from sparsewave.audio.mel import MelFrontEnd
+from sparsewave.audio.signal import frame_view
 from sparsewave.quality import mel_correlation
-
-
-def mel_to_magnitude(mel: np.ndarray, cfg: dict) -> np.ndarray:
-    """Undo the 'symmetric' log normalisation: mel-filtered |STFT| per frame and band."""
-    m, lo = cfg["max_abs_value"], cfg["min_level_db"]
-    db = (mel.astype(np.float64) + m) * (-lo) / (2 * m) + lo + cfg["ref_level_db"]
-    return 10.0 ** (db / 20.0)
-
-
-def frames_of(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    n = 1 + (len(y) - n_fft) // hop
-    return np.lib.stride_tricks.as_strided(y, (n, n_fft), (y.strides[0] * hop, y.strides[0]), writeable=False)
 
 
 def mel_guided_gain(audio: np.ndarray, mel: np.ndarray, fe: MelFrontEnd) -> np.ndarray:
     """Attenuate (never boost) ``audio`` so that its mel does not exceed ``mel``."""
     pad = fe.n_fft // 2
     y = np.pad(audio.astype(np.float64), (pad, pad))
-    spec = np.fft.rfft(frames_of(y, fe.n_fft, fe.hop_length) * fe.window, axis=1)
+    spec = np.fft.rfft(frame_view(y, fe.n_fft, fe.hop_length) * fe.window, axis=1)
     fb = fe.filterbank  # (bins, mels)
     have = np.abs(spec) @ fb
     n = min(len(have), len(mel))
     band_gain = np.ones_like(have)
-    band_gain[:n] = np.minimum(1.0, mel_to_magnitude(mel[:n], fe.config) / np.maximum(have[:n], 1e-12))
+    band_gain[:n] = np.minimum(1.0, fe.to_magnitudes(mel[:n]) / np.maximum(have[:n], 1e-12))
     cover = fb.sum(axis=1)
     covered = np.flatnonzero(cover > 0)  # bins above fmax take the nearest covered bin's gain
     nearest = covered[np.clip(np.searchsorted(covered, np.arange(len(cover))), 0, len(covered) - 1)]
@@ -59,7 +48,7 @@ def mel_guided_gain(audio: np.ndarray, mel: np.ndarray, fe: MelFrontEnd) -> np.n
 
 def linear_spectrogram_correlation(a: np.ndarray, b: np.ndarray, rate: int, n_fft: int = 512) -> float:
     def log_spec(x):
-        s = np.abs(np.fft.rfft(frames_of(x.astype(np.float64), n_fft, n_fft // 4) * np.hanning(n_fft), axis=1))
+        s = np.abs(np.fft.rfft(frame_view(x.astype(np.float64), n_fft, n_fft // 4) * np.hanning(n_fft), axis=1))
         return np.maximum(20 * np.log10(np.maximum(s[:, : n_fft * 8000 // rate], 1e-5)), -100.0)
     sa, sb = log_spec(a), log_spec(b)
     n = min(len(sa), len(sb))

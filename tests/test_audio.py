@@ -678,3 +678,32 @@ def test_write_errors(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.wav"]
     A.write_audio(tmp_path / "col.wav", np.zeros((10, 1), np.float32), 16000)  # a column is mono
     assert A.read_audio(tmp_path / "col.wav")[0].shape == (10,)
+
+
+@pytest.mark.parametrize("normalize", ["symmetric", "unit", "none"])
+def test_to_magnitudes_undoes_the_normalisation(rng, normalize):
+    from sparsewave.audio import MelFrontEnd
+
+    cfg = {"sample_rate": 16000, "n_fft": 512, "hop_length": 128, "n_mels": 40, "normalize": normalize,
+           "min_level_db": -100.0, "max_abs_value": 4.0, "ref_level_db": 20.0}
+    if normalize == "none":
+        cfg.pop("min_level_db")
+    fe = MelFrontEnd(cfg)
+    audio = 0.3 * rng.standard_normal(4000)
+    mags = fe.magnitudes(audio)
+    back = fe.to_magnitudes(fe(audio))
+    kept = 20 * np.log10(np.maximum(mags, 1e-5)) - 20.0 > -99.0  # above the clipping floor
+    assert kept.mean() > 0.9
+    np.testing.assert_allclose(back[kept], mags[kept], rtol=1e-4)
+
+
+def test_frame_view_slides_whole_frames(rng):
+    from sparsewave.audio.signal import frame_view
+
+    y = rng.standard_normal(1000)
+    for length, hop in ((256, 64), (1000, 1), (7, 3)):
+        frames = frame_view(y, length, hop)
+        assert frames.shape == (1 + (1000 - length) // hop, length) and not frames.flags.writeable
+        k = len(frames) - 1
+        np.testing.assert_array_equal(frames[k], y[k * hop:k * hop + length])
+    assert frame_view(y, 1001, 10).shape == (0, 1001)

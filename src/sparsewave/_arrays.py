@@ -34,3 +34,8 @@ def check_out(out, name: str, shape: tuple[int, ...]) -> np.ndarray:
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writeable")
     return out
+
+
+def nan_as_none(fields: dict) -> dict:
+    """``fields`` with every non-finite float replaced by None, so that it is valid JSON."""
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in fields.items()}

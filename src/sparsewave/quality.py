@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._arrays import nan_as_none
+
 __all__ = ["mel_correlation", "ClipScore", "evaluate_clip"]
 
 # Frames dropped at each end before comparing mels: they see the STFT's edge padding.
@@ -67,7 +69,7 @@ class ClipScore:
 
     def as_dict(self) -> dict:
         """Fields as a dict, NaN as None (so that it is valid JSON)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
+        return nan_as_none(asdict(self))
 
 
 def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: bool = False,

@@ -20,6 +20,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._arrays import nan_as_none
+from .audio.signal import check_mono_audio, frame_view
+
 __all__ = ["FramePitch", "frame_pitch", "VoicingScore", "voicing_agreement"]
 
 MIN_PITCH_HZ = 43.0
@@ -32,19 +35,6 @@ class FramePitch:
     periodicity: np.ndarray  # best normalised correlation over the lag range, in [-1, 1]
     pitch_hz: np.ndarray  # pitch of that lag (meaningful only where voiced)
     voiced: np.ndarray  # bool
-
-
-def _check_audio(audio, name: str) -> np.ndarray:
-    a = np.asarray(audio)
-    if a.dtype == object or not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must be a float array, got dtype {a.dtype}")
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D mono samples, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty (0 samples)")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} holds NaN or Inf")
-    return a.astype(np.float64)
 
 
 _FRAME_BLOCK = 256  # frames analysed at once: bounds memory on long clips
@@ -86,7 +76,7 @@ def frame_pitch(audio, sample_rate: int, hop_length: int, *, threshold: float = 
                 floor_db: float = 40.0) -> FramePitch:
     """Periodicity, pitch and voicing of ``audio`` every ``hop_length`` samples (frame k is
     centred on sample k * hop_length, like the mel front end's centred frames)."""
-    x = _check_audio(audio, "audio")
+    x = check_mono_audio(audio)
     if sample_rate <= 0 or hop_length <= 0:
         raise ValueError(f"sample_rate and hop_length must be positive, got {sample_rate} and {hop_length}")
     lag_lo = max(1, int(np.floor(sample_rate / MAX_PITCH_HZ)))
@@ -95,8 +85,7 @@ def frame_pitch(audio, sample_rate: int, hop_length: int, *, threshold: float = 
     span = window + lag_hi + 1
     n_frames = 1 + len(x) // hop_length
     padded = np.pad(x, (window // 2, span))
-    frames = np.lib.stride_tricks.as_strided(padded, (n_frames, span), (padded.strides[0] * hop_length,
-                                                                         padded.strides[0]), writeable=False)
+    frames = frame_view(padded, span, hop_length)[:n_frames]
     parts = [_analyse_frames(frames[a:a + _FRAME_BLOCK], window, lag_lo, lag_hi, sample_rate)
              for a in range(0, n_frames, _FRAME_BLOCK)]
     best, pitch, energy = (np.concatenate(p) for p in zip(*parts))
@@ -118,7 +107,7 @@ class VoicingScore:
 
     def as_dict(self) -> dict:
         """Fields as a dict, NaN as None (so that it is valid JSON)."""
-        return {k: (None if not np.isfinite(v) else v) for k, v in asdict(self).items()}
+        return nan_as_none(asdict(self))
 
 
 def voicing_agreement(reference, generated, sample_rate: int, hop_length: int, *,

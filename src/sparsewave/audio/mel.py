@@ -28,6 +28,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .signal import check_mono_audio, frame_view
+
 __all__ = ["MelFrontEnd", "mel_spectrogram", "mel_filterbank", "hann_window", "hz_to_mel", "mel_to_hz",
            "NORMALIZATIONS", "PAD_MODES"]
 
@@ -275,25 +277,12 @@ class MelFrontEnd:
         if sample_rate is not None and int(sample_rate) != self.sample_rate:
             raise ValueError(f"audio is at {sample_rate} Hz but this model's mel front end expects "
                              f"{self.sample_rate} Hz; resample first (sparsewave.audio.resample)")
-        a = np.asarray(audio)
-        if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise TypeError(f"audio must be a real float array, got dtype {a.dtype}")
-        if np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"audio must be float samples in [-1, 1], got dtype {a.dtype}; "
-                            "convert int16 PCM with audio / 32768")
-        if a.ndim != 1:
-            hint = " (multi-channel? downmix to mono first, e.g. audio.mean(axis=1))" if a.ndim == 2 else ""
-            raise ValueError(f"audio must be 1-D mono samples, got shape {a.shape}{hint}")
-        if a.size == 0:
-            raise ValueError("audio is empty (0 samples)")
+        a = check_mono_audio(audio)
         if a.size < self.min_samples():
             why = ("center=False needs at least n_fft samples" if not self.config["center"]
                    else "reflect padding needs more than n_fft // 2 samples")
             raise ValueError(f"audio has {a.size} samples, too short: {why} ({self.min_samples()})")
-        finite = np.isfinite(a)
-        if not finite.all():
-            raise ValueError(f"audio holds NaN or Inf (first at sample {int(np.argmin(finite))})")
-        return a.astype(np.float64, copy=False)
+        return a
 
     def magnitudes(self, audio, sample_rate: int | None = None) -> np.ndarray:
         """Mel-filtered |STFT| ** power, before the log: (frames, n_mels) float64."""
@@ -304,10 +293,8 @@ class MelFrontEnd:
         if c["center"]:
             pad = self.n_fft // 2
             y = np.pad(y, (pad, pad), mode=c["pad_mode"])
-        n_frames = 1 + (y.size - self.n_fft) // self.hop_length
-        frames = np.lib.stride_tricks.as_strided(
-            y, shape=(n_frames, self.n_fft), strides=(y.strides[0] * self.hop_length, y.strides[0]),
-            writeable=False)
+        frames = frame_view(y, self.n_fft, self.hop_length)
+        n_frames = len(frames)
         out = np.empty((n_frames, self.n_mels), dtype=np.float64)
         power = c["power"]
         for a in range(0, n_frames, _FRAME_BLOCK):
@@ -336,6 +323,19 @@ class MelFrontEnd:
         return s.astype(np.float32)
 
     compute = __call__
+
+    def to_magnitudes(self, mel) -> np.ndarray:
+        """Undo :meth:`__call__`'s log and normalisation: (frames, n_mels) float64 in the units of
+        :meth:`magnitudes`. Exact except where ``__call__`` clipped (at the floor or the top)."""
+        c = self.config
+        s = np.asarray(mel, dtype=np.float64)
+        if c["normalize"] == "symmetric":
+            m, lo = c["max_abs_value"], c["min_level_db"]
+            s = (s + m) * (-lo) / (2.0 * m) + lo
+        elif c["normalize"] == "unit":
+            lo = c["min_level_db"]
+            s = s * (-lo) + lo
+        return 10.0 ** ((s + c["ref_level_db"]) / 20.0)
 
 
 # Small cache so mel_spectrogram(audio, cfg) in a loop does not rebuild the filterbank.
