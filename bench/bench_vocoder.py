@@ -294,8 +294,7 @@ def spmv_rate(voc: Vocoder, tensors: dict, repeats: int = 5) -> dict:
 
 def quick_model(tmp: Path) -> tuple[Path, dict]:
     """A random-weight model of the geneing layout (for --quick without the shared data)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from reference_models import wavernn_numpy as W
+    from sparsewave.converters import expected_shapes
 
     cfg = {"family": "fatchord", "variant": "geneing", "sample_rate": 16000, "n_mels": 80, "hop_length": 200,
            "pad": 2, "upsample_factors": [4, 5, 10], "upsample_kernel_sizes": [9, 11, 21], "res_blocks": 3,
@@ -304,7 +303,7 @@ def quick_model(tmp: Path) -> tuple[Path, dict]:
            "head": "softmax", "bits": 10, "n_classes": 1024, "mu_law": False}
     rng = np.random.default_rng(0)
     sd = {}
-    for name, shape in W.expected_shapes(cfg).items():
+    for name, shape in expected_shapes(cfg).items():
         a = (0.1 * rng.standard_normal(shape)).astype(np.float32)
         if name.endswith("running_var"):
             a = np.abs(a) + 0.5

@@ -2,7 +2,7 @@
 
 The resynthesis mel correlation (``sparsewave.quality``) cannot tell voiced speech from noise
 with the same spectral envelope: white noise shaped band by band to the input mel scores 0.95
-(``bench/mel_metric_blind_spot.py``). This module checks what it misses: whether the generated
+(``experiments/mel_metric_blind_spot.py``). This module checks what it misses: whether the generated
 audio is periodic where the input is, and at the same pitch.
 
 Per frame (the model's hop), the estimator takes the normalised cross-correlation between a

@@ -8,7 +8,7 @@ the clip itself (an oracle short-term predictor). A model that has learned only 
 prediction leaves the pitch pulses in its residual, as LPC does; sampling then replaces them
 with noise, and the voice whispers.
 
-    python bench/teacher_forced_residual.py CLIP.wav [--model M.sw] [--seconds 3]
+    python experiments/teacher_forced_residual.py CLIP.wav [--model M.sw] [--seconds 3]
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ quality figures of ``sparsewave.quality`` on the held-out clips: teacher-forced 
 sample (duration-weighted), resynthesis mel correlation and voiced F1 (means over clips and seeds
 0..K-1).
 
-    python bench/quality_table.py RUN_DIR [RUN_DIR ...] --clips CLIP.wav [CLIP.wav ...] [--json OUT]
+    python experiments/quality_table.py RUN_DIR [RUN_DIR ...] --clips CLIP.wav [CLIP.wav ...] [--json OUT]
 
 Clips must be held out of every run's training (the trainer lists its own in log.jsonl).
 """

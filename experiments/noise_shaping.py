@@ -8,7 +8,7 @@ a pre-emphasised domain (y[n] = x[n] - a x[n-1], noise added to y, then de-empha
 is what a model trained and sampled on pre-emphasised audio would produce. It answers "would
 pre-emphasis help this metric, at the same model accuracy?" before anyone retrains for it.
 
-    python bench/noise_shaping.py CLIP.wav [CLIP.wav ...] [--snr 10 15 20] [--alpha 0 0.7 0.86]
+    python experiments/noise_shaping.py CLIP.wav [CLIP.wav ...] [--snr 10 15 20] [--alpha 0 0.7 0.86]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ but it lifts **white noise** almost as far: the metric then measures the filter,
 vocoder. This script prints both, with a second, independent score (log-spectrogram
 correlation on a 512-point linear-frequency STFT against the original audio) that is fooled too.
 
-    python bench/mel_metric_blind_spot.py CLIP.wav [CLIP.wav ...] [--seed 0]
+    python experiments/mel_metric_blind_spot.py CLIP.wav [CLIP.wav ...] [--seed 0]
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@
 # --benchmark_min_time=1x). Reported against the floor: nonzero sample-loop
 # MACs per sample / 4 float lanes; target <= 2x floor. Prints a Markdown table.
 #
-# Usage: .ci/arm_insn_count.sh [--by-function] [--max-ratio R]
+# Usage: bench/arm/insn_count.sh [--by-function] [--max-ratio R]
 #   --by-function  also count per function (a small symbol-attributing plugin
 #                  built here) and print the top functions per sample
 #   --max-ratio R  exit 1 if a NEON row is above R x floor (default: report only)
@@ -23,7 +23,7 @@
 # missing and running as root), the sparsewave Python package (writes the
 # models), and bench/android/build.sh's toolchain. About 1 min once built.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PROJECT=$PWD
 PYTHON=${PYTHON:-python3}
 export QEMU_CPU=${QEMU_CPU:-cortex-a53}
@@ -90,53 +90,9 @@ if [ ! -f "$WORK/libinsn.so" ] || [ "$src/tests/plugin/insn.c" -nt "$WORK/libins
   gcc -O2 -shared -fPIC -I"$src/include/qemu" $GLIB_CFLAGS "$src/tests/plugin/insn.c" -o "$WORK/libinsn.so" $GLIB_LIBS
 fi
 if [ "$BY_FUNCTION" = 1 ]; then
-  # Ours: executed instructions per symbol (inline counters, one per symbol).
-  cat >"$WORK/symcount.c" <<'EOF'
-#include <glib.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <qemu-plugin.h>
-QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
-static GHashTable *counts; /* symbol -> uint64_t* */
-static GMutex lock;
-static uint64_t *counter_for(const char *sym) {
-  g_mutex_lock(&lock);
-  uint64_t *c = g_hash_table_lookup(counts, sym);
-  if (!c) {
-    c = g_new0(uint64_t, 1);
-    g_hash_table_insert(counts, g_strdup(sym), c);
-  }
-  g_mutex_unlock(&lock);
-  return c;
-}
-static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
-  size_t n = qemu_plugin_tb_n_insns(tb);
-  for (size_t i = 0; i < n; i++) {
-    struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-    const char *sym = qemu_plugin_insn_symbol(insn);
-    qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, counter_for(sym ? sym : "?"), 1);
-  }
-}
-static void at_exit_cb(qemu_plugin_id_t id, void *p) {
-  GString *out = g_string_new(NULL);
-  GHashTableIter it;
-  gpointer k, v;
-  g_hash_table_iter_init(&it, counts);
-  while (g_hash_table_iter_next(&it, &k, &v))
-    if (*(uint64_t *)v) g_string_append_printf(out, "symcount %" PRIu64 " %s\n", *(uint64_t *)v, (const char *)k);
-  qemu_plugin_outs(out->str);
-  g_string_free(out, TRUE);
-}
-QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv) {
-  counts = g_hash_table_new(g_str_hash, g_str_equal);
-  qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb);
-  qemu_plugin_register_atexit_cb(id, at_exit_cb, NULL);
-  return 0;
-}
-EOF
   log "building libsymcount.so"
   # shellcheck disable=SC2086
-  gcc -O2 -shared -fPIC -I"$src/include/qemu" $GLIB_CFLAGS "$WORK/symcount.c" -o "$WORK/libsymcount.so" $GLIB_LIBS
+  gcc -O2 -shared -fPIC -I"$src/include/qemu" $GLIB_CFLAGS "$PROJECT/bench/arm/symcount_plugin.c" -o "$WORK/libsymcount.so" $GLIB_LIBS
 fi
 
 # --- the binary and the models -------------------------------------------------
@@ -187,63 +143,4 @@ for i in "${!models[@]}"; do
 done
 
 # --- the table ----------------------------------------------------------------
-"$PYTHON" - "$results" "$BY_FUNCTION" "${MAX_RATIO:-}" "$HIDDEN" "$DENSITY" "$QEMU_CPU" <<'EOF'
-import re, subprocess, sys
-results, by_function, max_ratio, hidden, density, cpu = sys.argv[1:7]
-def parse(path):
-    text = open(path).read()
-    insns = int(re.search(r"^insns: (\d+)$", text, re.M).group(1))
-    samples = int(re.search(r"^summary: .* samples=(\d+) ", text, re.M).group(1))
-    nz = int(re.search(r"loop_nonzero_macs=(\d+)", text).group(1))
-    stored = int(re.search(r"loop_stored_macs=(\d+)", text).group(1))
-    return insns, samples, nz, stored
-def symcounts(path):
-    d = {}
-    for m in re.finditer(r"^symcount (\d+) (.+)$", open(path).read(), re.M):
-        d[m.group(2)] = d.get(m.group(2), 0) + int(m.group(1))
-    return d
-def demangle(names):
-    try:
-        out = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True, check=True).stdout
-        return out.splitlines()
-    except Exception:
-        return names
-rows, failed = [], False
-print(f"\nInstructions per generated sample, WaveRNN-{hidden} dual-softmax, density {density}, "
-      f"unbatched synthesize(), qemu-aarch64 QEMU_CPU={cpu}\n")
-print("| block | path | insns/sample | nonzero MACs/sample | floor (MACs/4) | x floor | <= 2x floor |")
-print("|---|---|---:|---:|---:|---:|:---:|")
-for line in open(results):
-    block, isa, short, long_ = line.rstrip("\n").split("\t")
-    i0, n0, nz, stored = parse(short)
-    i1, n1, _, _ = parse(long_)
-    per = (i1 - i0) / (n1 - n0)
-    floor = nz / 4
-    ratio = per / floor
-    ok = "yes" if ratio <= 2.0 else "no"
-    print(f"| {block} | {isa} | {per:,.0f} | {nz:,} | {floor:,.0f} | {ratio:.2f} | {ok} |")
-    if isa == "neon" and max_ratio and ratio > float(max_ratio):
-        failed = True
-    rows.append((block, isa, short, long_, n1 - n0))
-print("\n(stored MACs = nonzero MACs here: no padding blocks; insns/sample = difference of a "
-      "1-frame run and a long run, divided by the extra samples)")
-if by_function == "1":
-    for block, isa, short, long_, extra in rows:
-        s0 = symcounts(short.replace(".short.log", ".short.sym.log"))
-        s1 = symcounts(long_.replace(".long.log", ".long.sym.log"))
-        diff = {k: (s1.get(k, 0) - s0.get(k, 0)) / extra for k in set(s0) | set(s1)}
-        top = sorted(diff.items(), key=lambda kv: -kv[1])[:10]
-        total = sum(diff.values())
-        names = demangle([k for k, _ in top])
-        print(f"\nTop functions per sample, {block} {isa} (total {total:,.0f} insns/sample):\n")
-        print("| insns/sample | share | function |")
-        print("|---:|---:|---|")
-        for (k, v), name in zip(top, names):
-            name = re.sub(r"\s+", " ", name)
-            if len(name) > 110:
-                name = name[:107] + "..."
-            print(f"| {v:,.0f} | {100 * v / total:.1f}% | `{name}` |")
-if failed:
-    print(f"\nFAIL: a NEON row is above {max_ratio} x floor", file=sys.stderr)
-    sys.exit(1)
-EOF
+"$PYTHON" "$PROJECT/bench/arm/insn_table.py" "$results" "$BY_FUNCTION" "${MAX_RATIO:-}" "$HIDDEN" "$DENSITY" "$QEMU_CPU"
