@@ -358,29 +358,51 @@ def test_synthesize_failures_leave_no_file(work, model, mel):
 
 
 def test_write_wav_is_atomic(tmp_path, monkeypatch):
-    """A writer that dies half way leaves the old file and no temporary behind."""
+    """A writer that dies half way leaves the old file and no temporary behind. The command line
+    writes through sparsewave.audio.write_audio, the package's one WAV writer."""
+    import sparsewave.audio.io as aio
+
     target = tmp_path / "out.wav"
     target.write_bytes(b"old")
 
     class DyingSoundfile:
         @staticmethod
-        def write(path, data, sr, subtype=None, format=None):
-            Path(path).write_bytes(b"RIFF partial")
+        def write(fileobj, data, sr, subtype=None, format=None):
+            fileobj.write(b"RIFF partial")
             raise OSError("disk full")
 
-    monkeypatch.setitem(sys.modules, "soundfile", DyingSoundfile)
+    monkeypatch.setattr(aio, "_sf", DyingSoundfile)
     with pytest.raises(OSError, match="disk full"):
-        cli.write_wav(target, np.zeros(100, np.float32), 16000)
+        aio.write_audio(target, np.zeros(100, np.float32), 16000)
     assert target.read_bytes() == b"old" and no_temp_files(tmp_path)
-    # Without soundfile the standard library writes the same 16-bit PCM.
-    monkeypatch.setitem(sys.modules, "soundfile", None)
+    # Without soundfile the standard library path writes the same 16-bit PCM. The one float -> PCM
+    # rule (aio.float_to_pcm16) scales by 32768, the inverse of reading, so -1.0 is -32768 and
+    # +1.0 saturates at 32767 (the CLI's old writer scaled by 32767: -1.0 was -32767).
+    monkeypatch.setattr(aio, "_sf", None)
     audio = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 2.0], np.float32)
-    assert cli.write_wav(target, audio, 22050) == "wave"
+    assert aio.write_audio(target, audio, 22050) == target
     sr, pcm = read_wav(target)
-    assert sr == 22050 and pcm.tolist() == [0, 16384, -16384, 32767, -32767, 32767]
+    assert sr == 22050 and pcm.tolist() == [0, 16384, -16384, 32767, -32768, 32767]
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_synthesize_writes_what_write_audio_writes(work, model, mel):
+    """One PCM rule: the WAV of `sparsewave synthesize` equals write_audio of the same audio."""
+    from sparsewave import Vocoder
+    from sparsewave.audio import write_audio
+
+    out = work / "cli_pcm.wav"
+    p = main_run("synthesize", mel, "-o", out, "--model", model, "--seed", "11", "--threads", "2")
+    assert p.returncode == 0, p.stderr
+    assert "batched, 2 threads" in p.stderr  # --threads N > 1 implies --batched on the command line
+    voc = Vocoder.load(model)
+    audio = voc.synthesize(np.load(mel), seed=11, batched=True, threads=2)
+    ref = write_audio(work / "api_pcm.wav", audio, voc.sample_rate)
+    assert read_wav(out)[1].tolist() == read_wav(ref)[1].tolist()
+    assert out.read_bytes() == ref.read_bytes()
+    assert np.abs(audio).max() > 0.1  # not a trivially silent comparison
 
 
 def test_progress_bar_on_a_tty(model, mel, tmp_path, monkeypatch, capsys):

@@ -30,6 +30,16 @@ def test_progress_reaches_the_total(model, batched, threads):
     assert seen == sorted(seen) or threads > 1
 
 
+def test_threads_need_batched(model):
+    """Unbatched synthesis is one sequential stream: threads > 1 is refused, not silently ignored
+    (and not silently switched to batched, which would change the output for a seed)."""
+    v = sparsewave.Vocoder.load(model)
+    mels = np.zeros((3, 8), np.float32)
+    with pytest.raises(ValueError, match="batched=True"):
+        v.synthesize(mels, seed=1, threads=2)
+    assert v.synthesize(mels, seed=1, batched=True, threads=2).shape == (300,)
+
+
 @pytest.mark.parametrize("batched,threads", [(False, 1), (True, 2)])
 def test_exception_in_callback_cancels(model, batched, threads):
     v = sparsewave.Vocoder.load(model)

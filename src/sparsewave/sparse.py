@@ -5,24 +5,23 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_float32, check_out
+from ._blocks import parse_block
 
 SUPPORTED_BLOCKS = ((4, 4), (16, 1), (1, 1))
 
 
 def _parse_block(block) -> tuple[int, int]:
-    if isinstance(block, str):  # "4x4", "16x1"
-        parts = block.lower().split("x")
-        try:
-            block = tuple(int(p) for p in parts)
-        except ValueError:
-            raise ValueError(f"block must look like '4x4' or (4, 4), got {block!r}") from None
-    try:
-        block = tuple(int(b) for b in block)
-    except TypeError:
-        raise TypeError(f"block must be a pair like (4, 4), got {block!r}") from None
-    if block not in SUPPORTED_BLOCKS:
-        raise ValueError(f"unsupported block {block}; supported: {', '.join(map(str, SUPPORTED_BLOCKS))}")
-    return block
+    """A block shape the engine's kernels run (one of SUPPORTED_BLOCKS)."""
+    return parse_block(block, SUPPORTED_BLOCKS)
+
+
+def _out_buffer(out, accumulate: bool, shape: tuple[int, ...]) -> np.ndarray:
+    """The array a product writes: the caller's ``out`` (checked), else a new one."""
+    if out is not None:
+        return check_out(out, "out", shape)
+    if accumulate:
+        raise ValueError("accumulate=True needs out= (the array to add into)")
+    return np.empty(shape, dtype=np.float32)
 
 
 class BlockSparseMatrix:
@@ -120,12 +119,7 @@ class BlockSparseMatrix:
         x = as_float32(x, "x", 1)
         if x.shape[0] != cols:
             raise ValueError(f"x has length {x.shape[0]}, expected {cols} (the matrix has shape {self.shape})")
-        if out is None:
-            if accumulate:
-                raise ValueError("accumulate=True needs out= (the array to add into)")
-            out = np.empty(rows, dtype=np.float32)
-        else:
-            check_out(out, "out", (rows,))
+        out = _out_buffer(out, accumulate, (rows,))
         self._m.matvec(x, out, bool(accumulate))
         return out
 
@@ -139,12 +133,7 @@ class BlockSparseMatrix:
         x = as_float32(x, "X", 2)
         if x.shape[1] != cols:
             raise ValueError(f"X has {x.shape[1]} columns, expected {cols} (the matrix has shape {self.shape})")
-        if out is None:
-            if accumulate:
-                raise ValueError("accumulate=True needs out= (the array to add into)")
-            out = np.empty((x.shape[0], rows), dtype=np.float32)
-        else:
-            check_out(out, "out", (x.shape[0], rows))
+        out = _out_buffer(out, accumulate, (x.shape[0], rows))
         self._m.matvec_many(x, out, bool(accumulate))
         return out
 
@@ -159,12 +148,7 @@ class BlockSparseMatrix:
             return self.matvec(x, out=out, accumulate=accumulate)
         if x.shape[0] != cols:
             raise ValueError(f"X has {x.shape[0]} rows, expected {cols} (the matrix has shape {self.shape})")
-        if out is None:
-            if accumulate:
-                raise ValueError("accumulate=True needs out= (the array to add into)")
-            out = np.empty((rows, x.shape[1]), dtype=np.float32)
-        else:
-            check_out(out, "out", (rows, x.shape[1]))
+        out = _out_buffer(out, accumulate, (rows, x.shape[1]))
         self._m.matmul(x, out, bool(accumulate))
         return out
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from . import _core
+from ._paths import check_input_file
 
 # Conditioning memory grows with utterance length (upsampled mels); refuse
 # inputs that would need more than this many frames unless raised.
@@ -35,15 +35,7 @@ class Vocoder:
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
         """
-        p = Path(os.fspath(path))
-        if not p.exists():
-            raise FileNotFoundError(f"no such model file: '{p}'")
-        if p.is_dir():
-            raise IsADirectoryError(f"'{p}' is a directory, not a model file")
-        if not p.is_file():
-            raise ValueError(f"'{p}' is not a regular file (a pipe or device?), so not a model file")
-        if not os.access(p, os.R_OK):
-            raise PermissionError(f"cannot read model file '{p}'")
+        p = check_input_file(path, "model file")
         if weights not in ("float32", "float16"):
             raise ValueError(f"weights must be 'float32' or 'float16', got {weights!r}")
         try:
@@ -103,7 +95,14 @@ class Vocoder:
                 f"hop_length={self.hop_length}, n_mels={self.n_mels})")
 
     # -- input checks -----------------------------------------------------
-    def _check_mels(self, mels) -> np.ndarray:
+    def check_mels(self, mels) -> np.ndarray:
+        """``mels`` as this model takes them: a C-contiguous float32 (frames, n_mels) array.
+
+        The one owner of the mel input rules (every method here and the command line use it):
+        (n_mels, frames) is transposed when that reading is the only one that fits; the input
+        must be 2-D, real, finite, non-empty and at most :attr:`max_frames` long. Raises
+        TypeError / ValueError saying what is wrong.
+        """
         arr = np.asarray(mels)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"mels must be a float array, got dtype {arr.dtype}")
@@ -111,10 +110,10 @@ class Vocoder:
             raise ValueError(f"mels must be 2-D (frames, {self.n_mels}), got shape {arr.shape}")
         n = self.n_mels
         if arr.shape[1] != n:
-            if arr.shape[0] == n and arr.shape[1] != n:
-                arr = arr.T  # (n_mels, frames) is unambiguous here
-            else:
-                raise ValueError(f"mels must have shape (frames, {n}) (or ({n}, frames)), got {arr.shape}")
+            if arr.shape[0] != n:
+                raise ValueError(f"mels must have shape (frames, {n}) (or ({n}, frames)), got {arr.shape}: "
+                                 f"the model takes {n} mel channels")
+            arr = arr.T  # (n_mels, frames) is unambiguous here
         if arr.shape[0] == 0:
             raise ValueError("mels has no frames")
         if arr.shape[0] > self.max_frames:
@@ -150,20 +149,23 @@ class Vocoder:
 
         seed: RNG seed (random when None). batched: generate overlapping folds
         together (faster; ``target``/``overlap`` in samples, defaults 0.5 s /
-        25 ms), over ``threads`` threads. uniforms: the random number of each
+        25 ms), over ``threads`` threads. Unbatched generation is one
+        sequential stream, so ``threads`` > 1 needs ``batched=True`` (a
+        ValueError otherwise: switching to batched silently would change the
+        output for a given seed). uniforms: the random number of each
         step (shape (samples,), or (folds, fold_length) when batched) for
         reproducible comparisons (models drawing several numbers per sample,
         like the dual-softmax family's coarse and fine bytes, take a trailing
         axis of that size). progress: callable(samples_done).
         Returns frames * hop_length samples.
         """
-        m = self._check_mels(mels)
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        m = self.check_mels(mels)
+        seed = _resolve_seed(seed)
         if not isinstance(threads, (int, np.integer)) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        if threads > 1 and not batched:
+            raise ValueError(f"threads={threads} needs batched=True: unbatched synthesis is one sequential "
+                             "stream on one thread")
         if target is not None and int(target) < 1:
             raise ValueError(f"target must be a positive number of samples, got {target}")
         if overlap is not None and int(overlap) < 0:
@@ -193,7 +195,7 @@ class Vocoder:
         The concatenated chunks equal ``synthesize(mels, seed=seed)`` exactly
         (unbatched). ``chunk_samples`` bounds each chunk's length.
         """
-        m = self._check_mels(mels)
+        m = self.check_mels(mels)
         if int(chunk_samples) < 1:
             raise ValueError("chunk_samples must be at least 1")
         s = self.streamer(seed=seed)
@@ -212,11 +214,7 @@ class Vocoder:
         needs a few frames of look-ahead); ``s.flush()`` ends the utterance
         and returns the rest. The result equals ``synthesize`` on all frames.
         """
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        return Streamer(self, int(seed))
+        return Streamer(self, _resolve_seed(seed))
 
     def fold_layout(self, frames: int, target: int | None = None, overlap: int | None = None) -> list[tuple[int, int]]:
         """(start, length) of each fold batched synthesis would generate."""
@@ -224,18 +222,27 @@ class Vocoder:
 
     def logits(self, mels, audio) -> np.ndarray:
         """Teacher-forced output logits (samples, n_classes): step t is fed audio[t-1]."""
-        m = self._check_mels(mels)
+        m = self.check_mels(mels)
         return self._v.teacher_forced(m, self._check_audio(audio, m.shape[0]), True)[1]
 
     def nll(self, mels, audio) -> float:
         """Teacher-forced negative log-likelihood of ``audio`` in bits per sample."""
-        m = self._check_mels(mels)
+        m = self.check_mels(mels)
         a = self._check_audio(audio, m.shape[0])
         return float(self._v.teacher_forced(m, a, False)[0]) / a.shape[0]
 
     def conditioning(self, mels) -> tuple[np.ndarray, np.ndarray]:
         """(upsampled mels, aux features), each (samples, channels): for verification."""
-        return self._v.conditioning(self._check_mels(mels))
+        return self._v.conditioning(self.check_mels(mels))
+
+
+def _resolve_seed(seed) -> int:
+    """``seed`` checked, or a fresh random one for None."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 class Streamer:
@@ -256,7 +263,7 @@ class Streamer:
             arr = arr[None, :]  # a single frame
         if self._core.finished:
             raise ValueError("push() after flush(): start a new streamer")
-        m = v._check_mels(arr) if arr.shape[-1] == v.n_mels or arr.ndim != 2 else None
+        m = v.check_mels(arr) if arr.shape[-1] == v.n_mels or arr.ndim != 2 else None
         if m is None or m.shape[1] != v.n_mels:
             raise ValueError(f"frames must have shape (k, {v.n_mels}), got {arr.shape}")
         if self._core.frames + m.shape[0] > v.max_frames:

@@ -12,12 +12,12 @@ Reading never unpickles anything: safetensors is a JSON header plus raw bytes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 FORMAT_NAME = "sparsewave"
 FORMAT_VERSION = 1
@@ -30,10 +30,9 @@ PACK_BELOW_DENSITY = 0.5
 
 def _require_safetensors():
     try:
-        import safetensors.numpy  # noqa: F401
+        import safetensors.numpy
     except ImportError as e:  # pragma: no cover - it is a declared dependency
         raise ImportError("writing weight files needs the 'safetensors' package: pip install safetensors") from e
-    import safetensors.numpy
     return safetensors.numpy
 
 
@@ -89,15 +88,8 @@ def save_model(path, tensors: Mapping[str, np.ndarray], config: Mapping, *, pack
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        st.save_file(out, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp:
+        st.save_file(out, str(tmp), metadata=metadata)
     return path
 
 

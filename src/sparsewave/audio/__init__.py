@@ -1,7 +1,7 @@
 """Audio front end: mel spectrograms as each model family expects, resampling, file I/O.
 
-NumPy only; soundfile (``pip install sparsewave[audio]``) adds FLAC and more WAV encodings,
-scipy (when present) speeds up resampling. Typical use::
+NumPy plus soundfile (installed with sparsewave; WAV still works through the standard library
+if libsndfile is missing); scipy, when present, speeds up resampling. Typical use::
 
     from sparsewave import Vocoder
     from sparsewave.audio import read_audio, mel_spectrogram, write_audio
@@ -17,6 +17,7 @@ import numpy as np
 
 from .io import find_audio_files, read_audio, write_audio
 from .mel import MelFrontEnd, hz_to_mel, mel_filterbank, mel_spectrogram, mel_to_hz, normalize_mel_config
+from .mel_files import read_mel_file
 from .resample import design_filter, rational_ratio, resample
 
 
@@ -29,4 +30,5 @@ def load_mel(path, config) -> np.ndarray:
 
 
 __all__ = ["MelFrontEnd", "mel_spectrogram", "mel_filterbank", "hz_to_mel", "mel_to_hz", "normalize_mel_config",
-           "resample", "design_filter", "rational_ratio", "read_audio", "write_audio", "find_audio_files", "load_mel"]
+           "resample", "design_filter", "rational_ratio", "read_audio", "write_audio", "find_audio_files", "load_mel",
+           "read_mel_file"]

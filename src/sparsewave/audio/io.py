@@ -1,34 +1,35 @@
-"""Read and write audio files: WAV and FLAC via soundfile, PCM WAV without it.
+"""Read and write audio files: WAV and FLAC via soundfile (a dependency), WAV alone without it.
 
 ``read_audio`` gives float32 mono samples (multi-channel files are averaged, with a warning)
 and can resample to the rate a model needs. ``write_audio`` writes atomically: the data go to
 a temporary file in the destination's directory, which replaces the destination only once
 complete (``os.replace``), so a failure never leaves a partial file or damages an existing one.
 
-soundfile (libsndfile) is optional (``pip install sparsewave[audio]``). Without it, WAV still
-works: PCM WAV is read with the standard library's ``wave`` module, IEEE-float WAV with a small
-RIFF parser here, and WAV files (PCM_16 or FLOAT) are written by a RIFF writer here; FLAC needs
-soundfile.
+soundfile is installed with sparsewave, but its import can still fail (libsndfile missing from
+the system). Then, and only then, this module is the one place that falls back to the standard
+library: PCM WAV is read with the ``wave`` module, IEEE-float WAV with a small RIFF parser here,
+and WAV files (PCM_16 or FLOAT) are written by a RIFF writer here; FLAC needs soundfile.
 """
 from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import warnings
 import wave
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
+from .._paths import check_input_file, check_output_file
 from .resample import resample
 
-try:  # optional dependency
+try:  # a dependency, but libsndfile itself may be missing from the system
     import soundfile as _sf
 except Exception:  # ImportError, or OSError when libsndfile itself is missing
     _sf = None
 
-__all__ = ["read_audio", "write_audio", "find_audio_files", "SUBTYPES", "FORMATS"]
+__all__ = ["read_audio", "write_audio", "float_to_pcm16", "find_audio_files", "SUBTYPES", "FORMATS"]
 
 FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
@@ -46,14 +47,7 @@ def _format_for(path: Path) -> str:
 
 
 def _check_readable(p: Path) -> None:
-    if not p.exists():
-        raise FileNotFoundError(f"no such audio file: '{p}'")
-    if p.is_dir():
-        raise IsADirectoryError(f"'{p}' is a directory, not an audio file")
-    if not p.is_file():
-        raise ValueError(f"'{p}' is not a regular file (a pipe or device?), so not an audio file")
-    if not os.access(p, os.R_OK):
-        raise PermissionError(f"cannot read audio file '{p}' (permission denied)")
+    check_input_file(p, "audio file")
     if p.stat().st_size == 0:
         raise ValueError(f"audio file '{p}' is empty (0 bytes)")
 
@@ -184,9 +178,17 @@ def read_audio(path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
 # --------------------------------------------------------------------------- writing
 
 
-def _to_pcm16(x: np.ndarray) -> np.ndarray:
-    # Scale by 32768 (the inverse of reading), so read -> write of a PCM_16 file is lossless;
-    # +1.0 itself saturates to 32767.
+def float_to_pcm16(x) -> np.ndarray:
+    """The one float -> 16-bit PCM rule of the package: clip to [-1, 1], scale by 32768, round
+    (half to even), saturate at 32767.
+
+    Why 32768 rather than 32767: it is the exact inverse of reading (int16 / 32768, as
+    :func:`read_audio`, soundfile and libsndfile do), so PCM_16 audio that is read and written
+    back comes out bit-identical, and the float k / 32768 is written as k. The cost is that
+    +1.0 saturates one step early (to 32767 / 32768), which no one can hear; scaling by 32767
+    instead would move every sample above half scale by one step on each read -> write trip.
+    """
+    x = np.asarray(x, dtype=np.float64)
     return np.clip(np.round(np.clip(x, -1.0, 1.0) * 32768.0), -32768, 32767).astype("<i2")
 
 
@@ -194,7 +196,7 @@ def _riff_bytes(samples: np.ndarray, rate: int, subtype: str) -> bytes:
     """A complete mono RIFF/WAVE file: PCM 16-bit, or IEEE float 32-bit (with a fact chunk)."""
     n = samples.shape[0]
     if subtype == "PCM_16":
-        tag, bits, payload, fact = 1, 16, _to_pcm16(samples).tobytes(), b""
+        tag, bits, payload, fact = 1, 16, float_to_pcm16(samples).tobytes(), b""
     else:
         tag, bits, payload = 3, 32, samples.astype("<f4").tobytes()
         fact = b"fact" + struct.pack("<II", 4, n)
@@ -212,7 +214,7 @@ def _riff_bytes(samples: np.ndarray, rate: int, subtype: str) -> bytes:
 def _write_payload(fileobj, samples: np.ndarray, rate: int, subtype: str, fmt: str) -> None:
     """Encode ``samples`` into the open binary file ``fileobj`` (the temporary file)."""
     if _sf is not None:
-        data = _to_pcm16(samples) if subtype == "PCM_16" else samples.astype(np.float32)
+        data = float_to_pcm16(samples) if subtype == "PCM_16" else samples.astype(np.float32)
         _sf.write(fileobj, data, rate, subtype=subtype, format=fmt)
     elif fmt == "WAV":
         fileobj.write(_riff_bytes(samples, rate, subtype))
@@ -221,24 +223,11 @@ def _write_payload(fileobj, samples: np.ndarray, rate: int, subtype: str, fmt: s
                          "without it only WAV is supported")
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    old = os.umask(0o022)  # no /proc: read it the classic way (briefly changes the process umask)
-    os.umask(old)
-    return old
-
-
 def write_audio(path, samples, rate: int, subtype: str = "PCM_16") -> Path:
     """Write mono ``samples`` (float, nominally [-1, 1]) to ``path`` (.wav or .flac) atomically.
 
-    ``subtype``: "PCM_16" (samples are clipped to [-1, 1], scaled by 32768 and rounded, +1.0
-    saturating to 32767, so PCM_16 samples read by :func:`read_audio` come back bit-exact) or "FLOAT"
+    ``subtype``: "PCM_16" (:func:`float_to_pcm16`: clipped to [-1, 1], scaled by 32768 and rounded,
+    +1.0 saturating to 32767, so PCM_16 samples read by :func:`read_audio` come back bit-exact) or "FLOAT"
     (32-bit IEEE float, WAV only; values are stored as given). The file is first written to a
     temporary file next to ``path`` and then renamed over it, so readers never see a partial
     file and an existing file is left untouched if anything fails. Returns the path written.
@@ -264,38 +253,7 @@ def write_audio(path, samples, rate: int, subtype: str = "PCM_16") -> Path:
         raise ValueError("samples is empty: nothing to write")
     if not np.all(np.isfinite(a)):
         raise ValueError(f"samples hold NaN or Inf (first at sample {int(np.argmin(np.isfinite(a)))})")
-    if p.is_dir():
-        raise IsADirectoryError(f"'{p}' is a directory")
-    parent = p.parent
-    if not parent.is_dir():
-        raise FileNotFoundError(f"cannot write '{p}': directory '{parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_payload(f, a, rate, subtype, fmt)
-            f.flush()
-            os.fsync(f.fileno())
-        try:  # mkstemp makes 0600 files; give the result the mode a plain open() would
-            mode = (p.stat().st_mode & 0o7777) if p.exists() else (0o666 & ~_umask())
-            os.chmod(tmp, mode)
-        except OSError:
-            pass
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); not all platforms allow opening a directory
-        dfd = os.open(parent, os.O_RDONLY)
-    except OSError:
-        pass
-    else:
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
+    check_output_file(p)
+    with atomic_write(p) as tmp, open(tmp, "wb") as f:
+        _write_payload(f, a, rate, subtype, fmt)
     return p

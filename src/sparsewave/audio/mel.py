@@ -64,26 +64,26 @@ _FRAME_BLOCK = 512
 # --------------------------------------------------------------------------- mel scale
 
 
+# The Slaney mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic (steps of
+# ln(6.4) / 27) above.
+_F_SP = 200.0 / 3.0
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
 def hz_to_mel(freq):
     """Slaney mel scale (librosa ``htk=False``): linear below 1 kHz, logarithmic above."""
     f = np.asarray(freq, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_part = min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep
-    return np.where(f >= min_log_hz, log_part, f / f_sp)
+        log_part = _MIN_LOG_MEL + np.log(np.maximum(f, 1e-300) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(f >= _MIN_LOG_HZ, log_part, f / _F_SP)
 
 
 def mel_to_hz(mels):
     """Inverse of :func:`hz_to_mel`."""
     m = np.asarray(mels, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    return np.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)
 
 
 def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, fmin: float = 0.0,

@@ -29,12 +29,14 @@ from typing import Mapping
 
 import numpy as np
 
+from .._format import format_bytes
+from .._paths import check_input_file
 from .fatchord_family import (add_null_aux_net, check_supported_layout, expected_shapes, infer_config,
                               normalize_state_dict, validate_state_dict)
 from .geneing_bin import GeneingModelInfo, parse_geneing_model_bin, read_geneing_model_bin
 from .trainer_configs import trainer_config_hints
 
-__all__ = ["ConversionReport", "SOURCES", "convert", "detect_source", "read_state_dict", "read_checkpoint",
+__all__ = ["ConversionReport", "SOURCES", "convert", "detect_source", "read_checkpoint",
            "GeneingModelInfo", "parse_geneing_model_bin", "read_geneing_model_bin", "infer_config",
            "expected_shapes"]
 
@@ -64,7 +66,7 @@ class ConversionReport:
             head = f"mixture of {c.get('mol_n_mix')} logistics ({c['n_classes']} outputs)"
         src = f"{self.source}" + (f" ({self.trainer}" + (f", step {self.step:,}" if self.step else "") + ")"
                                   if self.trainer else "")
-        sizes = f"  size: {_fmt_bytes(self.input_bytes)} -> {_fmt_bytes(self.output_bytes)}" if self.output_bytes else None
+        sizes = f"  size: {format_bytes(self.input_bytes)} -> {format_bytes(self.output_bytes)}" if self.output_bytes else None
         lines = [
             f"converted {src} -> {self.output}",
             f"  model: {c['family']}/{c.get('variant', '?')}, rnn {c['rnn_dims']} x {c['n_rnn']}, fc {c['fc_dims']}, "
@@ -79,14 +81,6 @@ class ConversionReport:
         for n in self.notes:
             lines.append(f"  note: {n}")
         return "\n".join(lines)
-
-
-def _fmt_bytes(n: int) -> str:
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.2f} MiB"
-    if n >= 1 << 10:
-        return f"{n / (1 << 10):.1f} KiB"
-    return f"{n} B"
 
 
 # --------------------------------------------------------------------------- detection
@@ -208,15 +202,6 @@ def read_checkpoint(path, source: str = "auto") -> tuple[dict[str, np.ndarray], 
     raise ValueError(f"unknown source '{source}'; choose one of {SOURCES}")
 
 
-def read_state_dict(path, source: str = "auto") -> tuple[dict[str, np.ndarray], dict | None]:
-    """(state_dict-named float arrays, config hints or None) from a checkpoint."""
-    sd, meta = read_checkpoint(path, source)
-    hints = dict(meta["hints"])
-    if meta["trainer"] == "geneing":
-        hints["variant"] = "geneing"
-    return sd, (hints or None)
-
-
 # --------------------------------------------------------------------------- conversion
 
 
@@ -297,11 +282,7 @@ def convert(src, out, *, source: str = "auto", overrides: Mapping | None = None)
     """Convert a checkpoint to a sparsewave weight file (written atomically)."""
     from ..weights import save_model
 
-    src = Path(src)
-    if not src.exists():
-        raise FileNotFoundError(f"no such checkpoint: '{src}'")
-    if src.is_dir():
-        raise IsADirectoryError(f"'{src}' is a directory; give the checkpoint file")
+    src = check_input_file(src, "checkpoint")
     if source != "auto" and source not in SOURCES:
         raise ValueError(f"unknown source '{source}'; choose one of {SOURCES}")
     out = Path(out)

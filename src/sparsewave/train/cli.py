@@ -6,48 +6,21 @@ import json
 import sys
 from pathlib import Path
 
+from .._blocks import PRUNING_BLOCKS, format_block, parse_block
+from ..cli.argtypes import fraction, nonneg_int, positive_int
+
 __all__ = ["main", "build_parser", "config_from_args"]
 
-
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
-    return v
-
-
-def _nonneg_int(s: str) -> int:
-    v = int(s)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
-    return v
-
-
-def _fraction(upper_inclusive: bool):
-    """An argparse type for a float in [0, 1) or [0, 1] (NaN refused)."""
-    def parse(s: str) -> float:
-        v = float(s)
-        if not (0.0 <= v <= 1.0 and (upper_inclusive or v < 1.0)):
-            raise argparse.ArgumentTypeError(f"must be in [0, {'1]' if upper_inclusive else '1)'}, got {s}")
-        return v
-    return parse
-
-
-_sparsity = _fraction(upper_inclusive=False)
-_preemphasis = _fraction(upper_inclusive=False)
-_noise_std = _fraction(upper_inclusive=True)
+_sparsity = fraction(upper_inclusive=False)
+_preemphasis = fraction(upper_inclusive=False)
+_noise_std = fraction(upper_inclusive=True)
 
 
 def _block(s: str) -> str:
-    from .prune import parse_block
-
     try:
-        b = parse_block(s)
-    except ValueError as e:
+        return format_block(parse_block(s, PRUNING_BLOCKS))
+    except (TypeError, ValueError) as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    if b not in ((4, 4), (16, 1)):
-        raise argparse.ArgumentTypeError(f"block must be 4x4 or 16x1 (the engine's kernels), got {s}")
-    return f"{b[0]}x{b[1]}"
 
 
 def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentParser:
@@ -58,11 +31,11 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     p.add_argument("data", nargs="+", metavar="DATA_DIR", help="folders (searched recursively) or .wav files")
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint.pt, log.jsonl, model.sw")
     a = p.add_argument_group("model")
-    a.add_argument("--hidden", type=_positive_int, default=384, help="GRU state size N (even; default 384)")
-    a.add_argument("--output-hidden", type=_positive_int, default=None, help="width of O1/O3 (default N/2)")
+    a.add_argument("--hidden", type=positive_int, default=384, help="GRU state size N (even; default 384)")
+    a.add_argument("--output-hidden", type=positive_int, default=None, help="width of O1/O3 (default N/2)")
     a.add_argument("--upsample", choices=("repeat", "conv"), default="repeat",
                    help="mel upsampling: repeat each frame, or repeat + smoothing conv (default repeat)")
-    a.add_argument("--upsample-kernel", type=_positive_int, default=0, help="odd conv length for --upsample conv")
+    a.add_argument("--upsample-kernel", type=positive_int, default=0, help="odd conv length for --upsample conv")
     a.add_argument("--learn-upsample", action="store_true", help="learn the conv kernel (else fixed Hann)")
     a.add_argument("--preemphasis", type=_preemphasis, default=0.0, metavar="A",
                    help="model pre-emphasised audio y[n] = x[n] - A x[n-1] (the engine de-emphasises its "
@@ -72,15 +45,15 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a = p.add_argument_group("pruning")
     a.add_argument("--sparsity", type=_sparsity, default=0.9, help="target fraction of zero blocks Z (default 0.9)")
     a.add_argument("--block", type=_block, default="4x4", help="4x4 or 16x1 (default 4x4)")
-    a.add_argument("--prune-start", type=_nonneg_int, default=None, help="t0 (default steps/10)")
-    a.add_argument("--prune-steps", type=_nonneg_int, default=None, help="S, steps to reach Z (default steps/2)")
-    a.add_argument("--prune-every", type=_positive_int, default=100, help="K, mask update interval (default 100)")
+    a.add_argument("--prune-start", type=nonneg_int, default=None, help="t0 (default steps/10)")
+    a.add_argument("--prune-steps", type=nonneg_int, default=None, help="S, steps to reach Z (default steps/2)")
+    a.add_argument("--prune-every", type=positive_int, default=100, help="K, mask update interval (default 100)")
     a.add_argument("--prune-heads", action="store_true", help="also prune O1..O4")
     a.add_argument("--prune-norm", choices=("l2", "abs"), default="l2", help="block magnitude (default l2)")
     a = p.add_argument_group("optimisation")
-    a.add_argument("--steps", type=_nonneg_int, default=10000, help="total training steps (default 10000)")
-    a.add_argument("--batch", type=_positive_int, default=16, help="crops per batch (default 16)")
-    a.add_argument("--seq-frames", type=_positive_int, default=8, help="crop length in mel frames (default 8)")
+    a.add_argument("--steps", type=nonneg_int, default=10000, help="total training steps (default 10000)")
+    a.add_argument("--batch", type=positive_int, default=16, help="crops per batch (default 16)")
+    a.add_argument("--seq-frames", type=positive_int, default=8, help="crop length in mel frames (default 8)")
     a.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     a.add_argument("--lr-final", type=float, default=None, help="cosine-decay the rate to this by the last step")
     a.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip, 0 = off (default 1.0)")
@@ -90,16 +63,16 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--coarse-noise-only", action="store_true",
                    help="feedback noise in whole coarse steps only, fine bytes kept (docs/training.md)")
     a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    a.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     a.add_argument("--device", default="cpu",
                    help="cpu (default), cuda, cuda:N, or auto (a GPU when one is available)")
     a = p.add_argument_group("bookkeeping")
-    a.add_argument("--val-clips", type=_nonneg_int, default=4, help="clips held out for validation (default 4)")
-    a.add_argument("--val-crops", type=_nonneg_int, default=32, help="fixed validation crops (default 32)")
-    a.add_argument("--val-every", type=_positive_int, default=500)
-    a.add_argument("--log-every", type=_positive_int, default=50)
-    a.add_argument("--export-every", type=_nonneg_int, default=1000, help="write OUT/model.sw every N steps")
-    a.add_argument("--checkpoint-every", type=_nonneg_int, default=500)
+    a.add_argument("--val-clips", type=nonneg_int, default=4, help="clips held out for validation (default 4)")
+    a.add_argument("--val-crops", type=nonneg_int, default=32, help="fixed validation crops (default 32)")
+    a.add_argument("--val-every", type=positive_int, default=500)
+    a.add_argument("--log-every", type=positive_int, default=50)
+    a.add_argument("--export-every", type=nonneg_int, default=1000, help="write OUT/model.sw every N steps")
+    a.add_argument("--checkpoint-every", type=nonneg_int, default=500)
     a.add_argument("--max-minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
     a.add_argument("--fresh", action="store_true", help="start over even if OUT/checkpoint.pt exists")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress on stdout (log.jsonl still written)")

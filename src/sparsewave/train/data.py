@@ -6,7 +6,6 @@ model is conditioned exactly as ``sparsewave`` computes mels at synthesis time.
 """
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -14,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..audio.io import find_audio_files
+from ..audio.io import find_audio_files, read_audio
 from .model import preemphasize, split_bytes
 
 __all__ = ["DEFAULT_MEL", "Clip", "find_wavs", "split_holdout", "read_wav", "load_clip", "load_clips",
@@ -66,38 +65,9 @@ def split_holdout(files: Sequence[Path], n_val: int) -> tuple[list[Path], list[P
 
 
 def read_wav(path, target_rate: int) -> np.ndarray:
-    """Mono float32 audio in [-1, 1] at ``target_rate``.
-
-    Uses ``sparsewave.audio.io.read_audio`` when available (resamples, more formats), else reads
-    PCM WAV with the standard library (8/16/24/32-bit, channels averaged) at the target rate only.
-    """
-    try:
-        from ..audio.io import read_audio  # type: ignore
-    except ImportError:
-        read_audio = None
-    if read_audio is not None:
-        out = read_audio(path, target_rate)
-        if isinstance(out, tuple):
-            out = out[0]
-        return np.asarray(out, dtype=np.float32)
-    with wave.open(str(path), "rb") as w:
-        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
-        raw = w.readframes(n)
-    if rate != target_rate:
-        raise ValueError(f"'{path}' is at {rate} Hz, not {target_rate} Hz (resample it first)")
-    if width == 1:
-        a = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
-    elif width == 2:
-        a = np.frombuffer(raw, "<i2").astype(np.float32) / 32768
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        a = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float32) / (1 << 23)
-    elif width == 4:
-        a = (np.frombuffer(raw, "<i4").astype(np.float64) / 2**31).astype(np.float32)
-    else:
-        raise ValueError(f"'{path}': unsupported sample width {width}")
-    return a.reshape(-1, ch).mean(axis=1).astype(np.float32)
+    """Mono float32 audio in [-1, 1] at ``target_rate`` (:func:`sparsewave.audio.read_audio`:
+    channels averaged, resampled when the file's rate differs)."""
+    return read_audio(path, target_rate)[0]
 
 
 def load_clip(path, mel_config: Mapping, preemphasis: float = 0.0) -> Clip:

@@ -19,21 +19,9 @@ from typing import Iterable
 
 import torch
 
+from .._blocks import parse_block  # re-exported: the one block-shape parser
+
 __all__ = ["scheduled_sparsity", "blocks_to_prune", "block_scores", "BlockPruner", "parse_block"]
-
-
-def parse_block(block) -> tuple[int, int]:
-    """(rows, cols) of a block given as "4x4", "16x1" or a pair."""
-    if isinstance(block, str):
-        try:
-            r, c = (int(v) for v in block.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"block must look like '4x4' or '16x1', got {block!r}") from None
-    else:
-        r, c = (int(v) for v in block)
-    if r < 1 or c < 1:
-        raise ValueError(f"block sizes must be positive, got {r}x{c}")
-    return r, c
 
 
 def scheduled_sparsity(step: int, target: float, start: int, steps: int) -> float:

@@ -15,9 +15,12 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from .._atomic import atomic_write
+from .._blocks import format_block, parse_block
+from .._format import format_duration
 from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
 from .model import LN2, DualSoftmaxWaveRNN, export_model
-from .prune import BlockPruner, parse_block
+from .prune import BlockPruner
 
 __all__ = ["TrainConfig", "train", "CHECKPOINT", "LOG", "MODEL", "load_checkpoint"]
 
@@ -75,7 +78,7 @@ class TrainConfig:
             c.prune_steps = c.steps // 2
         if c.lr_final is None:
             c.lr_final = c.lr
-        c.block = "x".join(str(b) for b in parse_block(c.block))
+        c.block = format_block(parse_block(c.block))
         return c
 
 
@@ -86,15 +89,9 @@ def _lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_final + (cfg.lr - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * x))
 
 
-def _fmt_time(s: float) -> str:
-    s = int(max(s, 0))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path) -> dict:
@@ -146,6 +143,11 @@ class _Stop:
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def _relative_to(path, folder: Path) -> str:
+    """``path`` as seen from ``folder`` (both resolved), for logs that must not name the machine."""
+    return os.path.relpath(Path(path).resolve(), Path(folder).resolve())
 
 
 def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) -> dict:
@@ -231,8 +233,10 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
         f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
 
-    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("quiet",)}
-    options["data"] = [str(d) for d in cfg.data]
+    # The log and checkpoint travel with the run folder: paths in them are relative to it, never
+    # absolute machine paths ("out" is the folder itself).
+    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("quiet", "out")}
+    options["data"] = [_relative_to(d, out) for d in cfg.data]
     log_f = open(log_path, "a", buffering=1)
 
     def log(rec: dict) -> None:
@@ -260,7 +264,7 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
             extra["preemphasis"] = float(cfg.preemphasis)
         export_model(model, model_path, sample_rate=int(cfg.mel["sample_rate"]), block=block, mel=cfg.mel,
                      extra=extra)
-        log({"event": "export", "step": step, "path": str(model_path)})
+        log({"event": "export", "step": step, "path": _relative_to(model_path, out)})
 
     log({"event": "resume" if resume is not None else "start", "step": step, "options": options,
          "train_clips": len(train_clips), "val_clips": [c.name for c in val_clips]})
@@ -301,7 +305,7 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                          "steps_per_s": round(rate, 4), "elapsed_s": round(elapsed, 1)})
                     say(f"step {step}/{cfg.steps}  train {last['train_bits']:.3f} bits/sample  "
                         f"sparsity {pruner.current:.3f}  {rate:.2f} steps/s  "
-                        f"elapsed {_fmt_time(elapsed)}  ETA {_fmt_time(eta) if math.isfinite(eta) else '?'}")
+                        f"elapsed {format_duration(elapsed)}  ETA {format_duration(eta) if math.isfinite(eta) else '?'}")
                     t_mark, step_mark, acc, acc_n = now, step, 0.0, 0
                 if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
                     last["val_bits"] = evaluate(model, val_batches)

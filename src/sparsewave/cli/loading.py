@@ -1,0 +1,33 @@
+"""The model a command runs: the file given with MODEL / --model, else the packaged default voice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._paths import check_input_file
+from .errors import CliError, one_line
+
+MODEL_HELP = ".sw weight file (default: the default voice shipped in the package, 22,050 Hz LJ Speech)"
+
+
+def model_path(path_text) -> Path:
+    """The model file a command uses: the one given, else the packaged default voice."""
+    if path_text:
+        return check_input_file(path_text, "model file")
+    from ..models import default_model_path
+
+    try:
+        return default_model_path()
+    except FileNotFoundError as e:
+        raise CliError(f"{e}") from None
+
+
+def load_vocoder(path_text, *, weights: str = "float32"):
+    """The Vocoder of :func:`model_path`; a file the engine refuses becomes a CliError naming it."""
+    from ..vocoder import Vocoder
+
+    path = model_path(path_text)
+    try:
+        return Vocoder.load(path, weights=weights)
+    except (ValueError, RuntimeError) as e:
+        msg = one_line(e)
+        raise CliError(f"cannot load model: {msg}" if str(path) in msg else f"cannot load model '{path}': {msg}") from e
