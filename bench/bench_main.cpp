@@ -58,7 +58,7 @@
 #include <vector>
 
 #include "api/vocoder.h"
-#include "dispatch.h"
+#include "kernels/dispatch.h"
 #include "kernel_cases.h"
 
 namespace sw = sparsewave;

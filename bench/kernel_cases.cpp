@@ -14,10 +14,10 @@
 #include <tuple>
 #include <vector>
 
-#include "aligned_buffer.h"
-#include "block_sparse_matrix.h"
-#include "dispatch.h"
-#include "kernels.h"
+#include "kernels/dispatch.h"
+#include "kernels/table.h"
+#include "matrix/aligned_buffer.h"
+#include "matrix/block_sparse_matrix.h"
 
 namespace sw = sparsewave;
 

@@ -1,11 +1,11 @@
-#include "stream.h"
+#include "api/stream.h"
 
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 
-#include "../numerics/rng.h"
-#include "../synth/emphasis.h"
+#include "synth/emphasis.h"
+#include "synth/uniforms.h"
 
 namespace sparsewave {
 
@@ -38,10 +38,8 @@ std::vector<float> Stream::pull(int64_t max_samples) {
   if (!state_) state_ = m.start_generation(1);
   std::vector<float> out(static_cast<std::size_t>(n));
   // The same uniforms as an unbatched synthesize() with this seed.
-  const uint64_t seed = seed_;
-  UniformFn u = [seed](int, int64_t i) { return counter_uniform(seed, 0, static_cast<uint64_t>(i)); };
   const StreamSpan whole{0, std::numeric_limits<int64_t>::max() / 4};
-  m.continue_generation(*cond_, {whole}, *state_, n, u, {out.data()}, nullptr);
+  m.continue_generation(*cond_, {whole}, *state_, n, whole_utterance_uniforms(seed_), {out.data()}, nullptr);
   if (vocoder_.preemphasis() != 0.0f) deemphasize(out.data(), n, vocoder_.preemphasis(), &deemphasis_state_);
   return out;
 }

@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "vocoder.h"
+#include "api/vocoder.h"
 
 namespace sparsewave {
 

@@ -1,8 +1,8 @@
 // Element-wise kernels for the avx512 table: the portable loops of
-// elementwise_impl.h compiled with this file's ISA flags.
-#include "../numerics/kernels_hook.h"
-#include "../numerics/elementwise_impl.h"
+// kernels/elementwise_impl.h compiled with this file's ISA flags.
+#include "kernels/elementwise.h"
+#include "kernels/elementwise_impl.h"
 
 namespace sparsewave {
-ElementwiseKernels avx512_elementwise() { return {gru_update_impl, sample_softmax_impl, relu_impl}; }
+ElementwiseKernels avx512_elementwise() { return elementwise_from_impl(); }
 }  // namespace sparsewave

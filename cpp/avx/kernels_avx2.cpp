@@ -4,8 +4,8 @@
 // portable code via the linker.
 #include <immintrin.h>
 
-#include "../kernels.h"
-#include "../spmv_many_groups.h"
+#include "kernels/spmv_many_groups.h"
+#include "kernels/table.h"
 
 namespace sparsewave {
 namespace {
@@ -30,81 +30,23 @@ struct F16 {
   }
 };
 
-inline __m256 x4(const float* x) { return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x)); }
-
-// Block row rb's products: rows 0,1 in `r01`, rows 2,3 in `r23`, each lane a
-// partial over one of the block's columns. Two accumulator pairs so
-// consecutive blocks do not wait on FMA latency.
-template <class W>
-inline void block_row_4x4(const BsrView& a, const float* x, int rb, __m256& r01, __m256& r23) {
-  __m256 acc01a = _mm256_setzero_ps(), acc23a = _mm256_setzero_ps();
-  __m256 acc01b = _mm256_setzero_ps(), acc23b = _mm256_setzero_ps();
-  int32_t k = a.row_ptr[rb];
-  const int32_t end = a.row_ptr[rb + 1];
-  for (; k + 1 < end; k += 2) {
-    const __m256 xa = x4(x + a.col_start[k]), xb = x4(x + a.col_start[k + 1]);
-    acc01a = _mm256_fmadd_ps(W::load(a, k, 0), xa, acc01a);
-    acc23a = _mm256_fmadd_ps(W::load(a, k, 1), xa, acc23a);
-    acc01b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, acc01b);
-    acc23b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, acc23b);
-  }
-  if (k < end) {
-    const __m256 xa = x4(x + a.col_start[k]);
-    acc01a = _mm256_fmadd_ps(W::load(a, k, 0), xa, acc01a);
-    acc23a = _mm256_fmadd_ps(W::load(a, k, 1), xa, acc23a);
-  }
-  r01 = _mm256_add_ps(acc01a, acc01b);
-  r23 = _mm256_add_ps(acc23a, acc23b);
-}
-
-template <class W>
-void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
-  int rb = rb_begin;
-  // Two block rows share one horizontal reduction (three hadds and a
-  // permute give 8 outputs): short rows at high sparsity are dominated by it.
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (; rb + 2 <= rb_end; rb += 2) {
-    __m256 a01, a23, b01, b23;
-    block_row_4x4<W>(a, x, rb, a01, a23);
-    block_row_4x4<W>(a, x, rb + 1, b01, b23);
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a01, a23), _mm256_hadd_ps(b01, b23));  // A0 A2 B0 B2 | A1 A3 B1 B3
-    __m256 out = _mm256_permutevar8x32_ps(h, order);
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
-    if (accumulate) out = _mm256_add_ps(out, _mm256_loadu_ps(yr));
-    _mm256_storeu_ps(yr, out);
-  }
-  for (; rb < rb_end; ++rb) {
-    __m256 r01, r23;
-    block_row_4x4<W>(a, x, rb, r01, r23);
-    __m128 sum = reduce_4x4_rows(r01, r23);
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+// What differs between the two block shapes. A block's 16 weights fill two
+// registers, `lo` and `hi`: rows 0,1 and 2,3 of a 4x4 block (each lane a
+// partial over one of its columns), or rows 0-7 and 8-15 of a 16x1 block.
+struct Shape4x4 {
+  static constexpr int rows = 4;
+  // x[c..c+4) in both halves, to meet each row's four weights.
+  static __m256 x(const float* p) { return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p)); }
+  static void store(float* yr, __m256 lo, __m256 hi, bool accumulate) {
+    __m128 sum = reduce_4x4_rows(lo, hi);
     if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
     _mm_storeu_ps(yr, sum);
   }
-}
-
-template <class W>
-void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    __m256 lo_a = _mm256_setzero_ps(), hi_a = _mm256_setzero_ps();
-    __m256 lo_b = _mm256_setzero_ps(), hi_b = _mm256_setzero_ps();
-    int32_t k = a.row_ptr[rb];
-    const int32_t end = a.row_ptr[rb + 1];
-    for (; k + 1 < end; k += 2) {
-      const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
-      const __m256 xb = _mm256_broadcast_ss(x + a.col_start[k + 1]);
-      lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
-      hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
-      lo_b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, lo_b);
-      hi_b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, hi_b);
-    }
-    if (k < end) {
-      const __m256 xa = _mm256_broadcast_ss(x + a.col_start[k]);
-      lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
-      hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
-    }
-    __m256 lo = _mm256_add_ps(lo_a, lo_b), hi = _mm256_add_ps(hi_a, hi_b);
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
+};
+struct Shape16x1 {
+  static constexpr int rows = 16;
+  static __m256 x(const float* p) { return _mm256_broadcast_ss(p); }
+  static void store(float* yr, __m256 lo, __m256 hi, bool accumulate) {
     if (accumulate) {
       lo = _mm256_add_ps(lo, _mm256_loadu_ps(yr));
       hi = _mm256_add_ps(hi, _mm256_loadu_ps(yr + 8));
@@ -112,6 +54,59 @@ void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_
     _mm256_storeu_ps(yr, lo);
     _mm256_storeu_ps(yr + 8, hi);
   }
+};
+
+// Block row rb's products summed over its blocks, in `lo` and `hi` (see the
+// shapes). Two accumulator pairs so consecutive blocks do not wait on FMA
+// latency.
+template <class W, class Shape>
+inline void block_row(const BsrView& a, const float* x, int rb, __m256& lo, __m256& hi) {
+  __m256 lo_a = _mm256_setzero_ps(), hi_a = _mm256_setzero_ps();
+  __m256 lo_b = _mm256_setzero_ps(), hi_b = _mm256_setzero_ps();
+  int32_t k = a.row_ptr[rb];
+  const int32_t end = a.row_ptr[rb + 1];
+  for (; k + 1 < end; k += 2) {
+    const __m256 xa = Shape::x(x + a.col_start[k]), xb = Shape::x(x + a.col_start[k + 1]);
+    lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+    hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
+    lo_b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, lo_b);
+    hi_b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, hi_b);
+  }
+  if (k < end) {
+    const __m256 xa = Shape::x(x + a.col_start[k]);
+    lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+    hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
+  }
+  lo = _mm256_add_ps(lo_a, lo_b);
+  hi = _mm256_add_ps(hi_a, hi_b);
+}
+
+template <class W, class Shape>
+void spmv(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m256 lo, hi;
+    block_row<W, Shape>(a, x, rb, lo, hi);
+    Shape::store(y + static_cast<std::ptrdiff_t>(rb) * Shape::rows, lo, hi, accumulate);
+  }
+}
+
+// 4x4 with two block rows per horizontal reduction (three hadds and a permute
+// give 8 outputs): short rows at high sparsity are dominated by it.
+template <class W>
+void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+  int rb = rb_begin;
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (; rb + 2 <= rb_end; rb += 2) {
+    __m256 a01, a23, b01, b23;
+    block_row<W, Shape4x4>(a, x, rb, a01, a23);
+    block_row<W, Shape4x4>(a, x, rb + 1, b01, b23);
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a01, a23), _mm256_hadd_ps(b01, b23));  // A0 A2 B0 B2 | A1 A3 B1 B3
+    __m256 out = _mm256_permutevar8x32_ps(h, order);
+    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+    if (accumulate) out = _mm256_add_ps(out, _mm256_loadu_ps(yr));
+    _mm256_storeu_ps(yr, out);
+  }
+  spmv<W, Shape4x4>(a, x, y, rb, rb_end, accumulate);
 }
 
 // Batched product over 8-column chunks. For a block of BR rows x BC columns,
@@ -156,37 +151,8 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
 }
 
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
-template <class W>
-struct Many4x4 {
-  template <int NV>
-  struct Group {
-    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                    int rb_begin, int rb_end, bool accumulate) {
-      for (int rb = rb_begin; rb < rb_end; ++rb) {
-        __m256 r01[NV], r23[NV];
-        for (int v = 0; v < NV; ++v) r01[v] = r23[v] = _mm256_setzero_ps();
-        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
-          const __m256 w01 = W::load(a, k, 0), w23 = W::load(a, k, 1);
-          const float* xc = x + a.col_start[k];
-          for (int v = 0; v < NV; ++v) {
-            const __m256 xv = x4(xc + v * ldx);
-            r01[v] = _mm256_fmadd_ps(w01, xv, r01[v]);
-            r23[v] = _mm256_fmadd_ps(w23, xv, r23[v]);
-          }
-        }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
-          __m128 sum = reduce_4x4_rows(r01[v], r23[v]);
-          if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
-          _mm_storeu_ps(yr, sum);
-        }
-      }
-    }
-  };
-};
-
-template <class W>
-struct Many16x1 {
+template <class W, class Shape>
+struct Many {
   template <int NV>
   struct Group {
     static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
@@ -198,44 +164,37 @@ struct Many16x1 {
           const __m256 wl = W::load(a, k, 0), wh = W::load(a, k, 1);
           const float* xc = x + a.col_start[k];
           for (int v = 0; v < NV; ++v) {
-            const __m256 xv = _mm256_broadcast_ss(xc + v * ldx);
+            const __m256 xv = Shape::x(xc + v * ldx);
             lo[v] = _mm256_fmadd_ps(wl, xv, lo[v]);
             hi[v] = _mm256_fmadd_ps(wh, xv, hi[v]);
           }
         }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
-          __m256 l = lo[v], h = hi[v];
-          if (accumulate) {
-            l = _mm256_add_ps(l, _mm256_loadu_ps(yr));
-            h = _mm256_add_ps(h, _mm256_loadu_ps(yr + 8));
-          }
-          _mm256_storeu_ps(yr, l);
-          _mm256_storeu_ps(yr + 8, h);
-        }
+        for (int v = 0; v < NV; ++v)
+          Shape::store(y + v * ldy + static_cast<std::ptrdiff_t>(rb) * Shape::rows, lo[v], hi[v], accumulate);
       }
     }
   };
 };
 
-template <class Shape>
-void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-               int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Shape::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
-}
-
 }  // namespace
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable table = {
-      "avx2",
-      spmv_4x4<F32>, spmv_16x1<F32>, generic_spmv,
-      spmm_4x4, spmm_16x1, generic_spmm,
-      spmv_many<Many4x4<F32>>, spmv_many<Many16x1<F32>>, generic_spmv_many,
-      {spmv_4x4<F16>, spmv_16x1<F16>, generic_spmv_f16,
-       spmv_many<Many4x4<F16>>, spmv_many<Many16x1<F16>>, generic_spmv_many_f16},
-      avx2_elementwise(),
-  };
+  static const KernelTable table = [] {
+    KernelTable t = generic_kernels();  // 1x1 stays generic
+    t.name = "avx2";
+    t.shape_4x4.spmv = spmv_4x4<F32>;
+    t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
+    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
+    t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
+    t.shape_16x1.spmv = spmv<F32, Shape16x1>;
+    t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
+    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
+    t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    t.elementwise = avx2_elementwise();
+    return t;
+  }();
   return table;
 }
 

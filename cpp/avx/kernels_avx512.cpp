@@ -3,8 +3,8 @@
 // one 16-lane register, so each stored block costs one FMA.
 #include <immintrin.h>
 
-#include "../kernels.h"
-#include "../spmv_many_groups.h"
+#include "kernels/spmv_many_groups.h"
+#include "kernels/table.h"
 
 namespace sparsewave {
 namespace {
@@ -30,6 +30,26 @@ struct F16 {
 };
 
 inline __m512 x4(const float* x) { return _mm512_broadcast_f32x4(_mm_loadu_ps(x)); }
+
+// What differs between the two block shapes: how x meets a block's 16
+// lanes, and how summed lanes become a block row's outputs.
+struct Shape4x4 {
+  static constexpr int rows = 4;
+  static __m512 x(const float* p) { return x4(p); }
+  static void store(float* yr, __m512 acc, bool accumulate) {
+    __m128 sum = reduce_4x4_rows(acc);
+    if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
+    _mm_storeu_ps(yr, sum);
+  }
+};
+struct Shape16x1 {
+  static constexpr int rows = 16;
+  static __m512 x(const float* p) { return _mm512_set1_ps(*p); }
+  static void store(float* yr, __m512 acc, bool accumulate) {
+    if (accumulate) acc = _mm512_add_ps(acc, _mm512_loadu_ps(yr));
+    _mm512_storeu_ps(yr, acc);
+  }
+};
 
 // Block row rb's products summed over its blocks: lanes [r0 x4 | r1 x4 | r2 x4
 // | r3 x4], each a partial over one of the block's columns. Four accumulators
@@ -71,12 +91,7 @@ void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_e
     if (accumulate) out = _mm512_add_ps(out, _mm512_loadu_ps(yr));
     _mm512_storeu_ps(yr, out);
   }
-  for (; rb < rb_end; ++rb) {
-    __m128 sum = reduce_4x4_rows(block_row_4x4<W>(a, x, rb));
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
-    if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
-    _mm_storeu_ps(yr, sum);
-  }
+  for (; rb < rb_end; ++rb) Shape4x4::store(y + static_cast<std::ptrdiff_t>(rb) * 4, block_row_4x4<W>(a, x, rb), accumulate);
 }
 
 template <class W>
@@ -93,10 +108,8 @@ void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_
       acc3 = _mm512_fmadd_ps(W::load(a, k + 3), _mm512_set1_ps(x[a.col_start[k + 3]]), acc3);
     }
     for (; k < end; ++k) acc0 = _mm512_fmadd_ps(W::load(a, k), _mm512_set1_ps(x[a.col_start[k]]), acc0);
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
-    if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
-    _mm512_storeu_ps(yr, sum);
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    Shape16x1::store(y + static_cast<std::ptrdiff_t>(rb) * 16, sum, accumulate);
   }
 }
 
@@ -140,8 +153,8 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
 }
 
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
-template <class W>
-struct Many4x4 {
+template <class W, class Shape>
+struct Many {
   template <int NV>
   struct Group {
     static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
@@ -152,62 +165,34 @@ struct Many4x4 {
         for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
           const __m512 w = W::load(a, k);
           const float* xc = x + a.col_start[k];
-          for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, x4(xc + v * ldx), acc[v]);
+          for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, Shape::x(xc + v * ldx), acc[v]);
         }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
-          __m128 sum = reduce_4x4_rows(acc[v]);
-          if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(yr));
-          _mm_storeu_ps(yr, sum);
-        }
+        for (int v = 0; v < NV; ++v)
+          Shape::store(y + v * ldy + static_cast<std::ptrdiff_t>(rb) * Shape::rows, acc[v], accumulate);
       }
     }
   };
 };
-
-template <class W>
-struct Many16x1 {
-  template <int NV>
-  struct Group {
-    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                    int rb_begin, int rb_end, bool accumulate) {
-      for (int rb = rb_begin; rb < rb_end; ++rb) {
-        __m512 acc[NV];
-        for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
-        for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
-          const __m512 w = W::load(a, k);
-          const float* xc = x + a.col_start[k];
-          for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(w, _mm512_set1_ps(xc[v * ldx]), acc[v]);
-        }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
-          __m512 sum = acc[v];
-          if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(yr));
-          _mm512_storeu_ps(yr, sum);
-        }
-      }
-    }
-  };
-};
-
-template <class Shape>
-void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-               int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Shape::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
-}
 
 }  // namespace
 
 const KernelTable& avx512_kernels() {
-  static const KernelTable table = {
-      "avx512",
-      spmv_4x4<F32>, spmv_16x1<F32>, generic_spmv,
-      spmm_4x4, spmm_16x1, generic_spmm,
-      spmv_many<Many4x4<F32>>, spmv_many<Many16x1<F32>>, generic_spmv_many,
-      {spmv_4x4<F16>, spmv_16x1<F16>, generic_spmv_f16,
-       spmv_many<Many4x4<F16>>, spmv_many<Many16x1<F16>>, generic_spmv_many_f16},
-      avx512_elementwise(),
-  };
+  static const KernelTable table = [] {
+    KernelTable t = generic_kernels();  // 1x1 stays generic
+    t.name = "avx512";
+    t.shape_4x4.spmv = spmv_4x4<F32>;
+    t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
+    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
+    t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
+    t.shape_16x1.spmv = spmv_16x1<F32>;
+    t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
+    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmv_f16 = spmv_16x1<F16>;
+    t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    t.elementwise = avx512_elementwise();
+    return t;
+  }();
   return table;
 }
 

@@ -1,4 +1,4 @@
-#include "conditioning_net.h"
+#include "model/conditioning_net.h"
 
 #include <algorithm>
 #include <cmath>
@@ -106,6 +106,11 @@ int64_t Upsampler::reach() const {
     r += static_cast<int64_t>(kernels[i].size() / 2) * later;
   }
   return r;
+}
+
+int Upsampler::reach_frames() const {
+  const int64_t hop = total_factor();
+  return static_cast<int>((reach() + hop - 1) / hop);
 }
 
 std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "matrix_loading.h"
-#include "safetensors.h"
+#include "format/safetensors.h"
+#include "matrix/dense_matrix.h"
 
 namespace sparsewave {
 
@@ -39,6 +39,8 @@ struct Upsampler {
   std::vector<float> run(const std::vector<float>& in, int64_t n, int channels) const;
   // Samples by which the smoothing filters reach past a frame's own span.
   int64_t reach() const;
+  // The same in whole frames (of total_factor() samples), rounded up.
+  int reach_frames() const;
 };
 
 // The upsampler is linear and periodic with period hop, so sample t is

@@ -1,12 +1,12 @@
-#include "dual_softmax_model.h"
+#include "model/dual_softmax_model.h"
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
-#include "../dispatch.h"
-#include "matrix_loading.h"
-#include "output_heads.h"
+#include "format/matrix_reader.h"
+#include "kernels/dispatch.h"
+#include "matrix/block_choice.h"
+#include "model/output_heads.h"
 
 namespace sparsewave {
 
@@ -22,35 +22,7 @@ inline int value_to_u16(float x) {  // in double, so the byte split has no float
   return static_cast<int>(std::min(std::max(v, 0.0), 65535.0));
 }
 
-void multiply_add(const BlockSparseMatrix& a, const float* x, float* y, int batch, std::ptrdiff_t ld,
-                  const KernelTable& k) {
-  if (batch == 1)
-    a.spmv_padded(x, y, false, 0, a.n_block_rows(), k);
-  else
-    a.spmv_many_padded(x, ld, y, ld, batch, false, k);
-}
-
 }  // namespace
-
-DualSoftmaxConfig DualSoftmaxConfig::from_json(const JsonValue& c) {
-  DualSoftmaxConfig k;
-  k.sample_rate = config_int(c, "sample_rate", 1000, 384000);
-  k.hop_length = config_int(c, "hop_length", 1, 100000);
-  k.n_mels = config_int(c, "n_mels", 1, 1024);
-  k.hidden = config_int(c, "hidden", 2, 8192);
-  if (k.hidden % 2) throw std::invalid_argument("config 'hidden' must be even (coarse and fine halves)");
-  k.output_hidden = c.has("output_hidden") ? config_int(c, "output_hidden", 1, 8192) : k.hidden / 2;
-  const std::string up = c.has("upsample") ? c.at("upsample").as_string("config 'upsample'") : "repeat";
-  if (up == "repeat") {
-    k.upsample_kernel = 0;
-  } else if (up == "conv") {
-    k.upsample_kernel = config_int(c, "upsample_kernel", 1, 4097);
-    if (k.upsample_kernel % 2 == 0) throw std::invalid_argument("config 'upsample_kernel' must be odd");
-  } else {
-    throw std::invalid_argument("config 'upsample' must be \"repeat\" or \"conv\", got \"" + up + "\"");
-  }
-  return k;
-}
 
 struct DualSoftmaxModel::Data final : Conditioning {
   int64_t frames = 0;
@@ -112,14 +84,12 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   r_ = pack_best(Rp, opt.half_weights);
   r_bias_.assign(3 * N, 0.0f);
   if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
-  loop_nonzero_ += count_nonzero(R);
-  loop_stored_ += static_cast<int64_t>(r_.n_values());
+  loop_.add(R, r_);
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
     const DenseMatrix w = read_matrix(f, name + ".weight", out, in);
     m = pack_best(w, opt.half_weights);
     b = f.read_f32(name + ".bias", {out});
-    loop_nonzero_ += count_nonzero(w);
-    loop_stored_ += static_cast<int64_t>(m.n_values());
+    loop_.add(w, m);
   };
   load_linear("O1", Ho, half, o1_, b1_);
   load_linear("O2", 256, Ho, o2_, b2_);
@@ -165,18 +135,18 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
   const std::ptrdiff_t ld = w.ld;
   auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
                   const std::vector<float>& bb, const float* y, float* logits) {
-    multiply_add(a, y, w.hidden.data(), B, ld, k);
+    a.spmv_streams_padded(y, w.hidden.data(), B, ld, false, k);
     for (int s = 0; s < B; ++s) {
       float* hid = w.hidden.data() + s * ld;
       for (std::size_t i = 0; i < ba.size(); ++i) hid[i] += ba[i];
     }
     k.elementwise.relu(w.hidden.data(), static_cast<int>(ld * B));
-    multiply_add(b, w.hidden.data(), logits, B, ld, k);
+    b.spmv_streams_padded(w.hidden.data(), logits, B, ld, false, k);
     for (int s = 0; s < B; ++s)
       for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
   };
 
-  multiply_add(r_, w.h.data(), w.gh.data(), B, ld, k);  // R h over the whole state, once
+  r_.spmv_streams_padded(w.h.data(), w.gh.data(), B, ld, false, k);  // R h over the whole state, once
   for (int s = 0; s < B; ++s) {
     float* gh = w.gh.data() + s * ld;
     for (int i = 0; i < rows; ++i) gh[i] += r_bias_[i];
@@ -212,8 +182,7 @@ std::unique_ptr<GenerationState> DualSoftmaxModel::start_generation(int batch) c
 }
 
 int DualSoftmaxModel::lookahead_frames() const {
-  const int64_t hop = c_.hop_length;
-  return static_cast<int>((upsampler_.reach() + hop - 1) / hop);
+  return upsampler_.reach_frames();
 }
 
 void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,
@@ -236,7 +205,7 @@ void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::
       if (j < spans[s].length) out[s][i] = bytes_to_value(w.coarse[s], w.fine[s]);
     }
     w.step = j + 1;
-    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps) && !progress((i + 1) * B)) return;  // cancelled
+    if (!report_progress(progress, i + 1, n_steps, B)) return;  // cancelled
   }
 }
 
@@ -261,20 +230,11 @@ double DualSoftmaxModel::teacher_forced(const Conditioning& cond, const float* a
 }
 
 std::string DualSoftmaxModel::describe() const {
-  std::string s = "{\"family\": \"dual_softmax\", \"matrices\": [";
   const std::pair<const char*, const BlockSparseMatrix*> mats[] = {
       {"R (rows r, u, e per half)", &r_}, {"O1", &o1_}, {"O2", &o2_}, {"O3", &o3_}, {"O4", &o4_}};
-  bool first = true;
-  for (const auto& [name, m] : mats) {
-    s += std::string(first ? "" : ", ") + "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m->rows()) +
-         ", " + std::to_string(m->cols()) + "], \"block\": [" + std::to_string(m->block_rows()) + ", " +
-         std::to_string(m->block_cols()) + "], \"density\": " + std::to_string(m->density()) +
-         ", \"stored_values\": " + std::to_string(m->n_values()) + ", \"per_sample\": true}";
-    first = false;
-  }
-  s += "], \"loop_nonzero_macs\": " + std::to_string(loop_nonzero_) +
-       ", \"loop_stored_macs\": " + std::to_string(loop_stored_) + "}";
-  return s;
+  std::vector<std::string> matrices;
+  for (const auto& [name, m] : mats) matrices.push_back(matrix_json(name, *m, true));
+  return describe_json("dual_softmax", matrices, loop_);
 }
 
 }  // namespace sparsewave

@@ -12,19 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "../block_sparse_matrix.h"
-#include "conditioning_net.h"
-#include "json.h"
-#include "model.h"
-#include "safetensors.h"
+#include "format/safetensors.h"
+#include "matrix/block_sparse_matrix.h"
+#include "model/conditioning_net.h"
+#include "model/dual_softmax_config.h"
+#include "model/matrix_report.h"
+#include "model/model.h"
 
 namespace sparsewave {
-
-struct DualSoftmaxConfig {
-  int sample_rate = 0, hop_length = 0, n_mels = 0, hidden = 0, output_hidden = 0;
-  int upsample_kernel = 0;  // 0: repeat only; odd k: repeat then a (k,) smoothing conv
-  static DualSoftmaxConfig from_json(const JsonValue& config);
-};
 
 class DualSoftmaxModel final : public Model {
  public:
@@ -45,8 +40,8 @@ class DualSoftmaxModel final : public Model {
   int lookahead_frames() const override;
   double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
                         float* logits) const override;
-  int64_t loop_nonzero_macs() const override { return loop_nonzero_; }
-  int64_t loop_stored_macs() const override { return loop_stored_; }
+  int64_t loop_nonzero_macs() const override { return loop_.nonzero; }
+  int64_t loop_stored_macs() const override { return loop_.stored; }
   std::string describe() const override;
 
  private:
@@ -70,7 +65,7 @@ class DualSoftmaxModel final : public Model {
   std::vector<float> r_bias_;  // optional R.bias: recurrent-side bias inside r * (R_e h + b), as PyTorch's GRU
   BlockSparseMatrix o1_, o2_, o3_, o4_;
   std::vector<float> b1_, b2_, b3_, b4_;
-  int64_t loop_nonzero_ = 0, loop_stored_ = 0;
+  LoopMacs loop_;
 };
 
 }  // namespace sparsewave

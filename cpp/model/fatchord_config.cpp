@@ -1,4 +1,4 @@
-#include "fatchord_config.h"
+#include "model/fatchord_config.h"
 
 #include <stdexcept>
 
@@ -6,9 +6,7 @@ namespace sparsewave {
 
 FatchordConfig FatchordConfig::from_json(const JsonValue& c) {
   FatchordConfig k;
-  k.sample_rate = config_int(c, "sample_rate", 1000, 384000);
-  k.hop_length = config_int(c, "hop_length", 1, 100000);
-  k.n_mels = config_int(c, "n_mels", 1, 1024);
+  k.read_audio_fields(c);
   k.pad = config_int(c, "pad", 0, 64);
   long long product = 1;
   for (const auto& f : c.at("upsample_factors").as_array("config 'upsample_factors'")) {

@@ -6,12 +6,13 @@
 #include <utility>
 #include <vector>
 
-#include "json.h"
+#include "format/json.h"
+#include "model/audio_config.h"
 
 namespace sparsewave {
 
-struct FatchordConfig {
-  int sample_rate = 0, hop_length = 0, n_mels = 0, pad = 0;
+struct FatchordConfig : AudioConfig {
+  int pad = 0;
   std::vector<int> upsample_factors, upsample_kernel_sizes;
   int res_blocks = 0, compute_dims = 0, res_out_dims = 0;
   float bn_eps = 1e-5f;

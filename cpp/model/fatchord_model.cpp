@@ -1,11 +1,13 @@
-#include "fatchord_model.h"
+#include "model/fatchord_model.h"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "../dispatch.h"
-#include "output_heads.h"
+#include "format/matrix_reader.h"
+#include "kernels/dispatch.h"
+#include "matrix/block_choice.h"
+#include "model/output_heads.h"
 
 namespace sparsewave {
 
@@ -20,16 +22,6 @@ std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
     y[r] = static_cast<float>(acc);
   }
   return y;
-}
-
-// Y[s] = A X[s] (+= when accumulate) for each of `n` streams; stream s's
-// vectors start at s * ld (stream-major, each padded for A's shape).
-void product(const BlockSparseMatrix& a, const float* x, float* y, int n, std::ptrdiff_t ld, bool accumulate,
-             const KernelTable& k) {
-  if (n == 1)
-    a.spmv_padded(x, y, accumulate, 0, a.n_block_rows(), k);
-  else
-    a.spmv_many_padded(x, ld, y, ld, n, accumulate, k);
 }
 
 }  // namespace
@@ -104,8 +96,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
     hh = pack_best(w_hh, half);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
-    loop_nonzero_ += count_nonzero(w_hh);
-    loop_stored_ += static_cast<int64_t>(hh.n_values());
+    loop_.add(w_hh, hh);
     return main;
   };
   fc_.reserve(c_.fc_names.size());  // hoisted_ keeps pointers into fc_
@@ -115,8 +106,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const DenseMatrix gru2_main = load_gru("rnn2", c_.aux_width("rnn2"), gru2_ih_, gru2_hh_, gru2_hh_bias_);
     // GRU 2 sees y0 + h1: the y0 part is hoisted, W_ih2 h1 runs per sample.
     hoisted_gru2_ = hoist(gru2_ih_, &gru2_main);
-    loop_nonzero_ += count_nonzero(gru2_main);
-    loop_stored_ += static_cast<int64_t>(gru2_ih_.main.n_values());
+    loop_.add(gru2_main, gru2_ih_.main);
   }
   hoisted_fc_.assign(c_.fc_names.size(), -1);
   for (std::size_t i = 0; i < c_.fc_names.size(); ++i) {
@@ -133,8 +123,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     l.aux_start = c_.aux_start(n);
     l.aux_width = aux_w;
     l.bias = f.read_f32(n + ".bias", {out});
-    loop_nonzero_ += count_nonzero(main);
-    loop_stored_ += static_cast<int64_t>(l.main.n_values());
+    loop_.add(main, l.main);
     fc_.push_back(std::move(l));
     // The first fc sees y0 + h1 (+ h2): its y0 part is hoisted like a GRU input.
     if (i == 0) hoisted_fc_[i] = hoisted_fc0_ = hoist(fc_.back(), &main);
@@ -283,7 +272,7 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
   };
 
   // GRU 1: gh = W_hh h + b_hh; gi = the hoisted input term (+ x W_ih I0).
-  product(gru1_hh_, w.h1.data(), w.gh.data(), B, ld, false, k);
+  gru1_hh_.spmv_streams_padded(w.h1.data(), w.gh.data(), B, ld, false, k);
   add_bias(w.gh.data(), gru1_hh_bias_);
   std::fill(w.gi.begin(), w.gi.end(), 0.0f);
   add_hoisted(0, d, t, x, B, w.gi.data(), ld);
@@ -293,9 +282,9 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
   }
 
   if (c_.n_rnn == 2) {
-    product(gru2_ih_.main, w.h1.data(), w.gi.data(), B, ld, false, k);
+    gru2_ih_.main.spmv_streams_padded(w.h1.data(), w.gi.data(), B, ld, false, k);
     add_hoisted(static_cast<std::size_t>(hoisted_gru2_), d, t, x, B, w.gi.data(), ld);
-    product(gru2_hh_, w.h2.data(), w.gh.data(), B, ld, false, k);
+    gru2_hh_.spmv_streams_padded(w.h2.data(), w.gh.data(), B, ld, false, k);
     add_bias(w.gh.data(), gru2_hh_bias_);
     for (int s = 0; s < B; ++s) {
       float* h2 = w.h2.data() + s * ld;
@@ -311,7 +300,7 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
     const Layer& layer = fc_[l];
     const bool last = l + 1 == fc_.size();
     float* out = last ? w.logits.data() : bufs[l % 2];
-    product(layer.main, in, out, B, ld, false, k);
+    layer.main.spmv_streams_padded(in, out, B, ld, false, k);
     if (hoisted_fc_[l] >= 0)
       add_hoisted(static_cast<std::size_t>(hoisted_fc_[l]), d, t, x, B, out, ld);
     else
@@ -328,8 +317,7 @@ std::unique_ptr<GenerationState> FatchordModel::start_generation(int batch) cons
 int FatchordModel::lookahead_frames() const {
   // The MelResNet's first conv sees pad frames ahead; the upsampling taps
   // reach ceil(reach / hop) frames ahead.
-  const int64_t hop = c_.hop_length;
-  return c_.pad + static_cast<int>((upsampler_.reach() + hop - 1) / hop);
+  return c_.pad + upsampler_.reach_frames();
 }
 
 void FatchordModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,
@@ -360,7 +348,7 @@ void FatchordModel::continue_generation(const Conditioning& cond, const std::vec
       if (j < spans[s].length) out[s][i] = emitted;
     }
     w.step = j + 1;
-    if (progress && ((i + 1) % 1024 == 0 || i + 1 == n_steps) && !progress((i + 1) * B)) return;  // cancelled
+    if (!report_progress(progress, i + 1, n_steps, B)) return;  // cancelled
   }
 }
 
@@ -386,27 +374,18 @@ double FatchordModel::teacher_forced(const Conditioning& cond, const float* audi
 }
 
 std::string FatchordModel::describe() const {
-  std::string s = "{\"family\": \"fatchord\", \"matrices\": [";
-  bool first = true;
-  auto add = [&](const std::string& name, const BlockSparseMatrix& m, bool per_sample) {
-    if (m.rows() == 0) return;
-    s += std::string(first ? "" : ", ") + "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m.rows()) +
-         ", " + std::to_string(m.cols()) + "], \"block\": [" + std::to_string(m.block_rows()) + ", " +
-         std::to_string(m.block_cols()) + "], \"density\": " + std::to_string(m.density()) +
-         ", \"stored_values\": " + std::to_string(m.n_values()) + ", \"per_sample\": " +
-         (per_sample ? "true" : "false") + "}";
-    first = false;
+  std::vector<std::string> matrices;
+  auto add = [&](const std::string& name, const BlockSparseMatrix& m) {
+    if (m.rows() > 0) matrices.push_back(matrix_json(name, m, true));
   };
-  add("rnn1.weight_hh", gru1_hh_, true);
+  add("rnn1.weight_hh", gru1_hh_);
   if (c_.n_rnn == 2) {
-    add("rnn2.weight_ih (h1 part)", gru2_ih_.main, true);
-    add("rnn2.weight_hh", gru2_hh_, true);
+    add("rnn2.weight_ih (h1 part)", gru2_ih_.main);
+    add("rnn2.weight_hh", gru2_hh_);
   }
-  for (const auto& l : fc_) add(l.name + ".weight (per-sample part)", l.main, true);
-  s += "], \"loop_nonzero_macs\": " + std::to_string(loop_nonzero_) +
-       ", \"loop_stored_macs\": " + std::to_string(loop_stored_) + ", \"upsample_taps_per_sample\": " +
-       std::to_string(taps_.empty() ? 0 : taps_[0].size()) + "}";
-  return s;
+  for (const auto& l : fc_) add(l.name + ".weight (per-sample part)", l.main);
+  return describe_json("fatchord", matrices, loop_,
+                       ", \"upsample_taps_per_sample\": " + std::to_string(taps_.empty() ? 0 : taps_[0].size()));
 }
 
 }  // namespace sparsewave

@@ -11,11 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "../block_sparse_matrix.h"
-#include "conditioning_net.h"
-#include "fatchord_config.h"
-#include "model.h"
-#include "safetensors.h"
+#include "format/safetensors.h"
+#include "matrix/block_sparse_matrix.h"
+#include "matrix/dense_matrix.h"
+#include "model/conditioning_net.h"
+#include "model/fatchord_config.h"
+#include "model/matrix_report.h"
+#include "model/model.h"
 
 namespace sparsewave {
 
@@ -37,8 +39,8 @@ class FatchordModel final : public Model {
   int lookahead_frames() const override;
   double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
                         float* logits) const override;
-  int64_t loop_nonzero_macs() const override { return loop_nonzero_; }
-  int64_t loop_stored_macs() const override { return loop_stored_; }
+  int64_t loop_nonzero_macs() const override { return loop_.nonzero; }
+  int64_t loop_stored_macs() const override { return loop_.stored; }
   std::string describe() const override;
 
   // Conditioning as the reference computes it (for verification):
@@ -85,7 +87,7 @@ class FatchordModel final : public Model {
   std::vector<Hoisted> hoisted_;  // gru1_ih, [gru2_ih], fc0, [fc_i with aux]
   int hoisted_gru2_ = -1, hoisted_fc0_ = -1;
   std::vector<int> hoisted_fc_;  // per fc index: its hoisted entry or -1
-  int64_t loop_nonzero_ = 0, loop_stored_ = 0;
+  LoopMacs loop_;
 };
 
 }  // namespace sparsewave

@@ -38,6 +38,13 @@ using UniformFn = std::function<float(int stream, int64_t index)>;
 // threads and must be cheap. Returning false cancels the generation.
 using ProgressFn = std::function<bool(int64_t samples_done)>;
 
+// How continue_generation reports: after every 1024 steps and after the
+// last. Returns false when the callback cancels.
+inline bool report_progress(const ProgressFn& progress, int64_t steps_done, int64_t n_steps, int batch) {
+  if (!progress || (steps_done % 1024 != 0 && steps_done != n_steps)) return true;
+  return progress(steps_done * batch);
+}
+
 // A batch of streams' loop state between calls (hidden states, previous
 // samples, step counter), so generation can continue chunk by chunk.
 struct GenerationState {

@@ -1,28 +1,11 @@
-#include "output_heads.h"
+#include "model/output_heads.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "../numerics/activations.h"
+#include "numerics/activations.h"
 
 namespace sparsewave {
-
-int sample_softmax(const float* logits, int n, float u, float* scratch) {
-  float mx = logits[0];
-  for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
-  float total = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    scratch[i] = fast_exp(logits[i] - mx);
-    total += scratch[i];
-  }
-  const float target = u * total;
-  float running = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    running += scratch[i];
-    if (running >= target && scratch[i] > 0.0f) return i;
-  }
-  return n - 1;
-}
 
 double softmax_nll_bits(const float* logits, int n, int k) {
   double mx = logits[0];

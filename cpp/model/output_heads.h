@@ -1,13 +1,9 @@
 // Output distributions: sampling by inverse CDF with one uniform, and
-// log-likelihoods (in bits) for teacher-forced NLL.
+// log-likelihoods (in bits) for teacher-forced NLL. (Softmax sampling is an
+// element-wise kernel: KernelTable::elementwise.sample_softmax.)
 #pragma once
 
 namespace sparsewave {
-
-// Softmax over n logits; returns the first k whose running (unnormalised)
-// sum reaches u * total, clamped to n - 1. No normalisation pass needed.
-// scratch needs n floats.
-int sample_softmax(const float* logits, int n, float u, float* scratch);
 
 // -log2 softmax(logits)[k].
 double softmax_nll_bits(const float* logits, int n, int k);

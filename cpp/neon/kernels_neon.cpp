@@ -3,8 +3,8 @@
 // Blocks are row-major; a 4x4 block is four q-registers.
 #include <arm_neon.h>
 
-#include "../kernels.h"
-#include "../spmv_many_groups.h"
+#include "kernels/spmv_many_groups.h"
+#include "kernels/table.h"
 
 namespace sparsewave {
 namespace {
@@ -20,51 +20,35 @@ struct F16 {
   }
 };
 
-template <class W>
-void spmv_4x4(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    // One accumulator per block row; the horizontal sum happens once per row.
-    float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
-    float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
-    for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
-      const float32x4_t xv = vld1q_f32(x + a.col_start[k]);
-      acc0 = vfmaq_f32(acc0, W::load(a, k, 0), xv);
-      acc1 = vfmaq_f32(acc1, W::load(a, k, 1), xv);
-      acc2 = vfmaq_f32(acc2, W::load(a, k, 2), xv);
-      acc3 = vfmaq_f32(acc3, W::load(a, k, 3), xv);
-    }
-    float32x4_t sum = vpaddq_f32(vpaddq_f32(acc0, acc1), vpaddq_f32(acc2, acc3));
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 4;
+// What differs between the two block shapes. A block's 16 weights are four
+// q-registers: the rows of a 4x4 block (each lane a partial over one of its
+// columns, so x[c..c+4) meets every row), or rows 4q..4q+4 of a 16x1 block
+// (one x value meets all of them).
+struct Shape4x4 {
+  static constexpr int rows = 4;
+  using X = float32x4_t;
+  static X x(const float* p) { return vld1q_f32(p); }
+  static float32x4_t fma(float32x4_t acc, float32x4_t w, X x) { return vfmaq_f32(acc, w, x); }
+  // One pairwise reduction per block row.
+  static void store(float* yr, const float32x4_t* acc, bool accumulate) {
+    float32x4_t sum = vpaddq_f32(vpaddq_f32(acc[0], acc[1]), vpaddq_f32(acc[2], acc[3]));
     if (accumulate) sum = vaddq_f32(sum, vld1q_f32(yr));
     vst1q_f32(yr, sum);
   }
-}
-
-template <class W>
-void spmv_16x1(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    float32x4_t acc0 = vdupq_n_f32(0.f), acc1 = vdupq_n_f32(0.f);
-    float32x4_t acc2 = vdupq_n_f32(0.f), acc3 = vdupq_n_f32(0.f);
-    for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
-      const float xs = x[a.col_start[k]];
-      acc0 = vfmaq_n_f32(acc0, W::load(a, k, 0), xs);
-      acc1 = vfmaq_n_f32(acc1, W::load(a, k, 1), xs);
-      acc2 = vfmaq_n_f32(acc2, W::load(a, k, 2), xs);
-      acc3 = vfmaq_n_f32(acc3, W::load(a, k, 3), xs);
+};
+struct Shape16x1 {
+  static constexpr int rows = 16;
+  using X = float;
+  static X x(const float* p) { return *p; }
+  static float32x4_t fma(float32x4_t acc, float32x4_t w, X x) { return vfmaq_n_f32(acc, w, x); }
+  static void store(float* yr, const float32x4_t* acc, bool accumulate) {
+    for (int q = 0; q < 4; ++q) {
+      float32x4_t s = acc[q];
+      if (accumulate) s = vaddq_f32(s, vld1q_f32(yr + 4 * q));
+      vst1q_f32(yr + 4 * q, s);
     }
-    float* yr = y + static_cast<std::ptrdiff_t>(rb) * 16;
-    if (accumulate) {
-      acc0 = vaddq_f32(acc0, vld1q_f32(yr));
-      acc1 = vaddq_f32(acc1, vld1q_f32(yr + 4));
-      acc2 = vaddq_f32(acc2, vld1q_f32(yr + 8));
-      acc3 = vaddq_f32(acc3, vld1q_f32(yr + 12));
-    }
-    vst1q_f32(yr, acc0);
-    vst1q_f32(yr + 4, acc1);
-    vst1q_f32(yr + 8, acc2);
-    vst1q_f32(yr + 12, acc3);
   }
-}
+};
 
 // Batched product over 4-column chunks, GROUP block rows' worth of
 // accumulators at a time; remaining columns go to the generic kernel.
@@ -108,8 +92,9 @@ void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
 }
 
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
-template <class W>
-struct Many4x4 {
+// With NV = 1 this is the single-vector product (spmv below).
+template <class W, class Shape>
+struct Many {
   template <int NV>
   struct Group {
     static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
@@ -117,81 +102,51 @@ struct Many4x4 {
       for (int rb = rb_begin; rb < rb_end; ++rb) {
         float32x4_t acc[NV][4];
         for (int v = 0; v < NV; ++v)
-          for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
+          for (int q = 0; q < 4; ++q) acc[v][q] = vdupq_n_f32(0.f);
         for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
           const float32x4_t w0 = W::load(a, k, 0), w1 = W::load(a, k, 1), w2 = W::load(a, k, 2), w3 = W::load(a, k, 3);
           const float* xc = x + a.col_start[k];
           for (int v = 0; v < NV; ++v) {
-            const float32x4_t xv = vld1q_f32(xc + v * ldx);
-            acc[v][0] = vfmaq_f32(acc[v][0], w0, xv);
-            acc[v][1] = vfmaq_f32(acc[v][1], w1, xv);
-            acc[v][2] = vfmaq_f32(acc[v][2], w2, xv);
-            acc[v][3] = vfmaq_f32(acc[v][3], w3, xv);
+            const typename Shape::X xv = Shape::x(xc + v * ldx);
+            acc[v][0] = Shape::fma(acc[v][0], w0, xv);
+            acc[v][1] = Shape::fma(acc[v][1], w1, xv);
+            acc[v][2] = Shape::fma(acc[v][2], w2, xv);
+            acc[v][3] = Shape::fma(acc[v][3], w3, xv);
           }
         }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 4;
-          float32x4_t sum = vpaddq_f32(vpaddq_f32(acc[v][0], acc[v][1]), vpaddq_f32(acc[v][2], acc[v][3]));
-          if (accumulate) sum = vaddq_f32(sum, vld1q_f32(yr));
-          vst1q_f32(yr, sum);
-        }
-      }
-    }
-  };
-};
-
-template <class W>
-struct Many16x1 {
-  template <int NV>
-  struct Group {
-    static void run(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                    int rb_begin, int rb_end, bool accumulate) {
-      for (int rb = rb_begin; rb < rb_end; ++rb) {
-        float32x4_t acc[NV][4];
         for (int v = 0; v < NV; ++v)
-          for (int r = 0; r < 4; ++r) acc[v][r] = vdupq_n_f32(0.f);
-        for (int32_t k = a.row_ptr[rb], end = a.row_ptr[rb + 1]; k < end; ++k) {
-          const float32x4_t w0 = W::load(a, k, 0), w1 = W::load(a, k, 1), w2 = W::load(a, k, 2), w3 = W::load(a, k, 3);
-          const float* xc = x + a.col_start[k];
-          for (int v = 0; v < NV; ++v) {
-            const float xs = xc[v * ldx];
-            acc[v][0] = vfmaq_n_f32(acc[v][0], w0, xs);
-            acc[v][1] = vfmaq_n_f32(acc[v][1], w1, xs);
-            acc[v][2] = vfmaq_n_f32(acc[v][2], w2, xs);
-            acc[v][3] = vfmaq_n_f32(acc[v][3], w3, xs);
-          }
-        }
-        for (int v = 0; v < NV; ++v) {
-          float* yr = y + v * ldy + static_cast<std::ptrdiff_t>(rb) * 16;
-          for (int r = 0; r < 4; ++r) {
-            float32x4_t s = acc[v][r];
-            if (accumulate) s = vaddq_f32(s, vld1q_f32(yr + 4 * r));
-            vst1q_f32(yr + 4 * r, s);
-          }
-        }
+          Shape::store(y + v * ldy + static_cast<std::ptrdiff_t>(rb) * Shape::rows, acc[v], accumulate);
       }
     }
   };
 };
 
-template <class Shape>
-void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-               int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_groups<Shape::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
+// One accumulator per block-row row (four q-registers); the horizontal sum
+// (4x4) happens once per block row.
+template <class W, class Shape>
+void spmv(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+  Many<W, Shape>::template Group<1>::run(a, x, 0, y, 0, rb_begin, rb_end, accumulate);
 }
 
 }  // namespace
 
 const KernelTable& neon_kernels() {
-  static const KernelTable table = {
-      "neon",
-      spmv_4x4<F32>, spmv_16x1<F32>, generic_spmv,
-      spmm_4x4, spmm_16x1, generic_spmm,
-      spmv_many<Many4x4<F32>>, spmv_many<Many16x1<F32>>, generic_spmv_many,
-      {spmv_4x4<F16>, spmv_16x1<F16>, generic_spmv_f16,
-       spmv_many<Many4x4<F16>>, spmv_many<Many16x1<F16>>, generic_spmv_many_f16},
-      neon_elementwise(),
-  };
+  static const KernelTable table = [] {
+    KernelTable t = generic_kernels();  // 1x1 stays generic
+    t.name = "neon";
+    t.shape_4x4.spmv = spmv<F32, Shape4x4>;
+    t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
+    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmv_f16 = spmv<F16, Shape4x4>;
+    t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
+    t.shape_16x1.spmv = spmv<F32, Shape16x1>;
+    t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
+    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
+    t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    t.elementwise = neon_elementwise();
+    return t;
+  }();
   return table;
 }
 

@@ -8,8 +8,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "../block_sparse_matrix.h"
-#include "../dispatch.h"
+#include "kernels/dispatch.h"
+#include "matrix/block_choice.h"
+#include "matrix/block_sparse_matrix.h"
 
 namespace py = pybind11;
 using sparsewave::BlockSparseMatrix;
@@ -31,6 +32,14 @@ BlockSparseMatrix from_dense(const FloatArray& w, int br, int bc) {
   require(rows <= INT32_MAX && cols <= INT32_MAX, "matrix too large");
   py::gil_scoped_release release;
   return BlockSparseMatrix::from_dense(w.data(), static_cast<int>(rows), static_cast<int>(cols), br, bc);
+}
+
+BlockSparseMatrix pack_best(const FloatArray& w, bool half) {
+  require(w.ndim() == 2, "weights must be 2-D");
+  const auto rows = w.shape(0), cols = w.shape(1);
+  require(rows <= INT32_MAX && cols <= INT32_MAX, "matrix too large");
+  py::gil_scoped_release release;
+  return sparsewave::pack_best(w.data(), static_cast<int>(rows), static_cast<int>(cols), half);
 }
 
 BlockSparseMatrix from_packed(int rows, int cols, int br, int bc, const IntArray& row_ptr,
@@ -113,6 +122,8 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<BlockSparseMatrix>(mod, "BlockSparseMatrix")
       .def_static("from_dense", &from_dense, py::arg("w").noconvert(), py::arg("block_rows"), py::arg("block_cols"))
+      .def_static("pack_best", &pack_best, py::arg("w").noconvert(), py::arg("half") = false,
+                  "Packs with the block shape of least cost (matrix/block_choice.h).")
       .def_static("from_packed", &from_packed, py::arg("rows"), py::arg("cols"), py::arg("block_rows"),
                   py::arg("block_cols"), py::arg("row_ptr").noconvert(), py::arg("block_col").noconvert(),
                   py::arg("values").noconvert())

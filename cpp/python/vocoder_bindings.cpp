@@ -9,9 +9,9 @@
 #include <mutex>
 #include <thread>
 
-#include "../api/stream.h"
-#include "../api/vocoder.h"
-#include "../model/fatchord_model.h"
+#include "api/stream.h"
+#include "api/vocoder.h"
+#include "model/fatchord_model.h"
 
 namespace py = pybind11;
 using sparsewave::Vocoder;

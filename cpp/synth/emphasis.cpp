@@ -1,9 +1,6 @@
-#include "emphasis.h"
+#include "synth/emphasis.h"
 
 #include <algorithm>
-#include <cmath>
-#include <stdexcept>
-#include <string>
 
 namespace sparsewave {
 
@@ -25,12 +22,6 @@ void preemphasize(const float* x, int64_t n, float a, float* out) {
     out[i] = static_cast<float>(x[i] - static_cast<double>(a) * prev);
     prev = x[i];
   }
-}
-
-float checked_preemphasis(double a) {
-  if (!std::isfinite(a) || a < 0.0 || a >= 1.0)
-    throw std::invalid_argument("config 'preemphasis' must be a number in [0, 1), got " + std::to_string(a));
-  return static_cast<float>(a);
 }
 
 }  // namespace sparsewave

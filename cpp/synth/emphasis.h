@@ -18,7 +18,4 @@ void deemphasize(float* samples, int64_t n, float a, double* state);
 // out may not alias x.
 void preemphasize(const float* x, int64_t n, float a, float* out);
 
-// a from a config value: finite and 0 <= a < 1; throws std::invalid_argument.
-float checked_preemphasis(double a);
-
 }  // namespace sparsewave

@@ -1,4 +1,4 @@
-#include "folding.h"
+#include "synth/folding.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../model/model.h"
+#include "model/model.h"
 
 namespace sparsewave {
 

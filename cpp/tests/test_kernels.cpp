@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "block_sparse_matrix.h"
-#include "dispatch.h"
+#include "kernels/dispatch.h"
+#include "matrix/block_sparse_matrix.h"
 
 using sparsewave::BlockSparseMatrix;
 

@@ -1,8 +1,11 @@
-// Kernel function tables: one per instruction set, chosen once at run time.
+// Kernel function tables: one per instruction set, chosen once at run time
+// (kernels/dispatch.h). Each ISA's table starts as a copy of the generic one
+// and overrides only the slots that ISA implements.
 #pragma once
 #include <cstddef>
-#include "bsr_view.h"
-#include "numerics/kernels_hook.h"
+
+#include "kernels/bsr_view.h"
+#include "kernels/elementwise.h"
 
 namespace sparsewave {
 
@@ -23,26 +26,28 @@ using SpmmFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx,
 using SpmvManyFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
                             std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
 
-// Kernels reading float16 weights (BsrView::values_f16), widened to float32
-// in registers; arithmetic stays float32.
-struct HalfKernels {
-  SpmvFn spmv_4x4, spmv_16x1, spmv_1x1;
-  SpmvManyFn spmv_many_4x4, spmv_many_16x1, spmv_many_1x1;
+// The kernels for one block shape. The _f16 ones read BsrView::values_f16,
+// widened to float32 in registers (arithmetic stays float32); spmm has no
+// float16 form (it runs at load time, on the float32 values).
+struct BlockKernels {
+  SpmvFn spmv = nullptr;
+  SpmvManyFn spmv_many = nullptr;
+  SpmmFn spmm = nullptr;
+  SpmvFn spmv_f16 = nullptr;
+  SpmvManyFn spmv_many_f16 = nullptr;
 };
 
 struct KernelTable {
-  const char* name;
-  SpmvFn spmv_4x4;
-  SpmvFn spmv_16x1;
-  SpmvFn spmv_1x1;
-  SpmmFn spmm_4x4;
-  SpmmFn spmm_16x1;
-  SpmmFn spmm_1x1;
-  SpmvManyFn spmv_many_4x4;
-  SpmvManyFn spmv_many_16x1;
-  SpmvManyFn spmv_many_1x1;
-  HalfKernels f16;
+  const char* name = "";
+  BlockKernels shape_4x4, shape_16x1, shape_1x1;
   ElementwiseKernels elementwise;
+
+  // The slots for a block shape (see is_supported_block); others get 1x1's.
+  const BlockKernels& block(int block_rows, int block_cols) const {
+    if (block_rows == 4 && block_cols == 4) return shape_4x4;
+    if (block_rows == 16 && block_cols == 1) return shape_16x1;
+    return shape_1x1;
+  }
 };
 
 // Each table exists only where its file is compiled in (see CMakeLists.txt).
@@ -57,14 +62,8 @@ const KernelTable& avx512_kernels();
 const KernelTable& neon_kernels();
 #endif
 
-// Generic kernels, also used by the ISA kernels for tails (column remainders).
-void generic_spmv(const BsrView& a, const float* x, float* y, int rb_begin,
-                  int rb_end, bool accumulate);
-void generic_spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                       int nvec, int rb_begin, int rb_end, bool accumulate);
-void generic_spmv_f16(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate);
-void generic_spmv_many_f16(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy,
-                           int nvec, int rb_begin, int rb_end, bool accumulate);
+// The generic spmm for any supported shape: the ISA spmm kernels hand it the
+// columns left over after their last whole vector.
 void generic_spmm(const BsrView& a, const float* x, std::ptrdiff_t ldx,
                   float* y, std::ptrdiff_t ldy, int n, int rb_begin,
                   int rb_end, bool accumulate);

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
 
 namespace sparsewave {
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "aligned_buffer.h"
-#include "bsr_view.h"
-#include "kernels.h"
+#include "kernels/bsr_view.h"
+#include "kernels/table.h"
+#include "matrix/aligned_buffer.h"
 
 namespace sparsewave {
 
@@ -63,6 +63,10 @@ class BlockSparseMatrix {
   // nvec vectors at x + v*ldx (padded_cols each) -> y + v*ldy (padded_rows each).
   void spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec, bool accumulate,
                         const KernelTable& k) const;
+  // One vector per stream (stream s's at x + s*ld and y + s*ld): a single
+  // stream takes the single-vector kernel, several the multi-vector one.
+  void spmv_streams_padded(const float* x, float* y, int n_streams, std::ptrdiff_t ld, bool accumulate,
+                           const KernelTable& k) const;
 
   // Convenience products on exact-size buffers (x: cols, y: rows; X: cols x n,
   // Y: rows x n, row-major); pads through scratch memory when the shape needs it.
@@ -85,5 +89,9 @@ class BlockSparseMatrix {
 
 // True for the block shapes kernels exist for: 4x4, 16x1 and 1x1.
 bool is_supported_block(int block_rows, int block_cols);
+
+// Rounds a vector length up to a multiple of 16: every block shape's padded
+// size fits, and loop buffers stay whole AVX-512 registers.
+inline int round16(int n) { return (n + 15) / 16 * 16; }
 
 }  // namespace sparsewave

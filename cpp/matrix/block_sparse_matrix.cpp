@@ -1,4 +1,4 @@
-#include "block_sparse_matrix.h"
+#include "matrix/block_sparse_matrix.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "dispatch.h"
+#include "kernels/dispatch.h"
 #include "numerics/half.h"
 
 namespace sparsewave {
@@ -15,24 +15,6 @@ namespace {
 // Keeps every element index (and padded index) well inside int32.
 constexpr long long kMaxDim = 1 << 24;
 constexpr long long kMaxElements = 1LL << 30;
-
-SpmvFn pick_spmv(const KernelTable& k, int br, int bc, bool half) {
-  if (half) return br == 4 && bc == 4 ? k.f16.spmv_4x4 : (br == 16 ? k.f16.spmv_16x1 : k.f16.spmv_1x1);
-  if (br == 4 && bc == 4) return k.spmv_4x4;
-  if (br == 16 && bc == 1) return k.spmv_16x1;
-  return k.spmv_1x1;
-}
-SpmvManyFn pick_spmv_many(const KernelTable& k, int br, int bc, bool half) {
-  if (half) return br == 4 && bc == 4 ? k.f16.spmv_many_4x4 : (br == 16 ? k.f16.spmv_many_16x1 : k.f16.spmv_many_1x1);
-  if (br == 4 && bc == 4) return k.spmv_many_4x4;
-  if (br == 16 && bc == 1) return k.spmv_many_16x1;
-  return k.spmv_many_1x1;
-}
-SpmmFn pick_spmm(const KernelTable& k, int br, int bc) {
-  if (br == 4 && bc == 4) return k.spmm_4x4;
-  if (br == 16 && bc == 1) return k.spmm_16x1;
-  return k.spmm_1x1;
-}
 }  // namespace
 
 bool is_supported_block(int br, int bc) {
@@ -181,17 +163,28 @@ void BlockSparseMatrix::to_dense(float* out) const {
 
 void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
                                     const KernelTable& k) const {
-  pick_spmv(k, block_rows_, block_cols_, half_)(view(), x, y, rb_begin, rb_end, accumulate);
+  const BlockKernels& kb = k.block(block_rows_, block_cols_);
+  (half_ ? kb.spmv_f16 : kb.spmv)(view(), x, y, rb_begin, rb_end, accumulate);
 }
 
 void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
                                     bool accumulate, int rb_begin, int rb_end, const KernelTable& k) const {
-  pick_spmm(k, block_rows_, block_cols_)(view(), x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
+  // No float16 spmm: it reads the float32 values, which store_half rounded alike.
+  k.block(block_rows_, block_cols_).spmm(view(), x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
 void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
                                          bool accumulate, const KernelTable& k) const {
-  pick_spmv_many(k, block_rows_, block_cols_, half_)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
+  const BlockKernels& kb = k.block(block_rows_, block_cols_);
+  (half_ ? kb.spmv_many_f16 : kb.spmv_many)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
+}
+
+void BlockSparseMatrix::spmv_streams_padded(const float* x, float* y, int n_streams, std::ptrdiff_t ld,
+                                            bool accumulate, const KernelTable& k) const {
+  if (n_streams == 1)
+    spmv_padded(x, y, accumulate, 0, n_block_rows_, k);
+  else
+    spmv_many_padded(x, ld, y, ld, n_streams, accumulate, k);
 }
 
 void BlockSparseMatrix::matvec_many(const float* x, int n, float* y, bool accumulate) const {

@@ -1,13 +1,15 @@
 // Element-wise loop kernels written once in portable C++ and compiled once
-// per ISA (elementwise_*.cpp include this inside their own namespace with
-// their own -m flags), so the compiler vectorises each for its vector width.
+// per ISA (elementwise_*.cpp include this with their own -m flags), so the
+// compiler vectorises each for its vector width. Everything here is in an
+// anonymous namespace: each ISA's copy stays private to its file.
 // Reductions keep 16 independent partial results so they vectorise without
 // -ffast-math.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#include "activations.h"
+#include "kernels/elementwise.h"
+#include "numerics/activations.h"
 
 namespace {
 
@@ -70,5 +72,8 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
 void relu_impl(float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] = sparsewave::vmax(y[i], 0.0f);
 }
+
+// This file's copies as table slots.
+sparsewave::ElementwiseKernels elementwise_from_impl() { return {gru_update_impl, sample_softmax_impl, relu_impl}; }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "safetensors.h"
+#include "format/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+
+#include "format/json.h"
 
 namespace sparsewave {
 

@@ -1,0 +1,19 @@
+// The one block-shape cost model: which of the kernels' block shapes runs a
+// matrix's sparsity pattern fastest. Python's BlockSparseMatrix.from_dense
+// (block="auto") and the weight writer call this through _core.
+#pragma once
+#include "matrix/block_sparse_matrix.h"
+#include "matrix/dense_matrix.h"
+
+namespace sparsewave {
+
+// Packs w (rows x cols, row-major) with the shape of least cost
+//   stored values * cost per value + 8 * block rows,
+// cost per value 1 for 4x4 and 16x1 (near one FMA lane per value) and 6 for
+// 1x1 (unstructured CSR pays an index and a scalar op); the per-block-row
+// term is each row's loop overhead and reduction. Ties go to the earlier of
+// 4x4, 16x1, 1x1. half: store the result as float16 (store_half).
+BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half = false);
+BlockSparseMatrix pack_best(const DenseMatrix& m, bool half = false);
+
+}  // namespace sparsewave

@@ -1,0 +1,15 @@
+// Architecture config of the dual-softmax WaveRNN family, parsed and
+// range-checked from JSON.
+#pragma once
+#include "format/json.h"
+#include "model/audio_config.h"
+
+namespace sparsewave {
+
+struct DualSoftmaxConfig : AudioConfig {
+  int hidden = 0, output_hidden = 0;
+  int upsample_kernel = 0;  // 0: repeat only; odd k: repeat then a (k,) smoothing conv
+  static DualSoftmaxConfig from_json(const JsonValue& config);
+};
+
+}  // namespace sparsewave

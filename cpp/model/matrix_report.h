@@ -1,0 +1,31 @@
+// What a model family reports about its matrices: the multiply-accumulates
+// per generated sample (Model::loop_*_macs) and describe()'s JSON.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "matrix/block_sparse_matrix.h"
+#include "matrix/dense_matrix.h"
+
+namespace sparsewave {
+
+// MACs per generated sample over the matrices the sample loop multiplies.
+struct LoopMacs {
+  int64_t nonzero = 0;  // the floor: nonzero weights
+  int64_t stored = 0;   // what the kernels execute: stored block values
+  void add(const DenseMatrix& weights, const BlockSparseMatrix& packed) {
+    nonzero += count_nonzero(weights);
+    stored += static_cast<int64_t>(packed.n_values());
+  }
+};
+
+// One entry of describe()'s "matrices" list.
+std::string matrix_json(const std::string& name, const BlockSparseMatrix& m, bool per_sample);
+
+// {"family": ..., "matrices": [...], "loop_nonzero_macs": ..., "loop_stored_macs": ...}
+// extra_fields (", \"key\": value" pairs) go before the closing brace.
+std::string describe_json(const std::string& family, const std::vector<std::string>& matrices, const LoopMacs& loop,
+                          const std::string& extra_fields = "");
+
+}  // namespace sparsewave
