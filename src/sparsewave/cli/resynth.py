@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from .._paths import check_output_file
-from .errors import EXIT_OK, CliError
 from .audio_input import read_audio_with_notes
-from .loading import MODEL_HELP, load_vocoder
-from .vocode import add_generation_options, vocode_to_wav
+from .errors import EXIT_OK, CliError
+from .loading import load_vocoder
+from .vocode import add_vocode_options, vocode_to_wav
 
 
 def register(sub, common) -> None:
@@ -14,10 +14,7 @@ def register(sub, common) -> None:
                                    "model's rate, stereo downmixed) and vocode it: the quickest way to hear a model.",
                        epilog="example: sparsewave resynth speech.wav -o out.wav --model geneing.sw")
     r.add_argument("audio", metavar="AUDIO", help="WAV / FLAC file")
-    r.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
-    r.add_argument("-m", "--model", default=None, metavar="MODEL", help=MODEL_HELP)
-    add_generation_options(r)
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_vocode_options(r)
     r.set_defaults(func=run)
 
 

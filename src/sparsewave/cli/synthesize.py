@@ -5,8 +5,8 @@ import sys
 
 from .._paths import check_output_file
 from .errors import EXIT_OK, PROG
-from .loading import MODEL_HELP, load_vocoder
-from .vocode import add_generation_options, vocode_to_wav
+from .loading import load_vocoder
+from .vocode import add_vocode_options, vocode_to_wav
 
 
 def register(sub, common) -> None:
@@ -15,10 +15,7 @@ def register(sub, common) -> None:
                                    "(frames, n_mels) or (n_mels, frames)) into a 16-bit PCM WAV, written atomically.",
                        epilog="example: sparsewave synthesize mel.npy -o out.wav --model geneing.sw --batched")
     s.add_argument("mel", metavar="MEL", help="mel file (.npy / .npz / .pt)")
-    s.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
-    s.add_argument("-m", "--model", default=None, metavar="MODEL", help=MODEL_HELP)
-    add_generation_options(s)
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_vocode_options(s)
     s.set_defaults(func=run)
 
 

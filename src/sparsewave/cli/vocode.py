@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .argtypes import nonneg_int, positive_int
 from .interrupt import run_interruptibly
+from .loading import MODEL_HELP
 from .progress import ProgressBar
 
 
@@ -26,6 +27,14 @@ def add_generation_options(p, *, seed_default=None, seed_help="random seed (defa
                        help="fold length in samples (default: 0.5 s)")
         p.add_argument("--overlap", type=nonneg_int, default=None, metavar="O",
                        help="fold overlap in samples (default: 25 ms)")
+
+
+def add_vocode_options(p) -> None:
+    """The options ``synthesize`` and ``resynth`` share: -o, -m, the generation options, -q."""
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
+    p.add_argument("-m", "--model", default=None, metavar="MODEL", help=MODEL_HELP)
+    add_generation_options(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
 def wants_batched(args) -> bool:

@@ -30,6 +30,32 @@ def _int(v):
     return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() else None
 
 
+def _int_list(v) -> list[int] | None:
+    """``v`` as a list of nonzero integers (upsample factors), else None."""
+    return [int(f) for f in v] if isinstance(v, (list, tuple)) and all(_int(f) for f in v) else None
+
+
+def _renamed(hp: Mapping, pairs) -> dict:
+    """{ours: hp[theirs]} for each (ours, theirs) pair whose value ``hp`` holds (not None)."""
+    return {ours: hp[theirs] for ours, theirs in pairs if hp.get(theirs) is not None}
+
+
+def _rate_and_sizes(hp: Mapping, hints: dict, expect: dict, sizes, factors_key: str) -> int | None:
+    """What fatchord's and geneing's hparams share: ``sample_rate`` into ``hints``; the integer
+    sizes named by ``sizes`` ((ours, theirs) pairs) and the upsample factors under ``factors_key``
+    into ``expect``. Returns the sample rate (None when absent)."""
+    sr = _int(hp.get("sample_rate"))
+    if sr:
+        hints["sample_rate"] = sr
+    for ours, theirs in sizes:
+        if _int(hp.get(theirs)) is not None:
+            expect[ours] = _int(hp[theirs])
+    factors = _int_list(hp.get(factors_key))
+    if factors is not None:
+        expect["upsample_factors"] = factors
+    return sr
+
+
 def coqui_hints(cfg: Mapping) -> tuple[dict, dict, list[str]]:
     """(config overrides, values to cross-check against the weights, notes) from a Coqui config.
 
@@ -63,9 +89,9 @@ def coqui_hints(cfg: Mapping) -> tuple[dict, dict, list[str]]:
         raise ValueError(
             "unsupported WaveRNN variant: the Coqui config says use_upsample_net=False (linear-interpolation "
             "upsampling, mels scaled by 0.045); sparsewave runs the Stretch2d + Conv2d UpsampleNetwork only")
-    factors = _get(args, "upsample_factors")
-    if isinstance(factors, list) and all(_int(f) for f in factors):
-        expect["upsample_factors"] = [int(f) for f in factors]
+    factors = _int_list(_get(args, "upsample_factors"))
+    if factors is not None:
+        expect["upsample_factors"] = factors
     if _int(_get(args, "pad")) is not None:
         expect["pad"] = _int(_get(args, "pad"))
     sr = _get(audio, "sample_rate", default=_get(cfg, "sample_rate"))
@@ -118,18 +144,10 @@ def fatchord_hints(hp: Mapping) -> tuple[dict, dict, list[str]]:
             expect["n_classes"] = 2 ** bits
         if isinstance(hp.get("mu_law"), bool):
             hints["mu_law"] = hp["mu_law"]
-    sr = _int(hp.get("sample_rate"))
-    if sr:
-        hints["sample_rate"] = sr
-    for ours, theirs in (("hop_length", "hop_length"), ("n_mels", "num_mels"), ("pad", "voc_pad")):
-        if _int(hp.get(theirs)) is not None:
-            expect[ours] = _int(hp[theirs])
-    factors = hp.get("voc_upsample_factors")
-    if isinstance(factors, (list, tuple)) and all(_int(f) for f in factors):
-        expect["upsample_factors"] = [int(f) for f in factors]
-    mel = {k: hp[theirs] for k, theirs in (("n_fft", "n_fft"), ("win_length", "win_length"), ("fmin", "fmin"),
-                                          ("fmax", "fmax"), ("ref_level_db", "ref_level_db"),
-                                          ("min_level_db", "min_level_db")) if hp.get(theirs) is not None}
+    sr = _rate_and_sizes(hp, hints, expect, (("hop_length", "hop_length"), ("n_mels", "num_mels"), ("pad", "voc_pad")),
+                         "voc_upsample_factors")
+    mel = _renamed(hp, (("n_fft", "n_fft"), ("win_length", "win_length"), ("fmin", "fmin"), ("fmax", "fmax"),
+                        ("ref_level_db", "ref_level_db"), ("min_level_db", "min_level_db")))
     if "fmax" not in mel and sr:
         mel["fmax"] = sr // 2  # librosa's default, which fatchord uses
     if mel:
@@ -154,19 +172,12 @@ def geneing_hints(hp: Mapping) -> tuple[dict, dict, list[str]]:
     elif input_type == "mixture":
         expect["n_classes"] = 30
         hints["head"] = "mol"
-    sr = _int(hp.get("sample_rate"))
-    if sr:
-        hints["sample_rate"] = sr
-    for ours, theirs in (("hop_length", "hop_size"), ("n_mels", "num_mels"), ("pad", "pad")):
-        if _int(hp.get(theirs)) is not None:
-            expect[ours] = _int(hp[theirs])
-    if isinstance(hp.get("upsample_factors"), (list, tuple)) and all(_int(f) for f in hp["upsample_factors"]):
-        expect["upsample_factors"] = [int(f) for f in hp["upsample_factors"]]
-    mel = {k: hp[theirs] for k, theirs in (("n_fft", "n_fft"), ("win_length", "win_size"), ("fmin", "fmin"),
-                                          ("fmax", "fmax"), ("ref_level_db", "ref_level_db"),
-                                          ("min_level_db", "min_level_db"), ("max_abs_value", "max_abs_value"),
-                                          ("pad_mode", "stft_pad_mode"), ("power", "magnitude_power"))
-           if hp.get(theirs) is not None}
+    _rate_and_sizes(hp, hints, expect, (("hop_length", "hop_size"), ("n_mels", "num_mels"), ("pad", "pad")),
+                    "upsample_factors")
+    mel = _renamed(hp, (("n_fft", "n_fft"), ("win_length", "win_size"), ("fmin", "fmin"), ("fmax", "fmax"),
+                        ("ref_level_db", "ref_level_db"), ("min_level_db", "min_level_db"),
+                        ("max_abs_value", "max_abs_value"), ("pad_mode", "stft_pad_mode"),
+                        ("power", "magnitude_power")))
     if isinstance(hp.get("symmetric_mels"), bool):
         mel["normalize"] = "symmetric" if hp["symmetric_mels"] else "unit"
     if mel:
