@@ -372,3 +372,15 @@ def test_cli(wav_dir, tmp_path, capsys):
         train_cli.main([str(wav_dir), "-o", str(out), "--block", "8x8"])
     assert e.value.code == 2
     assert train_cli.main([str(tmp_path / "missing"), "-o", str(tmp_path / "x"), "--mel-config", str(mel_cfg)]) == 1
+
+
+def test_log_names_no_absolute_paths(wav_dir, tmp_path):
+    # The log travels with the run folder (and may be committed): paths are relative to it.
+    out = tmp_path / "portable_run"
+    train(_config(wav_dir, out, steps=2, export_every=1))
+    text = (out / "log.jsonl").read_text()
+    assert str(tmp_path) not in text and '"/' not in text
+    start = _log(out)[0]
+    assert "out" not in start["options"]
+    assert [(out / d).resolve() for d in start["options"]["data"]] == [Path(wav_dir).resolve()]
+    assert {r["path"] for r in _log(out) if r["event"] == "export"} == {"model.sw"}
