@@ -45,17 +45,24 @@ class BlockSparseMatrix:
     def from_dense(cls, w, block=(4, 4), dtype="float32") -> "BlockSparseMatrix":
         """Pack a 2-D float array; blocks that are entirely zero are not stored.
 
+        ``block="auto"`` packs with the block shape the engine itself picks for
+        every matrix it loads (C++ ``pack_best``): the least
+        ``stored values * c + 8 * block rows``, with c = 1 for (4, 4) and
+        (16, 1) (about one FMA lane per value) and c = 6 for (1, 1)
+        (unstructured: an index and a scalar op per value); ties go to the
+        first of (4, 4), (16, 1), (1, 1).
         ``dtype="float16"`` stores the weights as IEEE half floats (half the
         bytes streamed per product; arithmetic stays float32; ``to_dense()``
         returns the rounded weights). Raises ValueError for NaN/Inf weights,
         weights beyond float16's range, a non-2-D array or an unsupported block.
         """
-        br, bc = _parse_block(block)
+        auto = isinstance(block, str) and block.lower() == "auto"
+        br, bc = (0, 0) if auto else _parse_block(block)
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float16):
             raise ValueError(f"dtype must be float32 or float16, got {dtype}")
         w = as_float32(w, "weights", 2)
-        m = _core.BlockSparseMatrix.from_dense(w, br, bc)
+        m = _core.BlockSparseMatrix.pack_best(w) if auto else _core.BlockSparseMatrix.from_dense(w, br, bc)
         if dtype == np.float16:
             m.store_half()
         return cls(m)

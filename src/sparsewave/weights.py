@@ -37,16 +37,10 @@ def _require_safetensors():
 
 
 def pack_matrix(name: str, w: np.ndarray) -> dict[str, np.ndarray]:
-    """Block-CSR tensors for matrix ``w`` with the block shape that stores the fewest values."""
+    """Block-CSR tensors for matrix ``w`` in the block shape the engine picks (``block="auto"``)."""
     from .sparse import BlockSparseMatrix
 
-    best = None
-    for block, cost in (((4, 4), 1.0), ((16, 1), 1.0), ((1, 1), 6.0)):
-        m = BlockSparseMatrix.from_dense(w, block=block)
-        score = m.nnz_blocks * block[0] * block[1] * cost
-        if best is None or score < best[0]:
-            best = (score, m)
-    m = best[1]
+    m = BlockSparseMatrix.from_dense(w, block="auto")
     row_ptr, block_col, values = m.packed()
     return {
         name + ".bsr_shape": np.array([*m.shape, *m.block], dtype=np.int32),
