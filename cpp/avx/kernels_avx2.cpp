@@ -140,16 +140,6 @@ void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
     generic_spmm(a, x + j0, ldx, y + j0, ldy, n - j0, rb_begin, rb_end, accumulate);
 }
 
-void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
-void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<16, 1, 8>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
 template <class W, class Shape>
 struct Many {
@@ -184,12 +174,12 @@ const KernelTable& avx2_kernels() {
     t.name = "avx2";
     t.shape_4x4.spmv = spmv_4x4<F32>;
     t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
-    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmm = spmm_chunked<4, 4, 4>;
     t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
     t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
     t.shape_16x1.spmv = spmv<F32, Shape16x1>;
     t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
-    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmm = spmm_chunked<16, 1, 8>;
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = avx2_elementwise();

@@ -142,16 +142,6 @@ void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
   }
 }
 
-void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
-void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
 template <class W, class Shape>
 struct Many {
@@ -182,12 +172,12 @@ const KernelTable& avx512_kernels() {
     t.name = "avx512";
     t.shape_4x4.spmv = spmv_4x4<F32>;
     t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
-    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmm = spmm_chunked<4, 4, 4>;
     t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
     t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
     t.shape_16x1.spmv = spmv_16x1<F32>;
     t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
-    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmm = spmm_chunked<16, 1, 16>;
     t.shape_16x1.spmv_f16 = spmv_16x1<F16>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = avx512_elementwise();

@@ -14,12 +14,6 @@ class JsonValue {
 
   static JsonValue parse(const std::string& text);  // throws std::invalid_argument
 
-  Type type() const { return type_; }
-  bool is_object() const { return type_ == Type::Object; }
-  bool is_array() const { return type_ == Type::Array; }
-  bool is_string() const { return type_ == Type::String; }
-  bool is_number() const { return type_ == Type::Number; }
-
   // Typed access; `what` names the value in error messages.
   double as_number(const std::string& what) const;
   long long as_integer(const std::string& what) const;  // exact integers only

@@ -29,7 +29,6 @@ class SafetensorsFile {
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
   const TensorInfo& tensor(const std::string& name) const;  // throws naming it
 

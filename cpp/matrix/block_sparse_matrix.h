@@ -33,7 +33,6 @@ class BlockSparseMatrix {
   int block_rows() const { return block_rows_; }
   int block_cols() const { return block_cols_; }
   int n_block_rows() const { return n_block_rows_; }
-  int n_block_cols() const { return n_block_cols_; }
   int padded_rows() const { return n_block_rows_ * block_rows_; }
   int padded_cols() const { return n_block_cols_ * block_cols_; }
   int nnz_blocks() const { return static_cast<int>(col_start_.size()); }

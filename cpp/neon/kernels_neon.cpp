@@ -81,16 +81,6 @@ void spmm_chunked(const BsrView& a, const float* x, std::ptrdiff_t ldx,
     generic_spmm(a, x + j0, ldx, y + j0, ldy, n - j0, rb_begin, rb_end, accumulate);
 }
 
-void spmm_4x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-              std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<4, 4, 4>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
-void spmm_16x1(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
-               std::ptrdiff_t ldy, int n, int rb_begin, int rb_end, bool accumulate) {
-  spmm_chunked<16, 1, 16>(a, x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
-}
-
 // Up to 4 vectors per pass: each block is loaded once and used NV times.
 // With NV = 1 this is the single-vector product (spmv below).
 template <class W, class Shape>
@@ -121,8 +111,8 @@ struct Many {
   };
 };
 
-// One accumulator per block-row row (four q-registers); the horizontal sum
-// (4x4) happens once per block row.
+// The single-vector product: four accumulators per block row, summed
+// horizontally (4x4) once per block row.
 template <class W, class Shape>
 void spmv(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
   Many<W, Shape>::template Group<1>::run(a, x, 0, y, 0, rb_begin, rb_end, accumulate);
@@ -136,12 +126,12 @@ const KernelTable& neon_kernels() {
     t.name = "neon";
     t.shape_4x4.spmv = spmv<F32, Shape4x4>;
     t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
-    t.shape_4x4.spmm = spmm_4x4;
+    t.shape_4x4.spmm = spmm_chunked<4, 4, 4>;
     t.shape_4x4.spmv_f16 = spmv<F16, Shape4x4>;
     t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
     t.shape_16x1.spmv = spmv<F32, Shape16x1>;
     t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
-    t.shape_16x1.spmm = spmm_16x1;
+    t.shape_16x1.spmm = spmm_chunked<16, 1, 16>;
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = neon_elementwise();
