@@ -60,6 +60,7 @@ void spmv_many_fixed(const BsrView& a, const float* x, std::ptrdiff_t ldx, float
   for (int v = 0; v < nvec; ++v) spmv_fixed<BR, BC, W>(a, x + v * ldx, y + v * ldy, rb_begin, rb_end, accumulate);
 }
 
+// The generic slots for BR x BC blocks.
 template <int BR, int BC>
 BlockKernels fixed_shape() {
   BlockKernels k;
