@@ -60,9 +60,10 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
     return out;
   };
 
-  cond_w_ = permute_rows(f.read_f32("cond.weight", {3 * N, M}), M);
+  // Every 2-D tensor may be stored dense or packed (docs/format.md): save_model packs any sparse one.
+  cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).v, M);
   const auto cond_b = permute_rows(f.read_f32("cond.bias", {3 * N}), 1);
-  const auto in_w = permute_rows(f.read_f32("I.weight", {3 * N, 3}), 3);
+  const auto in_w = permute_rows(read_matrix(f, "I.weight", 3 * N, 3).v, 3);
   const auto in_b = permute_rows(f.read_f32("I.bias", {3 * N}), 1);
   const_bias_.resize(3 * N);
   in_prev_c_.resize(3 * N);
