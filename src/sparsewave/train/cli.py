@@ -42,6 +42,13 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
                         "output), which shapes sampling noise under the speech spectrum; 0 = off (default)")
     a.add_argument("--mel-config", default=None,
                    help="JSON file of mel front-end settings overriding the defaults (docs/training.md)")
+    a.add_argument("--init", default=None, metavar="MODEL.sw",
+                   help="fine-tune this model file (fatchord family or dual softmax) instead of training a new "
+                        "model: it trains on its own mel front end and sample rate, and exports the same "
+                        "architecture (the model options above are ignored)")
+    a.add_argument("--freeze", choices=("none", "conditioning", "all-but-recurrent"), default="none",
+                   help="with --init on a fatchord-family model: hold the conditioning network (MelResNet + "
+                        "upsampler), or everything but the GRU and fc layers, fixed (default none)")
     a = p.add_argument_group("pruning")
     a.add_argument("--sparsity", type=_sparsity, default=0.9, help="target fraction of zero blocks Z (default 0.9)")
     a.add_argument("--block", type=_block, default="4x4", help="4x4 or 16x1 (default 4x4)")
@@ -73,6 +80,9 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--log-every", type=positive_int, default=50)
     a.add_argument("--export-every", type=nonneg_int, default=1000, help="write OUT/model.sw every N steps")
     a.add_argument("--checkpoint-every", type=nonneg_int, default=500)
+    a.add_argument("--keep-exports", action="store_true",
+                   help="also keep every export as OUT/exports/step_NNNNNN.sw, to choose one by listening tests "
+                        "and vocoder metrics (sparsewave evaluate)")
     a.add_argument("--max-minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
     a.add_argument("--fresh", action="store_true", help="start over even if OUT/checkpoint.pt exists")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress on stdout (log.jsonl still written)")
@@ -97,7 +107,7 @@ def config_from_args(args: argparse.Namespace):
         val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
-        quiet=args.quiet)
+        quiet=args.quiet, init=args.init, freeze=args.freeze, keep_exports=args.keep_exports)
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -109,6 +109,8 @@ def _crop(clip: Clip, k: int, frames: int, hop: int, ctx: int):
 
 
 def _stack(items) -> dict[str, torch.Tensor]:
+    if items and isinstance(items[0], dict):  # crops of another family (``crop_fn``)
+        return {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0]}
     c, f, pc, pf, m = zip(*items)
     return {"c": torch.from_numpy(np.stack(c)), "f": torch.from_numpy(np.stack(f)),
             "prev_c": torch.from_numpy(np.stack(pc)), "prev_f": torch.from_numpy(np.stack(pf)),
@@ -148,9 +150,12 @@ class CropSampler:
 
     def __init__(self, clips: Sequence[Clip], *, frames: int, batch: int, hop: int, ctx: int = 0,
                  rng: np.random.Generator | None = None, feedback_noise: float = 0.0,
-                 coarse_noise_only: bool = False):
+                 coarse_noise_only: bool = False, crop_fn=None):
         if not (feedback_noise >= 0.0 and np.isfinite(feedback_noise)):
             raise ValueError(f"feedback_noise must be a finite number >= 0, got {feedback_noise}")
+        if crop_fn is not None and feedback_noise > 0:
+            raise ValueError("feedback noise is implemented for the dual-softmax model only")
+        self.crop_fn = crop_fn or _crop
         self.clips = [c for c in clips if c.samples // hop >= frames]
         if not self.clips:
             raise ValueError(f"no training clip has {frames} whole frames ({frames * hop} samples)")
@@ -167,7 +172,7 @@ class CropSampler:
         items = []
         for i in which:
             k = int(self.rng.integers(0, self.positions[i]))
-            items.append(_crop(self.clips[i], k, self.frames, self.hop, self.ctx))
+            items.append(self.crop_fn(self.clips[i], k, self.frames, self.hop, self.ctx))
         if self.feedback_noise > 0:  # drawn after the crops, so noise does not change which crops
             for j, (c, f, pc, pf, m) in enumerate(items):
                 pc, pf = perturb_feedback(pc, pf, self.rng.uniform(0.0, self.feedback_noise), self.rng,
@@ -177,7 +182,7 @@ class CropSampler:
 
 
 def fixed_crops(clips: Sequence[Clip], *, n: int, frames: int, hop: int, ctx: int = 0, batch: int = 16,
-                seed: int = 1234) -> list[dict[str, torch.Tensor]]:
+                seed: int = 1234, crop_fn=None) -> list[dict[str, torch.Tensor]]:
     """A deterministic set of ``n`` crops (the validation set), in batches of at most ``batch``."""
     usable = [c for c in clips if c.samples // hop >= frames]
     if not usable or n <= 0:
@@ -187,5 +192,5 @@ def fixed_crops(clips: Sequence[Clip], *, n: int, frames: int, hop: int, ctx: in
     for j in range(n):
         clip = usable[j % len(usable)]
         k = int(rng.integers(0, clip.samples // hop - frames + 1))
-        items.append(_crop(clip, k, frames, hop, ctx))
+        items.append((crop_fn or _crop)(clip, k, frames, hop, ctx))
     return [_stack(items[i:i + batch]) for i in range(0, len(items), batch)]

@@ -166,6 +166,18 @@ class DualSoftmaxWaveRNN(nn.Module):
         return (F.cross_entropy(lc.reshape(-1, 256), batch["c"].reshape(-1))
                 + F.cross_entropy(lf.reshape(-1, 256), batch["f"].reshape(-1)))
 
+    def prune_targets(self, prune_heads: bool = False) -> dict:
+        """Matrices the block pruner prunes, by file name: the GRU's recurrent gate rows (PyTorch
+        stacks r, z, n; the file calls them R.r, R.u, R.e) and, with ``prune_heads``, O1..O4."""
+        N, w_hh = self.hidden, self.gru.weight_hh_l0
+        t = {"R.u": (w_hh, slice(1 * N, 2 * N)), "R.r": (w_hh, slice(0 * N, 1 * N)),
+             "R.e": (w_hh, slice(2 * N, 3 * N))}
+        if prune_heads:
+            for name in ("O1", "O2", "O3", "O4"):
+                w = getattr(self, name).weight
+                t[name] = (w, slice(0, w.shape[0]))
+        return t
+
     @torch.no_grad()
     def teacher_forced_logits(self, mels, audio, preemphasis: float = 0.0) -> np.ndarray:
         """What ``Vocoder.logits(mels, audio)`` computes for the exported model: (n, 512) float64
@@ -242,3 +254,40 @@ def export_model(model: DualSoftmaxWaveRNN, path, *, sample_rate: int, block=(4,
 
     return save_model(path, export_tensors(model),
                       export_config(model, sample_rate=sample_rate, block=block, mel=mel, extra=extra))
+
+
+def _torch_order(t: np.ndarray, hidden: int) -> torch.Tensor:
+    """Inverse of :func:`_file_order`: the file's (u, r, e) rows back to PyTorch's (r, z, n)."""
+    t = torch.from_numpy(np.ascontiguousarray(t, dtype=np.float32))
+    blocks = [None] * 3
+    for file_pos, torch_gate in enumerate(GATE_ORDER_TO_FILE):
+        blocks[torch_gate] = t[file_pos * hidden:(file_pos + 1) * hidden]
+    return torch.cat(blocks, 0)
+
+
+def model_from_file(path) -> tuple[DualSoftmaxWaveRNN, dict]:
+    """A dual-softmax ``.sw`` file as a trainable model (the inverse of :func:`export_model`),
+    and the file's config. ``upsample='conv'`` kernels load as learnable parameters."""
+    from ..weights import load_model_tensors
+
+    t, cfg = load_model_tensors(path)
+    if cfg.get("family") != "dual_softmax":
+        raise ValueError(f"'{path}' is a '{cfg.get('family')}' model, not dual_softmax")
+    N = int(cfg["hidden"])
+    model = DualSoftmaxWaveRNN(N, n_mels=int(cfg["n_mels"]), hop_length=int(cfg["hop_length"]),
+                               output_hidden=int(cfg["output_hidden"]), upsample=cfg.get("upsample", "repeat"),
+                               upsample_kernel=int(cfg.get("upsample_kernel", 0)),
+                               learn_upsample=cfg.get("upsample") == "conv")
+    if np.any(t.get("cond.bias", np.zeros(1)) != 0):
+        raise ValueError(f"'{path}' has a nonzero cond.bias, which the training model has no place for")
+    w_ih = np.concatenate([t["I.weight"], t["cond.weight"]], axis=1)
+    state = {"gru.weight_ih_l0": _torch_order(w_ih, N), "gru.weight_hh_l0": _torch_order(t["R.weight"], N),
+             "gru.bias_ih_l0": _torch_order(t["I.bias"], N),
+             "gru.bias_hh_l0": _torch_order(t.get("R.bias", np.zeros(3 * N, np.float32)), N)}
+    for name in ("O1", "O2", "O3", "O4"):
+        state[f"{name}.weight"] = torch.from_numpy(np.asarray(t[f"{name}.weight"], np.float32))
+        state[f"{name}.bias"] = torch.from_numpy(np.asarray(t[f"{name}.bias"], np.float32))
+    if cfg.get("upsample") == "conv":
+        state["upsample_weight"] = torch.from_numpy(np.asarray(t["upsample.weight"], np.float32))
+    model.load_state_dict(state)
+    return model, cfg

@@ -82,18 +82,8 @@ class BlockPruner:
         self.start, self.steps, self.every = int(start), int(steps), int(every)
         self.norm = norm
         block_scores(torch.zeros(1, 1), self.block, norm)  # validates norm
-        N = model.hidden
-        w_hh = model.gru.weight_hh_l0
-        # file gate name -> PyTorch gate index in (r, z, n)
-        self.targets: dict[str, tuple[torch.nn.Parameter, slice]] = {
-            "R.u": (w_hh, slice(1 * N, 2 * N)),
-            "R.r": (w_hh, slice(0 * N, 1 * N)),
-            "R.e": (w_hh, slice(2 * N, 3 * N)),
-        }
-        if prune_heads:
-            for name in ("O1", "O2", "O3", "O4"):
-                w = getattr(model, name).weight
-                self.targets[name] = (w, slice(0, w.shape[0]))
+        # name -> (parameter, row slice): the model says which of its matrices may be pruned
+        self.targets: dict[str, tuple[torch.nn.Parameter, slice]] = dict(model.prune_targets(prune_heads))
         self.masks: dict[str, torch.Tensor] = {}       # element masks (bool), True = kept
         self.block_masks: dict[str, torch.Tensor] = {}  # block masks (bool)
         for name, (p, rows) in self.targets.items():

@@ -69,6 +69,9 @@ class TrainConfig:
     fresh: bool = False                   # ignore an existing checkpoint
     mel: dict = field(default_factory=lambda: dict(DEFAULT_MEL))
     quiet: bool = False
+    init: Optional[str] = None            # fine-tune this .sw file (fatchord family or dual softmax)
+    freeze: str = "none"                  # fatchord fine-tuning: none, conditioning, all-but-recurrent
+    keep_exports: bool = False            # also keep every export as exports/step_NNNNNN.sw
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -102,10 +105,31 @@ def load_checkpoint(path) -> dict:
     return ck
 
 
-def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
+def build_model(cfg: TrainConfig):
+    """The model to train: a fresh dual-softmax WaveRNN, or the model of ``cfg.init``."""
+    if cfg.init:
+        return init_model(cfg.init)[0]
     return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
                               output_hidden=cfg.output_hidden, upsample=cfg.upsample,
                               upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample)
+
+
+def init_model(path):
+    """(trainable model, the file's config) of a ``.sw`` weight file to fine-tune."""
+    from ..weights import load_model_tensors
+    from .fatchord_model import FatchordWaveRNN
+    from .model import model_from_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--init: no such model file '{path}'")
+    family = load_model_tensors(path)[1].get("family")
+    if family == "fatchord":
+        model = FatchordWaveRNN.from_file(path)
+        return model, model.config
+    if family == "dual_softmax":
+        return model_from_file(path)
+    raise ValueError(f"--init: '{path}' is a '{family}' model; fine-tuning supports fatchord and dual_softmax")
 
 
 @torch.no_grad()
@@ -113,7 +137,7 @@ def evaluate(model: DualSoftmaxWaveRNN, batches) -> float:
     """Teacher-forced NLL in bits/sample over fixed batches (nan if none)."""
     total, count = 0.0, 0
     for b in batches:
-        n = b["c"].numel()
+        n = (b["c"] if "c" in b else b["labels"]).numel()
         total += float(model.loss(b)) * n
         count += n
     return total / count / LN2 if count else float("nan")
@@ -163,6 +187,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         for key in ("prune_start", "prune_steps", "lr_final"):
             if getattr(cfg, key) is None:
                 setattr(cfg, key, saved.get(key))
+        if cfg.init is None and saved.get("init"):  # a fine-tuning run resumes as one
+            cfg.init = str((out / saved["init"]).resolve())
     cfg = cfg.resolved()
     say = print_fn or ((lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True)))
     if cfg.threads:
@@ -172,6 +198,15 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         raise ValueError("hop_length, --seq-frames and --batch must be positive, --steps >= 0")
     block = parse_block(cfg.block)
 
+    init_model_obj, init_cfg = (None, None)
+    if cfg.init:
+        init_model_obj, init_cfg = init_model(cfg.init)
+        if cfg.preemphasis and init_cfg.get("family") == "fatchord":
+            raise ValueError("--preemphasis: the fatchord family models audio as it is")
+        cfg.mel = dict(init_cfg["mel"]) if "mel" in init_cfg else cfg.mel
+        cfg.mel["sample_rate"] = int(init_cfg["sample_rate"])
+        say(f"fine-tuning {cfg.init} ({init_cfg['family']}, {init_cfg['sample_rate']} Hz) on its own mel front end")
+    fatchord = init_cfg is not None and init_cfg.get("family") == "fatchord"
     if resume is not None:
         arch = json.loads(resume["architecture"])
         mel = json.loads(resume["mel"])
@@ -189,8 +224,16 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     hop = int(cfg.mel["hop_length"])
     if not 0.0 <= cfg.preemphasis < 1.0:
         raise ValueError(f"preemphasis must be in [0, 1), got {cfg.preemphasis}")
-    train_clips = load_clips(train_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
-    val_clips = load_clips(val_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
+    crop_fn = None
+    if fatchord:
+        from .fatchord_data import label_crop, load_label_clips
+
+        crop_fn = label_crop
+        train_clips = load_label_clips(train_files, init_cfg, min_frames=cfg.seq_frames)
+        val_clips = load_label_clips(val_files, init_cfg, min_frames=cfg.seq_frames)
+    else:
+        train_clips = load_clips(train_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
+        val_clips = load_clips(val_files, cfg.mel, min_frames=cfg.seq_frames, preemphasis=cfg.preemphasis)
     if not train_clips:
         raise ValueError(f"no training clip is at least {cfg.seq_frames} frames ({cfg.seq_frames * hop} samples) long")
     n_samples = sum(c.samples for c in train_clips)
@@ -201,11 +244,14 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     torch.manual_seed(cfg.seed)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if cfg.device == "auto" else cfg.device))
-    model = build_model(cfg).to(device)
+    model = (init_model_obj if init_model_obj is not None else build_model(cfg)).to(device)
+    frozen = model.freeze(cfg.freeze) if fatchord else []
+    if cfg.freeze != "none" and not fatchord:
+        raise ValueError("--freeze applies to fine-tuning a fatchord-family model (--init)")
     if resume is not None and arch != model.architecture():
         raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); pass the options it was started with, --fresh, or another -o folder")
     ctx = model.context_frames
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
                          every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm)
     rng = np.random.default_rng(cfg.seed)
@@ -225,11 +271,14 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     if device.type != "cpu":
         say(f"training on {device}")
     sampler = CropSampler(train_clips, frames=cfg.seq_frames, batch=cfg.batch, hop=hop, ctx=ctx, rng=rng,
-                          feedback_noise=cfg.feedback_noise, coarse_noise_only=cfg.coarse_noise_only)
+                          feedback_noise=cfg.feedback_noise, coarse_noise_only=cfg.coarse_noise_only,
+                          crop_fn=crop_fn)
     val_batches = fixed_crops(val_clips, n=cfg.val_crops, frames=cfg.seq_frames, hop=hop, ctx=ctx,
-                              batch=cfg.batch, seed=cfg.seed + 1234)
+                              batch=cfg.batch, seed=cfg.seed + 1234, crop_fn=crop_fn)
     n_params = sum(p.numel() for p in model.parameters())
-    say(f"model: hidden {model.hidden}, heads {model.output_hidden}, {n_params:,} parameters; "
+    if frozen:
+        say(f"frozen ({cfg.freeze}): {len(frozen)} tensors, {sum(p.numel() for p in model.parameters() if not p.requires_grad):,} parameters")
+    say(f"model: hidden {model.hidden}, {n_params:,} parameters; "
         f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
         f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
 
@@ -237,6 +286,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     # absolute machine paths ("out" is the folder itself).
     options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("quiet", "out")}
     options["data"] = [_relative_to(d, out) for d in cfg.data]
+    if cfg.init:
+        options["init"] = _relative_to(cfg.init, out)
     log_f = open(log_path, "a", buffering=1)
 
     def log(rec: dict) -> None:
@@ -262,9 +313,25 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         extra = {"training": info}
         if cfg.preemphasis:
             extra["preemphasis"] = float(cfg.preemphasis)
-        export_model(model, model_path, sample_rate=int(cfg.mel["sample_rate"]), block=block, mel=cfg.mel,
-                     extra=extra)
+        if fatchord:
+            from ..weights import save_model
+
+            config = {k: v for k, v in init_cfg.items() if k not in ("training", "converted_from")}
+            config["training"] = dict(info, recipe="sparsewave.train --init", frozen=cfg.freeze,
+                                      init=Path(cfg.init).name,
+                                      init_from=init_cfg.get("converted_from") or init_cfg.get("training"))
+            model.cpu()
+            save_model(model_path, model.export_tensors(), config)
+            model.to(device)
+        else:
+            export_model(model, model_path, sample_rate=int(cfg.mel["sample_rate"]), block=block, mel=cfg.mel,
+                         extra=extra)
         log({"event": "export", "step": step, "path": _relative_to(model_path, out)})
+        if cfg.keep_exports:
+            snap = out / "exports" / f"step_{step:06d}.sw"
+            snap.parent.mkdir(exist_ok=True)
+            with atomic_write(snap) as tmp:
+                Path(tmp).write_bytes(model_path.read_bytes())
 
     log({"event": "resume" if resume is not None else "start", "step": step, "options": options,
          "train_clips": len(train_clips), "val_clips": [c.name for c in val_clips]})

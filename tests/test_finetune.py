@@ -1,0 +1,245 @@
+"""Fine-tuning (``sparsewave train --init MODEL.sw``): the PyTorch fatchord-family model against the
+engine, a few training steps from tiny files of both families, re-pruning into blocks, freezing,
+resuming. CPU only, tiny models, a few seconds each."""
+from __future__ import annotations
+
+import json
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_models import wavernn_numpy as W  # noqa: E402
+
+import sparsewave  # noqa: E402
+from sparsewave.audio.mel import mel_spectrogram  # noqa: E402
+from sparsewave.train import cli as train_cli  # noqa: E402
+from sparsewave.train.fatchord_model import FatchordWaveRNN, label_values, labels_of  # noqa: E402
+from sparsewave.train.model import DualSoftmaxWaveRNN, export_model, model_from_file  # noqa: E402
+from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
+from sparsewave.weights import load_model_tensors, save_model  # noqa: E402
+
+RATE = 8000
+MEL = {"sample_rate": RATE, "n_fft": 256, "hop_length": 32, "win_length": 256, "n_mels": 12, "fmin": 0.0,
+       "fmax": 4000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0, "normalize": "symmetric",
+       "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
+
+
+def _geneing_like(bits=6, mu_law=False, rnn=32, fc=32) -> dict:
+    """geneing's variant (1 GRU, fc1 + fc3, aux in 2 chunks), small, hop 32 = 4 x 8."""
+    return {
+        "family": "fatchord", "variant": "geneing", "sample_rate": RATE, "n_mels": 12, "hop_length": 32,
+        "pad": 2, "upsample_factors": [4, 8], "upsample_kernel_sizes": [9, 17], "res_blocks": 2,
+        "compute_dims": 16, "res_out_dims": 16, "bn_eps": 1e-5, "rnn_dims": rnn, "fc_dims": fc, "n_rnn": 1,
+        "fc_names": ["fc1", "fc3"], "n_fc": 2, "aux_slices": {"I": [0, 7], "fc1": [8, 16]},
+        "head": "softmax", "bits": bits, "n_classes": 2 ** bits, "mu_law": mu_law, "mel": dict(MEL),
+    }
+
+
+def _fatchord_like() -> dict:
+    """fatchord's variant (2 GRUs with residuals, fc1/fc2/fc3, aux in 4 chunks), 9-bit mu-law."""
+    cfg = W.config_fatchord("RAW", {"voc_rnn_dims": 32, "voc_fc_dims": 32, "voc_compute_dims": 16,
+                                    "voc_res_out_dims": 16, "voc_res_blocks": 1, "voc_upsample_factors": [4, 8],
+                                    "hop_length": 32, "num_mels": 12, "voc_pad": 2, "sample_rate": RATE})
+    cfg["mel"] = dict(MEL)
+    return cfg
+
+
+def _random_params(cfg: dict, seed: int, density: float | None = None) -> dict:
+    """PyTorch-like random weights; ``density`` prunes the GRU/fc matrices in 1x4 column groups
+    (geneing's own pattern), which fine-tuning must turn into blocks."""
+    rng = np.random.default_rng(seed)
+    p = {}
+    for name, shape in W.expected_shapes(cfg).items():
+        if name.endswith("running_var"):
+            a = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("running_mean") or name.endswith(".bias"):
+            a = 0.1 * rng.standard_normal(shape)
+        elif "batch_norm" in name:
+            a = rng.uniform(0.8, 1.2, shape)
+        elif "up_layers" in name:
+            a = rng.uniform(0.5, 1.5, shape)
+            a /= a.sum()
+        else:
+            a = rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[1:])))
+            if density is not None and len(shape) == 2:
+                keep = rng.random((shape[0], -(-shape[1] // 4))) < density
+                a = a * np.repeat(keep, 4, axis=1)[:, :shape[1]]
+        p[name] = a.astype(np.float32)
+    return p
+
+
+def _write_wav(path, audio, rate=RATE):
+    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def _voiced(n, f0, rng):
+    t = np.arange(n) / RATE
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / RATE
+    return sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) * 0.8 + 0.01 * rng.standard_normal(n)
+
+
+@pytest.fixture(scope="module")
+def wav_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ft_wavs")
+    rng = np.random.default_rng(11)
+    for i, (f0, dur) in enumerate([(140.0, 0.45), (210.0, 0.5), (170.0, 0.4)]):
+        _write_wav(d / f"clip{i}.wav", _voiced(int(dur * RATE), f0, rng))
+    return d
+
+
+def _softmax(z):
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _assert_same_probs(got, want, tol=1e-4):
+    p, q = _softmax(got), _softmax(want)
+    big = q > 1e-6
+    assert big.sum() > 0
+    assert np.max(np.abs(p - q)[big] / q[big]) <= tol
+
+
+def _clip(seconds=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.clip(_voiced(int(seconds * RATE), 180.0, rng), -1, 1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- the model itself
+
+
+@pytest.mark.parametrize("make", [lambda: _geneing_like(), lambda: _geneing_like(bits=8, mu_law=True),
+                                  _fatchord_like], ids=["geneing_linear", "geneing_mulaw", "fatchord_2gru"])
+def test_torch_model_matches_the_engine_teacher_forced(tmp_path, make):
+    cfg = make()
+    path = save_model(tmp_path / "m.sw", _random_params(cfg, 1, density=0.3), cfg)
+    model = FatchordWaveRNN.from_file(path)
+    audio = _clip()
+    mels = mel_spectrogram(audio, cfg["mel"])
+    n = min(len(audio), mels.shape[0] * cfg["hop_length"])
+    engine = sparsewave.Vocoder.load(path).logits(mels, audio[:n])
+    _assert_same_probs(model.teacher_forced_logits(mels, audio[:n]), engine)
+
+
+def test_labels_and_fed_values_match_the_reference():
+    x = np.linspace(-1, 1, 2001).astype(np.float32)
+    assert np.array_equal(labels_of(x, 1024, False), W.float_to_label(x, 10))
+    k = np.arange(1024)
+    assert np.allclose(label_values(k, 1024), W.label_to_float(k, 10), atol=1e-6)
+
+
+def test_mixture_of_logistics_head_is_refused_clearly():
+    cfg = W.config_fatchord("MOL", {"voc_rnn_dims": 16, "voc_fc_dims": 16, "voc_compute_dims": 8,
+                                    "voc_res_out_dims": 8, "voc_res_blocks": 1, "voc_upsample_factors": [4, 8],
+                                    "hop_length": 32, "num_mels": 12})
+    with pytest.raises(ValueError, match="softmax head"):
+        FatchordWaveRNN(cfg)
+
+
+def test_batch_norm_stays_in_eval_mode_while_training():
+    model = FatchordWaveRNN(_geneing_like()).train()
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert bns and not any(m.training for m in bns)
+    assert model.I.training
+
+
+# --------------------------------------------------------------------------- fine-tuning runs
+
+
+def _ft_config(wav_dir, out, init, **kw):
+    base = dict(data=[str(wav_dir)], out=str(out), init=str(init), steps=6, batch=4, seq_frames=4,
+                sparsity=0.75, block="16x1", prune_heads=True, prune_start=0, prune_steps=4, prune_every=2, lr=1e-3,
+                val_clips=1, val_crops=4, val_every=3, log_every=1, export_every=0, checkpoint_every=0,
+                threads=1, seed=3, quiet=True)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_finetune_reprunes_into_blocks_and_exports_what_it_trained(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2, density=0.4), cfg)
+    res = train(_ft_config(wav_dir, tmp_path / "run", init))
+    assert res["step"] == 6
+    # masks at the scheduled (final) sparsity, in whole 16x1 blocks
+    for name, z in res["block_sparsity"].items():
+        assert z == pytest.approx(0.75, abs=0.03), name
+    tensors, exported_cfg = load_model_tensors(res["model"])
+    w = tensors["rnn1.weight_hh_l0"]
+    blocks = np.abs(w).reshape(w.shape[0] // 16, 16, w.shape[1]).max(axis=1)
+    assert (blocks == 0).mean() == pytest.approx(0.75, abs=0.03)
+    assert exported_cfg["training"]["recipe"] == "sparsewave.train --init"
+    assert exported_cfg["mel"] == cfg["mel"] and exported_cfg["rnn_dims"] == cfg["rnn_dims"]
+    # the engine runs the export exactly as PyTorch computes it
+    voc = sparsewave.Vocoder.load(res["model"])
+    loop = [m for m in voc.describe()["matrices"] if m["per_sample"]]
+    assert loop and all(m["block"] == [16, 1] for m in loop)  # stored in exactly the pruned blocks
+    for m in loop:
+        assert m["density"] == pytest.approx(0.25, abs=0.03), m["name"]
+    assert voc.loop_macs[1] == sum(m["stored_values"] for m in loop)
+    audio = _clip(seed=5)
+    mels = mel_spectrogram(audio, cfg["mel"])
+    n = min(len(audio), mels.shape[0] * cfg["hop_length"])
+    trained = res["model_obj"].cpu().eval()
+    _assert_same_probs(trained.teacher_forced_logits(mels, audio[:n]), voc.logits(mels, audio[:n]))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any(r["event"] == "val" for r in log) and log[0]["options"]["init"].endswith("init.sw")
+
+
+def test_freeze_conditioning_keeps_the_conditioning_network(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 4), cfg, pack_sparse=False)
+    res = train(_ft_config(wav_dir, tmp_path / "run", init, freeze="conditioning", sparsity=0.5))
+    before, _ = load_model_tensors(init)
+    after, _ = load_model_tensors(res["model"])
+    for name in before:
+        same = np.array_equal(before[name], after[name])
+        assert same == name.startswith("upsample."), name
+
+
+def test_finetune_resumes_as_a_finetune(wav_dir, tmp_path):
+    cfg = _fatchord_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 6), cfg)
+    out = tmp_path / "run"
+    train(_ft_config(wav_dir, out, init, steps=4, checkpoint_every=2))
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 4
+    rc = train_cli.main([str(wav_dir), "-o", str(out), "--steps", "6", "--batch", "4", "--seq-frames", "4",
+                         "--sparsity", "0.75", "--block", "16x1", "--prune-heads", "--val-clips", "1",
+                         "--val-crops", "4", "--threads", "1", "-q"])
+    assert rc == 0
+    events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert "resume" in events
+    _, exported = load_model_tensors(out / "model.sw")
+    assert exported["family"] == "fatchord" and exported["n_rnn"] == 2
+
+
+def test_finetune_of_a_dual_softmax_file(wav_dir, tmp_path):
+    model = DualSoftmaxWaveRNN(32, n_mels=12, hop_length=32)
+    path = export_model(model, tmp_path / "ds.sw", sample_rate=RATE, block=(4, 4), mel=MEL)
+    loaded, cfg = model_from_file(path)
+    audio = _clip()
+    mels = mel_spectrogram(audio, MEL)
+    n = min(len(audio), mels.shape[0] * 32)
+    np.testing.assert_allclose(loaded.teacher_forced_logits(mels, audio[:n]),
+                               model.teacher_forced_logits(mels, audio[:n]), rtol=0, atol=1e-6)
+    res = train(_ft_config(wav_dir, tmp_path / "run", path, block="4x4", prune_heads=False, steps=3))
+    assert sparsewave.Vocoder.load(res["model"]).family == "dual_softmax"
+
+
+def test_init_errors_are_clear(wav_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        train(_ft_config(wav_dir, tmp_path / "a", tmp_path / "missing.sw"))
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2), cfg)
+    with pytest.raises(ValueError, match="freeze"):
+        train(_ft_config(wav_dir, tmp_path / "b", init, freeze="everything"))
