@@ -1,6 +1,8 @@
 #include "model/model_file.h"
 
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
 
 #include "format/json.h"
@@ -22,10 +24,14 @@ std::unique_ptr<Model> construct_family(const SafetensorsFile& file, const JsonV
   throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
 }
 
-// Config "preemphasis": finite and 0 <= a < 1.
+// Config "preemphasis": finite and 0 <= a < 1 as the float the engine uses (0.99999999 rounds
+// to 1.0f, whose de-emphasis is an integrator that never forgets).
 float checked_preemphasis(double a) {
-  if (!std::isfinite(a) || a < 0.0 || a >= 1.0)
-    throw std::invalid_argument("config 'preemphasis' must be a number in [0, 1), got " + std::to_string(a));
+  if (!std::isfinite(a) || a < 0.0 || !(static_cast<float>(a) < 1.0f)) {
+    std::ostringstream got;
+    got << std::setprecision(17) << a;
+    throw std::invalid_argument("config 'preemphasis' must be in [0, 1) and below 1 as a float32, got " + got.str());
+  }
   return static_cast<float>(a);
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._atomic import output_target
+
 __all__ = ["check_input_file", "check_output_file"]
 
 
@@ -26,12 +28,18 @@ def check_input_file(path, what: str, *, regular: bool = True) -> Path:
 
 
 def check_output_file(path) -> Path:
-    """``path`` as a Path if a file can be created or replaced there; else IsADirectoryError,
-    FileNotFoundError (missing directory) or PermissionError."""
+    """``path`` as a Path if a file can be created or replaced there, or written into (a FIFO or
+    character device, see :mod:`sparsewave._atomic`); else IsADirectoryError, FileNotFoundError
+    (missing directory), PermissionError, or ValueError (a socket or block device)."""
     p = Path(os.fspath(path))
     if p.is_dir():
         raise IsADirectoryError(f"output '{p}' is a directory; give a file name")
-    parent = p.parent
+    target = output_target(p)
+    if target.direct:
+        if not os.access(p, os.W_OK):
+            raise PermissionError(f"cannot write '{p}' (permission denied)")
+        return p
+    parent = target.path.parent  # a symlink's target is what gets replaced
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write '{p}': directory '{parent}' does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
+from ._json_text import parse_json
 from ._paths import check_input_file
 
 # Conditioning memory grows with utterance length (upsampled mels); refuse
@@ -20,7 +21,8 @@ class Vocoder:
     def __init__(self, core: "_core.Vocoder", path: Path):
         self._v = core
         self.path = path
-        self.config = json.loads(core.config_json)
+        # Python's parser may refuse what the engine's accepted: the error names the file either way.
+        self.config = parse_json(core.config_json, f"the config of '{path}'")
         self.max_frames = DEFAULT_MAX_FRAMES
 
     @classmethod
@@ -100,12 +102,13 @@ class Vocoder:
 
         The one owner of the mel input rules (every method here and the command line use it):
         (n_mels, frames) is transposed when that reading is the only one that fits; the input
-        must be 2-D, real, finite, non-empty and at most :attr:`max_frames` long. Raises
-        TypeError / ValueError saying what is wrong.
+        must be 2-D, floating point (float16/32/64; integers are refused, as they are no mel
+        values any front end makes), finite, non-empty and at most :attr:`max_frames` long.
+        Raises TypeError / ValueError saying what is wrong.
         """
         arr = np.asarray(mels)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"mels must be a float array, got dtype {arr.dtype}")
+        if arr.dtype.kind != "f":
+            raise TypeError(f"mels must be a floating-point array (float32), got dtype {arr.dtype}")
         if arr.ndim != 2:
             raise ValueError(f"mels must be 2-D (frames, {self.n_mels}), got shape {arr.shape}")
         n = self.n_mels
@@ -257,6 +260,8 @@ class Streamer:
         """Add frames (k, n_mels) and return the newly available samples (may be empty)."""
         v = self._vocoder
         arr = np.asarray(frames)
+        if arr.ndim == 0:
+            raise ValueError(f"frames must have shape (k, {v.n_mels}) or ({v.n_mels},), got a 0-d array (a scalar)")
         if arr.ndim == 2 and arr.shape[0] == 0:
             return np.zeros(0, np.float32)
         if arr.ndim == 1 and arr.shape[0] == v.n_mels:

@@ -18,6 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from ._atomic import atomic_write
+from ._json_text import parse_json
 
 FORMAT_NAME = "sparsewave"
 FORMAT_VERSION = 1
@@ -109,4 +110,6 @@ def load_model_tensors(path) -> tuple[dict[str, np.ndarray], dict]:
             tensors[base] = m.to_dense()
         elif not name.endswith(PACKED_SUFFIXES):
             tensors[name] = value
-    return tensors, json.loads(meta["config"])
+    if "config" not in meta:
+        raise ValueError(f"'{path}' is not a sparsewave weight file: its metadata has no 'config'")
+    return tensors, parse_json(meta["config"], f"the config of '{path}'")

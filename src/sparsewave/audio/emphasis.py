@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["preemphasize", "deemphasize"]
+__all__ = ["preemphasize", "deemphasize", "check_preemphasis"]
 
 
 def preemphasize(audio, a: float) -> np.ndarray:
@@ -27,3 +27,13 @@ def deemphasize(y, a: float) -> np.ndarray:
         prev = v + a * prev
         out[i] = prev
     return out
+
+
+def check_preemphasis(a, what: str = "preemphasis") -> float:
+    """``a`` as a float when 0 <= a < 1 holds also in float32, the precision the engine filters
+    in (0.99999999 rounds to 1.0 there: an integrator that never forgets); else ValueError."""
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not np.isfinite(a):
+        raise ValueError(f"{what} must be a number in [0, 1), got {a!r}")
+    if not (0.0 <= float(a) and np.float32(a) < 1.0):
+        raise ValueError(f"{what} must be in [0, 1) and below 1 as a float32 (the engine's precision), got {a!r}")
+    return float(a)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_write
+from .._atomic import atomic_write, output_target
 from .._paths import check_input_file, check_output_file
 from .resample import resample
 
@@ -29,14 +29,20 @@ try:  # a dependency, but libsndfile itself may be missing from the system
 except Exception:  # ImportError, or OSError when libsndfile itself is missing
     _sf = None
 
-__all__ = ["read_audio", "write_audio", "float_to_pcm16", "find_audio_files", "SUBTYPES", "FORMATS"]
+__all__ = ["read_audio", "write_audio", "float_to_pcm16", "find_audio_files", "SUBTYPES", "FORMATS",
+           "MIN_SAMPLE_RATE", "MAX_SAMPLE_RATE"]
 
 FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC"}
 SUBTYPES = ("PCM_16", "FLOAT")
+# Sample rates read_audio accepts: telephone to high-resolution audio. The header's rate is
+# trusted for the duration, so a file claiming 100 Hz would resample 84 KB into minutes.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 192_000
 
 
-def _format_for(path: Path) -> str:
+def _format_for(path: Path, *, writing: bool = False) -> str:
     fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None and writing and path.suffix == "" and output_target(path).direct:
+        return "WAV"  # a pipe or device named without a suffix (/dev/stdout, a FIFO): WAV
     if fmt is None:
         raise ValueError(f"'{path}': unsupported audio file extension '{path.suffix}' "
                          f"(supported: {', '.join(sorted(FORMATS))})")
@@ -141,6 +147,7 @@ def find_audio_files(items, suffixes=(".wav", ".flac")) -> list[Path]:
 def read_audio(path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
     """(mono float32 samples, sample rate) of a WAV or FLAC file.
 
+    The file's sample rate must lie in 8,000..192,000 Hz (``MIN_SAMPLE_RATE``..``MAX_SAMPLE_RATE``).
     Multi-channel audio is averaged to mono (with a warning). With ``target_rate`` the samples
     are resampled (:func:`sparsewave.audio.resample`, band-limited) when the file's rate
     differs, and the returned rate is ``target_rate``.
@@ -160,8 +167,9 @@ def read_audio(path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
         data, rate = _read_stdlib(p)
     if data.shape[0] == 0:
         raise ValueError(f"audio file '{p}' holds no samples")
-    if rate <= 0:
-        raise ValueError(f"audio file '{p}' declares an invalid sample rate {rate}")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(f"audio file '{p}' declares a sample rate of {rate} Hz, outside the "
+                         f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz that sparsewave reads")
     if not np.all(np.isfinite(data)):
         raise ValueError(f"audio file '{p}' holds NaN or Inf samples")
     if data.shape[1] > 1:
@@ -230,10 +238,13 @@ def write_audio(path, samples, rate: int, subtype: str = "PCM_16") -> Path:
     +1.0 saturating to 32767, so PCM_16 samples read by :func:`read_audio` come back bit-exact) or "FLOAT"
     (32-bit IEEE float, WAV only; values are stored as given). The file is first written to a
     temporary file next to ``path`` and then renamed over it, so readers never see a partial
-    file and an existing file is left untouched if anything fails. Returns the path written.
+    file and an existing file is left untouched if anything fails. A symlink is written through
+    (the file it points to is replaced, the link kept); a FIFO or character device (``/dev/stdout``,
+    ``/dev/null``) is written into, never replaced, as WAV when its name has no suffix.
+    Returns the path written.
     """
     p = Path(os.fspath(path))
-    fmt = _format_for(p)
+    fmt = _format_for(p, writing=True)
     if subtype not in SUBTYPES:
         raise ValueError(f"subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
     if fmt == "FLAC" and subtype == "FLOAT":

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .emphasis import check_preemphasis
 from .signal import check_mono_audio, frame_view
 
 __all__ = ["MelFrontEnd", "mel_spectrogram", "mel_filterbank", "hann_window", "hz_to_mel", "mel_to_hz",
@@ -213,9 +214,7 @@ def normalize_mel_config(config: Mapping) -> dict:
     if cfg["pad_mode"] not in PAD_MODES:
         raise ValueError(f"mel config 'pad_mode' must be one of {', '.join(PAD_MODES)}, got {cfg['pad_mode']!r}")
     out["pad_mode"] = cfg["pad_mode"]
-    out["preemphasis"] = _number(cfg, "preemphasis")
-    if not 0.0 <= out["preemphasis"] < 1.0:
-        raise ValueError(f"mel config 'preemphasis' must be in [0, 1) (0 = none), got {cfg['preemphasis']!r}")
+    out["preemphasis"] = check_preemphasis(_number(cfg, "preemphasis"), "mel config 'preemphasis'")
     return out
 
 

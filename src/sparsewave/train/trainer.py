@@ -18,6 +18,7 @@ import torch
 from .._atomic import atomic_write
 from .._blocks import format_block, parse_block
 from .._format import format_duration
+from ..audio.emphasis import check_preemphasis
 from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
 from .model import LN2, DualSoftmaxWaveRNN, export_model
 from .prune import BlockPruner
@@ -222,8 +223,7 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     (out / VALIDATION_LIST).write_text("".join(f"{f}\n" for f in val_files))
     t0 = time.time()
     hop = int(cfg.mel["hop_length"])
-    if not 0.0 <= cfg.preemphasis < 1.0:
-        raise ValueError(f"preemphasis must be in [0, 1), got {cfg.preemphasis}")
+    check_preemphasis(cfg.preemphasis)  # in the engine's float32 terms, before hours of training
     crop_fn = None
     if fatchord:
         from .fatchord_data import label_crop, load_label_clips
