@@ -299,3 +299,13 @@ def test_vocoder_names_the_file_when_python_cannot_parse_the_engine_config(small
 
     with pytest.raises(ValueError, match="tiny.sw"):
         sparsewave.Vocoder(Core(), v.path)
+
+
+def test_train_mel_config_json_error_names_the_file(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from sparsewave.train import cli as train_cli
+
+    bad = tmp_path / "mel.json"
+    bad.write_text('{"n_mels": 080}')
+    assert train_cli.main([str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--mel-config", str(bad)]) == 1
+    assert "mel.json" in capsys.readouterr().err

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from .._blocks import PRUNING_BLOCKS, format_block, parse_block
+from .._json_text import parse_json
 from ..cli.argtypes import fraction, nonneg_int, positive_int
 
 __all__ = ["main", "build_parser", "config_from_args"]
@@ -95,7 +95,11 @@ def config_from_args(args: argparse.Namespace):
 
     mel = dict(DEFAULT_MEL)
     if args.mel_config:
-        mel.update(json.loads(Path(args.mel_config).read_text()))
+        path = Path(args.mel_config)
+        loaded = parse_json(path.read_bytes(), f"mel config file '{path}'")
+        if not isinstance(loaded, dict):
+            raise ValueError(f"mel config file '{path}' must hold a JSON object, not a {type(loaded).__name__}")
+        mel.update(loaded)
     return TrainConfig(
         data=list(args.data), out=args.out, hidden=args.hidden, output_hidden=args.output_hidden,
         upsample=args.upsample, upsample_kernel=args.upsample_kernel, learn_upsample=args.learn_upsample,
