@@ -3,8 +3,8 @@
 For each run folder written by ``sparsewave.train`` (checkpoint log + ``model.sw``) this prints
 the budget the run got (steps, samples seen, CPU minutes), the model's per-sample cost, and the
 quality figures of ``sparsewave.quality`` on the held-out clips: teacher-forced NLL in bits per
-sample (duration-weighted), resynthesis mel correlation and voiced F1 (means over clips and seeds
-0..K-1).
+sample (duration-weighted), resynthesis mel correlation, and the standard metrics of the [eval]
+extra: V/UV F1, median pitch error, STOI and DNSMOS OVRL (means over clips and seeds 0..K-1).
 
     python experiments/quality_table.py RUN_DIR [RUN_DIR ...] --clips CLIP.wav [CLIP.wav ...] [--json OUT]
 
@@ -59,7 +59,7 @@ def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
     scores = []
     for clip in clips:
         audio, _ = read_audio(clip, target_rate=voc.sample_rate)
-        scores.append(evaluate_clip(voc, audio, seed=0, n_seeds=n_seeds))
+        scores.append(evaluate_clip(voc, audio, seed=0, n_seeds=n_seeds, standard_metrics=True))
     seconds = sum(s.seconds for s in scores)
     cfg = voc.config
     return {"run": run.name, "hidden": cfg["hidden"], "block": cfg.get("block"),
@@ -67,18 +67,25 @@ def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
             "nll_bits": sum(s.nll_bits * s.seconds for s in scores) / seconds,
             "mel_correlation": sum(s.mel_correlation for s in scores) / len(scores),
             "per_clip_mel_correlation": [round(s.mel_correlation, 4) for s in scores],
-            "voiced_f1": sum(s.voiced_f1 for s in scores) / len(scores), "seeds": n_seeds}
+            **{k: _mean([s.metrics[k] for s in scores]) for k in ("vuv_f1", "pitch_error_cents", "stoi", "dnsmos_ovrl")},
+            "seeds": n_seeds}
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v == v]
+    return sum(finite) / len(finite) if finite else float("nan")
 
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| run | N | GRU blocks | GRU sparsity | nonzero MACs/sample | steps | samples seen | CPU min (threads) "
-             "| held-out NLL (bits/sample) | resynth mel corr | voiced F1 |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| held-out NLL (bits/sample) | resynth mel corr | V/UV F1 | pitch error (cents) | STOI | DNSMOS OVRL |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         block = "dense" if not r["sparsity"] else "x".join(map(str, r["block"]))
         lines.append(f"| {r['run']} | {r['hidden']} | {block} | {r['sparsity'] or 0:.0%} | {r['macs_per_sample']:,} "
                      f"| {r['steps']:,} | {r['samples_seen'] / 1e6:.1f} M | {r['train_minutes']:.0f} ({'/'.join(map(str, r['threads']))}) "
-                     f"| {r['nll_bits']:.3f} | {r['mel_correlation']:.3f} | {r['voiced_f1']:.2f} |")
+                     f"| {r['nll_bits']:.3f} | {r['mel_correlation']:.3f} | {r['vuv_f1']:.2f} | {r['pitch_error_cents']:.0f} "
+                     f"| {r['stoi']:.2f} | {r['dnsmos_ovrl']:.2f} |")
     return "\n".join(lines)
 
 

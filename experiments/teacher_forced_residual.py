@@ -9,6 +9,8 @@ prediction leaves the pitch pulses in its residual, as LPC does; sampling then r
 with noise, and the voice whispers.
 
     python experiments/teacher_forced_residual.py CLIP.wav [--model M.sw] [--seconds 3]
+
+Voicing and periodicity come from Praat's pitch tracker (``sparsewave.voicing``, the [eval] extra).
 """
 from __future__ import annotations
 
@@ -58,14 +60,14 @@ def main() -> None:
     x = read_audio(args.clip, target_rate=voc.sample_rate)[0][:int(args.seconds * voc.sample_rate)]
     mel = mel_spectrogram(x.astype(np.float32), cfg)
     x = x[:min(len(x), len(mel) * voc.hop_length)].astype(np.float64)
-    voiced = frame_pitch(x, voc.sample_rate, voc.hop_length).voiced
+    voiced = frame_pitch(x, voc.sample_rate).voiced
     print(f"{args.clip}, first {len(x) / voc.sample_rate:.2f} s, {voiced.mean():.0%} of frames voiced\n")
     print("| signal | energy / speech | prediction gain (dB) | periodicity in voiced frames (median) |")
     print("| --- | --- | --- | --- |")
     for name, sig in (("speech", x), ("model residual (teacher forced)", x - predictive_mean(voc, mel, x.astype(np.float32))),
                       ("LPC-16 residual (oracle, per block)", lpc_residual(x))):
         ratio = float(np.sum(sig ** 2) / np.sum(x ** 2))
-        periodicity = np.median(frame_pitch(sig, voc.sample_rate, voc.hop_length).periodicity[voiced])
+        periodicity = np.median(frame_pitch(sig, voc.sample_rate).periodicity[voiced])
         print(f"| {name} | {ratio:.4f} | {-10 * np.log10(ratio) + 0.0:.1f} | {periodicity:.2f} |")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from sparsewave import Vocoder
 from sparsewave.audio import write_audio
+from sparsewave.metrics import missing_eval_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / "experiments"
@@ -59,11 +60,16 @@ def test_mel_metric_blind_spot_runs(tmp_path):
     assert "white noise" in out.lower()
 
 
+needs_eval = pytest.mark.skipif(bool(missing_eval_packages()), reason="the [eval] extra is not installed")
+
+
+@needs_eval
 def test_teacher_forced_residual_runs(tmp_path):
     out = _run("teacher_forced_residual.py", _clip(tmp_path), "--seconds", 0.3)
     assert "LPC" in out
 
 
+@needs_eval
 @pytest.mark.skipif(not (DEFAULT_VOICE_RUN / "log.jsonl").is_file(), reason="training/default_voice run log absent")
 def test_quality_table_runs_on_the_default_voice_run(tmp_path):
     # The run's log names its held-out clips; the synthetic clip borrows one of those names.

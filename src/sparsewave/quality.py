@@ -1,6 +1,6 @@
 """Objective quality measures for a vocoder on real speech.
 
-Two numbers, both computed with the engine and the package's own mel front end:
+Two numbers computed with the engine and the package's own mel front end, always available:
 
 - teacher-forced NLL (bits per sample): how well the model predicts the real audio given its
   mel and the true past samples (lower is better; 16 would be a uniform guess over 16-bit values);
@@ -9,22 +9,29 @@ Two numbers, both computed with the engine and the package's own mel front end:
   envelope and loudness over time, and punishes hiss, buzz and smearing; it does not need the
   generated waveform to match sample by sample, which no sampled vocoder does.
 
-Mel correlation cannot tell voiced speech from noise with the same envelope, so each clip also
-gets the voicing scores of ``sparsewave.voicing`` (voiced-frame F1, pitch error): a voice that
-whispers scores near 0 there whatever its mel correlation.
+Mel correlation cannot tell voiced speech from noise with the same envelope (such noise scores
+0.956), so with the [eval] extra each resynthesis also gets the standard metrics of
+``sparsewave.metrics.vocoder_metrics`` (re-exported here): PESQ wideband, STOI, V/UV F1 and
+pitch error from Praat's tracker, and DNSMOS P.835 of the resynthesis and of the recording.
+Choose models by V/UV F1 and DNSMOS, not by mel correlation alone.
 
 Use clips the model was not trained on.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from ._arrays import nan_as_none
+from .metrics import vocoder_metrics
+from .metrics.extra import missing_eval_packages
 
-__all__ = ["mel_correlation", "ClipScore", "evaluate_clip"]
+__all__ = ["mel_correlation", "ClipScore", "evaluate_clip", "vocoder_metrics", "SCORING_PACKAGES"]
+
+# What the standard metrics import ([eval] also has matplotlib, which only --plot needs).
+SCORING_PACKAGES = ("pesq", "pystoi", "parselmouth", "onnxruntime", "speechmos")
 
 # Frames dropped at each end before comparing mels: they see the STFT's edge padding.
 EDGE_FRAMES = 2
@@ -64,29 +71,44 @@ class ClipScore:
     mel_correlation: float  # mean over the seeds
     mel_correlations: list  # one per seed
     synth_seconds: float  # wall time of the resyntheses
-    voiced_f1: float  # sparsewave.voicing, mean over the seeds
-    pitch_error_cents: float  # median over frames voiced in both, mean over seeds (nan if none)
+    metrics: dict = field(default_factory=dict)  # vocoder_metrics, mean over the seeds; empty without them
+    resynthesis: np.ndarray | None = field(default=None, repr=False, compare=False)  # the first seed's audio
 
     def as_dict(self) -> dict:
-        """Fields as a dict, NaN as None (so that it is valid JSON)."""
-        return nan_as_none(asdict(self))
+        """The scores as one flat dict (the metrics beside NLL and mel correlation), NaN as None
+        (valid JSON); the audio is left out."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("metrics", "resynthesis")}
+        return nan_as_none({**flat, **self.metrics})
+
+
+def _mean_over_seeds(per_seed: list[dict]) -> dict:
+    """Per key, the mean over the seeds that have a finite value (NaN if none has)."""
+    out = {}
+    for key in per_seed[0]:
+        values = [d[key] for d in per_seed if key in d and np.isfinite(d[key])]
+        out[key] = float(np.mean(values)) if values else float("nan")
+    return out
 
 
 def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: bool = False,
-                  threads: int = 1) -> ClipScore:
+                  threads: int = 1, standard_metrics: bool | None = None) -> ClipScore:
     """Teacher-forced NLL and resynthesis mel correlation of ``audio`` (float in [-1, 1], already
     at ``vocoder.sample_rate``) under ``vocoder``, whose config must record its mel front end.
-    The correlation is averaged over resyntheses with seeds ``seed .. seed + n_seeds - 1``: one
-    sampled waveform can hold a rare loud burst that moves it by a few hundredths. The voicing
-    scores (``sparsewave.voicing``) compare each resynthesis with ``audio``."""
+    The scores are averaged over resyntheses with seeds ``seed .. seed + n_seeds - 1``: one
+    sampled waveform can hold a rare loud burst that moves them by a few hundredths.
+
+    ``standard_metrics``: also score each resynthesis with ``vocoder_metrics`` (the recording's
+    own DNSMOS once); None: when the [eval] extra is installed, True: always (MissingExtraError
+    without it), False: never."""
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     from .audio import mel_spectrogram
-    from .voicing import voicing_agreement
 
     mel_cfg = vocoder.config.get("mel")
     if not mel_cfg:
         raise ValueError("this model records no mel front end (config 'mel'), so it cannot be scored on audio")
+    if standard_metrics is None:
+        standard_metrics = not missing_eval_packages(SCORING_PACKAGES)
     cfg = dict(mel_cfg, sample_rate=vocoder.sample_rate)
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1 or x.size == 0:
@@ -94,15 +116,15 @@ def evaluate_clip(vocoder, audio, *, seed: int = 0, n_seeds: int = 1, batched: b
     mel = mel_spectrogram(x, cfg)
     n = min(len(x), mel.shape[0] * vocoder.hop_length)
     nll = vocoder.nll(mel, x[:n])
-    corrs, voicing, synth_s = [], [], 0.0
+    corrs, per_seed, first, synth_s = [], [], None, 0.0
     for s in range(seed, seed + n_seeds):
         t0 = time.perf_counter()
         generated = vocoder.synthesize(mel, seed=s, batched=batched, threads=threads)[:len(x)]
         synth_s += time.perf_counter() - t0
+        first = generated if first is None else first
         corrs.append(mel_correlation(mel, mel_spectrogram(generated, cfg)))
-        voicing.append(voicing_agreement(x, generated, vocoder.sample_rate, vocoder.hop_length))
-    cents = [v.pitch_error_cents for v in voicing if np.isfinite(v.pitch_error_cents)]
+        if standard_metrics:
+            per_seed.append(vocoder_metrics(x, generated, vocoder.sample_rate, reference_dnsmos=not per_seed))
     return ClipScore(seconds=len(x) / vocoder.sample_rate, nll_bits=nll, mel_correlation=float(np.mean(corrs)),
                      mel_correlations=corrs, synth_seconds=synth_s,
-                     voiced_f1=float(np.mean([v.voiced_f1 for v in voicing])),
-                     pitch_error_cents=float(np.mean(cents)) if cents else float("nan"))
+                     metrics=_mean_over_seeds(per_seed) if per_seed else {}, resynthesis=first)

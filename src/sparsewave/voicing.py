@@ -1,18 +1,19 @@
-"""Voicing and pitch agreement between a clip and its resynthesis.
+"""Voicing and pitch agreement between a recording and its resynthesis, by Praat's pitch tracker.
 
 The resynthesis mel correlation (``sparsewave.quality``) cannot tell voiced speech from noise
 with the same spectral envelope: white noise shaped band by band to the input mel scores 0.95
-(``experiments/mel_metric_blind_spot.py``). This module checks what it misses: whether the generated
-audio is periodic where the input is, and at the same pitch.
+(``experiments/mel_metric_blind_spot.py``). This module checks what it misses: whether the
+resynthesis is voiced where the recording is, and at the same pitch.
 
-Per frame (the model's hop), the estimator takes the normalised cross-correlation between a
-window of the signal and the same window shifted by each lag of 2–23 ms (pitch 43–500 Hz at any
-rate), and calls the frame **voiced** when the best lag correlates at ``threshold`` or more and
-the frame is no more than ``floor_db`` below the clip's loudest frame. The pitch is the rate over
-the shortest lag that reaches 90 % of the best correlation (which avoids picking a multiple of
-the period), refined by a parabola through its neighbours. It is a plain autocorrelation
-tracker, not a state-of-the-art one; both signals go through the same one, so its mistakes
-largely cancel in the comparison.
+Both signals go through Praat's autocorrelation pitch tracker (Boersma 1993) via
+``praat-parselmouth`` (``pip install 'sparsewave[eval]'``) with Praat's standard settings
+(floor 75 Hz, ceiling 600 Hz) at a 10 ms step. A frame is voiced where Praat's path picks a
+pitch. Over the frames both tracks share:
+
+- **V/UV F1**: F1 of the resynthesis's voiced frames against the recording's (1 is perfect; a
+  resynthesis that whispers scores near 0); NaN when neither signal has a voiced frame;
+- **pitch error**: the median of |1200 log2(f_synth / f_ref)| cents over frames voiced in both
+  (NaN when there are none).
 """
 from __future__ import annotations
 
@@ -21,112 +22,76 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ._arrays import nan_as_none
-from .audio.signal import check_mono_audio, frame_view
+from .audio.signal import check_mono_audio
+from .metrics.extra import require
 
-__all__ = ["FramePitch", "frame_pitch", "VoicingScore", "voicing_agreement"]
+__all__ = ["PITCH_FLOOR_HZ", "PITCH_CEILING_HZ", "TIME_STEP_S", "FramePitch", "frame_pitch",
+           "VoicingScore", "voicing_agreement"]
 
-MIN_PITCH_HZ = 43.0
-MAX_PITCH_HZ = 500.0
+PITCH_FLOOR_HZ = 75.0  # Praat's defaults
+PITCH_CEILING_HZ = 600.0
+TIME_STEP_S = 0.01
 
 
 @dataclass
 class FramePitch:
-    """Per-frame analysis of one signal: arrays of equal length, one entry per hop."""
-    periodicity: np.ndarray  # best normalised correlation over the lag range, in [-1, 1]
-    pitch_hz: np.ndarray  # pitch of that lag (meaningful only where voiced)
-    voiced: np.ndarray  # bool
+    """Praat's pitch track of one signal: arrays of equal length, one entry per frame."""
+    times: np.ndarray  # frame centres, seconds
+    pitch_hz: np.ndarray  # NaN where unvoiced
+    periodicity: np.ndarray  # the strongest voiced candidate's autocorrelation peak, 0..1 (0: none)
+
+    @property
+    def voiced(self) -> np.ndarray:
+        return np.isfinite(self.pitch_hz)
 
 
-_FRAME_BLOCK = 256  # frames analysed at once: bounds memory on long clips
-
-
-def _analyse_frames(frames: np.ndarray, window: int, lag_lo: int, lag_hi: int, sample_rate: int):
-    """Best normalised correlation, its pitch, and the window's energy, for each row of ``frames``
-    (a window of ``window`` samples followed by ``lag_hi + 1`` more)."""
-    n_frames, span = frames.shape
-    # corr[k, lag] = sum_j a[j] * s[j + lag] for the window a = s[:window], by FFT.
-    n_fft = 1 << int(np.ceil(np.log2(span + window)))
-    head = np.fft.rfft(frames[:, :window], n=n_fft, axis=1)
-    whole = np.fft.rfft(frames, n=n_fft, axis=1)
-    corr = np.fft.irfft(np.conj(head) * whole, n=n_fft, axis=1)[:, :lag_hi + 2]
-    sq = np.concatenate([np.zeros((n_frames, 1)), np.cumsum(frames * frames, axis=1)], axis=1)
-    energy_head = sq[:, window]
-    lags = np.arange(lag_hi + 2)
-    energy_shifted = sq[:, lags + window] - sq[:, lags]
-    denom = np.sqrt(np.maximum(energy_head[:, None] * energy_shifted, 1e-30))
-    rho = np.where(energy_head[:, None] > 1e-20, corr / denom, 0.0)
-    search = rho[:, lag_lo:lag_hi + 1]
-    best = search.max(axis=1)
-    # The shortest lag within 90 % of the best: the period, not a multiple of it.
-    lag = np.argmax(search >= 0.9 * best[:, None], axis=1) + lag_lo
-    # Climb to the local peak at or after that lag, then refine with a parabola.
-    rows = np.arange(n_frames)
-    for _ in range(lag_hi):
-        climb = (lag < lag_hi) & (rho[rows, np.minimum(lag + 1, lag_hi)] > rho[rows, lag])
-        if not climb.any():
-            break
-        lag = lag + climb
-    left, mid, right = rho[rows, lag - 1], rho[rows, lag], rho[rows, lag + 1]
-    curve = left - 2 * mid + right
-    offset = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
-    return best, sample_rate / (lag + np.clip(offset, -0.5, 0.5)), energy_head
-
-
-def frame_pitch(audio, sample_rate: int, hop_length: int, *, threshold: float = 0.6,
-                floor_db: float = 40.0) -> FramePitch:
-    """Periodicity, pitch and voicing of ``audio`` every ``hop_length`` samples (frame k is
-    centred on sample k * hop_length, like the mel front end's centred frames)."""
+def frame_pitch(audio, sample_rate: int, *, time_step: float = TIME_STEP_S, floor: float = PITCH_FLOOR_HZ,
+                ceiling: float = PITCH_CEILING_HZ) -> FramePitch:
+    """Praat's pitch track (``Sound: To Pitch (ac)``) of ``audio`` (mono float). Two signals of the
+    same length and rate get the same frame times. Raises MissingExtraError without
+    praat-parselmouth, TypeError / ValueError for bad audio or settings."""
     x = check_mono_audio(audio)
-    if sample_rate <= 0 or hop_length <= 0:
-        raise ValueError(f"sample_rate and hop_length must be positive, got {sample_rate} and {hop_length}")
-    lag_lo = max(1, int(np.floor(sample_rate / MAX_PITCH_HZ)))
-    lag_hi = int(np.ceil(sample_rate / MIN_PITCH_HZ))
-    window = 2 * lag_hi  # two periods of the lowest pitch
-    span = window + lag_hi + 1
-    n_frames = 1 + len(x) // hop_length
-    padded = np.pad(x, (window // 2, span))
-    frames = frame_view(padded, span, hop_length)[:n_frames]
-    parts = [_analyse_frames(frames[a:a + _FRAME_BLOCK], window, lag_lo, lag_hi, sample_rate)
-             for a in range(0, n_frames, _FRAME_BLOCK)]
-    best, pitch, energy = (np.concatenate(p) for p in zip(*parts))
-    level_db = 10 * np.log10(np.maximum(energy, 1e-30))
-    loud_enough = level_db >= level_db.max() - floor_db
-    return FramePitch(periodicity=best, pitch_hz=pitch, voiced=(best >= threshold) & loud_enough)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+    if not (time_step > 0 and 0 < floor < ceiling):
+        raise ValueError(f"need time_step > 0 and 0 < floor < ceiling, got {time_step}, {floor}, {ceiling}")
+    parselmouth = require("parselmouth", "the pitch tracker (sparsewave.voicing)")
+    sound = parselmouth.Sound(x, sampling_frequency=float(sample_rate))
+    if sound.duration < 3.0 / floor:  # Praat needs three periods of the floor pitch for one frame
+        return FramePitch(times=np.zeros(0), pitch_hz=np.zeros(0), periodicity=np.zeros(0))
+    pitch = sound.to_pitch_ac(time_step=time_step, pitch_floor=floor, pitch_ceiling=ceiling)
+    f0 = pitch.selected_array["frequency"].astype(np.float64)
+    candidates = pitch.to_array()  # (candidates, frames) of (frequency, strength); frequency 0 = unvoiced
+    strength = np.where(candidates["frequency"] > 0, candidates["strength"], 0.0).max(axis=0)
+    return FramePitch(times=np.asarray(pitch.xs(), dtype=np.float64), pitch_hz=np.where(f0 > 0, f0, np.nan),
+                      periodicity=np.clip(strength, 0.0, 1.0))
 
 
 @dataclass
 class VoicingScore:
-    """Agreement of a generated signal's voicing and pitch with the reference's."""
-    voiced_f1: float  # F1 of the generated voiced frames against the reference's (0 if neither voices)
-    agreement: float  # fraction of frames with the same voiced / unvoiced decision
-    reference_voiced: float  # fraction of the reference's frames that are voiced
-    generated_voiced: float
-    periodicity_rmse: float  # RMS difference of the periodicity curves, over all frames
-    pitch_error_cents: float  # median |pitch difference| over frames voiced in both (nan if none)
-    gross_pitch_errors: float  # fraction of those off by more than 50 cents (nan if none)
+    """Agreement of a resynthesis's voicing and pitch with the recording's (module docstring)."""
+    vuv_f1: float
+    pitch_error_cents: float
+    voiced_reference: float  # fraction of frames voiced in the recording
+    voiced_synthesized: float
 
     def as_dict(self) -> dict:
         """Fields as a dict, NaN as None (so that it is valid JSON)."""
         return nan_as_none(asdict(self))
 
 
-def voicing_agreement(reference, generated, sample_rate: int, hop_length: int, *,
-                      threshold: float = 0.6, floor_db: float = 40.0) -> VoicingScore:
-    """Compare the voicing and pitch of ``generated`` with ``reference`` over their common
-    frames (see the module docstring). Raises TypeError / ValueError for non-float, non-1-D,
-    empty or non-finite input."""
-    ref = frame_pitch(reference, sample_rate, hop_length, threshold=threshold, floor_db=floor_db)
-    gen = frame_pitch(generated, sample_rate, hop_length, threshold=threshold, floor_db=floor_db)
-    n = min(len(ref.voiced), len(gen.voiced))
-    rv, gv = ref.voiced[:n], gen.voiced[:n]
-    both = rv & gv
-    if both.any():
-        cents = np.abs(1200.0 * np.log2(gen.pitch_hz[:n][both] / ref.pitch_hz[:n][both]))
-        error, gross = float(np.median(cents)), float(np.mean(cents > 50.0))
-    else:
-        error = gross = float("nan")
-    f1 = 2.0 * both.sum() / max(1, rv.sum() + gv.sum())
-    rmse = float(np.sqrt(np.mean((ref.periodicity[:n] - gen.periodicity[:n]) ** 2)))
-    return VoicingScore(voiced_f1=float(f1), agreement=float(np.mean(rv == gv)), reference_voiced=float(rv.mean()),
-                        generated_voiced=float(gv.mean()), periodicity_rmse=rmse, pitch_error_cents=error,
-                        gross_pitch_errors=gross)
+def voicing_agreement(reference, synthesized, sample_rate: int, **settings) -> VoicingScore:
+    """Compare the voicing and pitch of ``synthesized`` with ``reference`` over their common frames
+    (both at ``sample_rate`` and on one time line; ``sparsewave.metrics.align`` does that).
+    ``settings``: time_step, floor, ceiling of ``frame_pitch``."""
+    ref = frame_pitch(reference, sample_rate, **settings)
+    syn = frame_pitch(synthesized, sample_rate, **settings)
+    n = min(len(ref.times), len(syn.times))
+    rv, sv = ref.voiced[:n], syn.voiced[:n]
+    both = rv & sv
+    voiced = rv.sum() + sv.sum()
+    f1 = 2.0 * both.sum() / voiced if voiced else float("nan")
+    cents = np.abs(1200.0 * np.log2(syn.pitch_hz[:n][both] / ref.pitch_hz[:n][both]))
+    return VoicingScore(vuv_f1=float(f1), pitch_error_cents=float(np.median(cents)) if both.any() else float("nan"),
+                        voiced_reference=float(rv.mean()) if n else float("nan"),
+                        voiced_synthesized=float(sv.mean()) if n else float("nan"))
