@@ -1,9 +1,15 @@
 // Incremental synthesis: mel frames arrive in pieces (streaming TTS), audio
 // leaves as soon as its conditioning is final. The samples equal, bit for
 // bit, what Vocoder::synthesize returns unbatched with the same seed.
+//
+// Each frame is conditioned once (Model::extend_conditioning), so a stream
+// costs the same per frame however long it runs. Every member takes one
+// lock: a Stream may be shared by threads (their calls are serialised).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "api/vocoder.h"
@@ -23,17 +29,22 @@ class Stream {
   // Generates min(max_samples, available()) samples.
   std::vector<float> pull(int64_t max_samples);
 
-  int64_t frames() const { return static_cast<int64_t>(mels_.size()) / n_mels_; }
-  int64_t samples_done() const { return state_ ? state_->step : 0; }
-  bool finished() const { return finished_; }
+  int n_mels() const { return vocoder_.model().n_mels(); }
+  int64_t frames() const;
+  int64_t samples_done() const;
+  bool finished() const;
+  // Frames run through the model's conditioning network (each frame once).
+  int64_t frames_conditioned() const;
 
  private:
+  void add_conditioning(std::unique_ptr<Conditioning> piece);
+
+  mutable std::mutex mutex_;
   const Vocoder& vocoder_;
   uint64_t seed_;
-  int n_mels_;
-  std::vector<float> mels_;
-  bool finished_ = false;
-  std::unique_ptr<Conditioning> cond_;  // of all frames so far; rebuilt after a push
+  std::unique_ptr<ConditioningStream> conditioning_;
+  // Final conditioning of the samples not generated yet, in order.
+  std::deque<std::unique_ptr<Conditioning>> pending_;
   std::unique_ptr<GenerationState> state_;
   double deemphasis_state_ = 0.0;  // the last output sample before clipping
 };

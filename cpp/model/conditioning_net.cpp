@@ -108,11 +108,6 @@ int64_t Upsampler::reach() const {
   return r;
 }
 
-int Upsampler::reach_frames() const {
-  const int64_t hop = total_factor();
-  return static_cast<int>((reach() + hop - 1) / hop);
-}
-
 std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up) {
   const int64_t hop = up.total_factor();
   const int64_t margin = up.reach() / hop + 2;
@@ -130,6 +125,16 @@ std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up) {
       if (w != 0.0f) taps[static_cast<std::size_t>(phase)].push_back({static_cast<int>(d), w});
     }
   return taps;
+}
+
+TapReach tap_reach(const std::vector<std::vector<PolyphaseTap>>& taps) {
+  TapReach r;
+  for (const auto& phase : taps)
+    for (const PolyphaseTap& t : phase) {
+      r.back = std::max(r.back, t.frame_back);
+      r.ahead = std::max(r.ahead, -t.frame_back);
+    }
+  return r;
 }
 
 int64_t Upsampler::total_factor() const {

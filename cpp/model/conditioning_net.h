@@ -39,8 +39,6 @@ struct Upsampler {
   std::vector<float> run(const std::vector<float>& in, int64_t n, int channels) const;
   // Samples by which the smoothing filters reach past a frame's own span.
   int64_t reach() const;
-  // The same in whole frames (of total_factor() samples), rounded up.
-  int reach_frames() const;
 };
 
 // The upsampler is linear and periodic with period hop, so sample t is
@@ -49,5 +47,10 @@ struct Upsampler {
 // stages' zero padding is out of reach (always, for a single stage).
 struct PolyphaseTap { int frame_back; float weight; };
 std::vector<std::vector<PolyphaseTap>> polyphase_taps(const Upsampler& up);
+
+// How many frames the taps reach before (back) and after (ahead) a sample's
+// own frame, over all phases (0 when they stay inside it).
+struct TapReach { int back = 0, ahead = 0; };
+TapReach tap_reach(const std::vector<std::vector<PolyphaseTap>>& taps);
 
 }  // namespace sparsewave

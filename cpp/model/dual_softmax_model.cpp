@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "format/matrix_reader.h"
 #include "kernels/dispatch.h"
@@ -24,9 +25,18 @@ inline int value_to_u16(float x) {  // in double, so the byte split has no float
 
 }  // namespace
 
+// Z of frames [z_first, z_end); frames outside read as zero (the padding
+// around the utterance).
 struct DualSoftmaxModel::Data final : Conditioning {
-  int64_t frames = 0;
-  std::vector<float> z;  // frames x 3N: cond.weight * mel, permuted rows
+  int64_t z_first = 0, z_end = 0;
+  std::vector<float> z;  // (z_end - z_first) x 3N: cond.weight * mel, permuted rows
+};
+
+// Streaming state: the Z rows the upsampling taps of the next samples read.
+struct DualSoftmaxModel::Incremental final : ConditioningStream {
+  int64_t z_first = 0;
+  std::vector<float> z;  // Z of frames [z_first, frames_in)
+  int64_t frames_done = 0;  // frames handed out (final_samples / hop)
 };
 
 // Stream-major loop state: stream s's vectors start at s * ld.
@@ -45,6 +55,7 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
                                            : std::vector<float>{}};
   taps_ = polyphase_taps(upsampler_);
+  tap_reach_ = tap_reach(taps_);
 
   // File rows: gates (u, r, e), each N rows with the coarse half first.
   // Internal rows: [r_c u_c e_c | r_f u_f e_f]. perm[internal] = file row.
@@ -99,21 +110,54 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
 }
 
 std::unique_ptr<Conditioning> DualSoftmaxModel::condition(const float* mels, int64_t frames) const {
+  // The streaming path with every frame at once: one way to condition.
+  auto stream = start_conditioning();
+  std::unique_ptr<Conditioning> cond = extend_conditioning(*stream, mels, frames, true);
+  return cond ? std::move(cond) : std::make_unique<Data>();  // no frames
+}
+
+std::unique_ptr<ConditioningStream> DualSoftmaxModel::start_conditioning() const {
+  return std::make_unique<Incremental>();
+}
+
+std::unique_ptr<Conditioning> DualSoftmaxModel::extend_conditioning(ConditioningStream& stream, const float* mels,
+                                                                    int64_t n, bool last) const {
+  auto& s = static_cast<Incremental&>(stream);
+  if (s.finished) throw std::invalid_argument("conditioning: frames after the last one");
   const int M = c_.n_mels, rows = 3 * c_.hidden;
-  auto d = std::make_unique<Data>();
-  d->frames = frames;
-  d->n_samples = frames * c_.hop_length;
-  d->z.assign(static_cast<std::size_t>(frames) * rows, 0.0f);
-  for (int64_t fr = 0; fr < frames; ++fr) {
-    const float* m = mels + fr * M;
-    float* out = d->z.data() + fr * rows;
-    for (int r = 0; r < rows; ++r) {
-      const float* w = cond_w_.data() + static_cast<std::size_t>(r) * M;
-      float acc = 0.0f;
-      for (int j = 0; j < M; ++j) acc += w[j] * m[j];
-      out[r] = acc;
+  if (n > 0) {
+    const std::size_t first = s.z.size();
+    s.z.resize(first + static_cast<std::size_t>(n) * rows);
+    for (int64_t fr = 0; fr < n; ++fr) {
+      const float* m = mels + fr * M;
+      float* out = s.z.data() + first + fr * rows;
+      for (int r = 0; r < rows; ++r) {
+        const float* w = cond_w_.data() + static_cast<std::size_t>(r) * M;
+        float acc = 0.0f;
+        for (int j = 0; j < M; ++j) acc += w[j] * m[j];
+        out[r] = acc;
+      }
     }
+    s.frames_in += n;
+    s.frames_conditioned += n;
   }
+  s.finished = last;
+  const int64_t ready = last ? s.frames_in : std::max(s.frames_done, s.frames_in - lookahead_frames());
+  if (ready <= s.frames_done) return nullptr;
+  auto d = std::make_unique<Data>();
+  d->first_sample = s.frames_done * c_.hop_length;
+  d->n_samples = ready * c_.hop_length;
+  // The Z rows held go with these samples (their taps read them); the state
+  // keeps a copy of those that later frames' taps still read.
+  const int64_t keep = std::max<int64_t>(s.z_first, ready - tap_reach_.back);
+  std::vector<float> kept(s.z.begin() + (keep - s.z_first) * rows, s.z.end());
+  d->z_first = s.z_first;
+  d->z_end = s.frames_in;
+  d->z = std::move(s.z);
+  s.z = std::move(kept);
+  s.z_first = keep;
+  s.frames_done = ready;
+  s.final_samples = d->n_samples;
   return d;
 }
 
@@ -158,8 +202,8 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
       const int64_t frame = t / hop;
       for (const PolyphaseTap& tap : taps_[static_cast<std::size_t>(t % hop)]) {
         const int64_t src = frame - tap.frame_back;
-        if (src < 0 || src >= d.frames) continue;  // zero padding outside the utterance
-        const float* z = d.z.data() + src * rows;
+        if (src < d.z_first || src >= d.z_end) continue;  // zero padding outside the utterance
+        const float* z = d.z.data() + (src - d.z_first) * rows;
         for (int i = 0; i < rows; ++i) pre[i] += tap.weight * z[i];
       }
     }
@@ -183,7 +227,7 @@ std::unique_ptr<GenerationState> DualSoftmaxModel::start_generation(int batch) c
 }
 
 int DualSoftmaxModel::lookahead_frames() const {
-  return upsampler_.reach_frames();
+  return tap_reach_.ahead;  // the upsampling taps read Z up to this many frames ahead
 }
 
 void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,

@@ -33,6 +33,9 @@ class DualSoftmaxModel final : public Model {
   int uniforms_per_sample() const override { return 2; }
 
   std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
+  std::unique_ptr<ConditioningStream> start_conditioning() const override;
+  std::unique_ptr<Conditioning> extend_conditioning(ConditioningStream& stream, const float* mels, int64_t frames,
+                                                    bool last) const override;
   std::unique_ptr<GenerationState> start_generation(int batch) const override;
   void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
                            int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
@@ -47,6 +50,7 @@ class DualSoftmaxModel final : public Model {
  private:
   struct Data;
   struct Workspace;
+  struct Incremental;
   Workspace make_workspace(int batch) const;
   // Runs one step for every stream: fills the coarse logits, calls pick_coarse
   // (which sets c_t per stream), then fills the fine logits.
@@ -56,6 +60,7 @@ class DualSoftmaxModel final : public Model {
   DualSoftmaxConfig c_;
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;
+  TapReach tap_reach_;  // frames the taps reach back / ahead
   // Rows are kept in the order [r_c u_c e_c | r_f u_f e_f] (halves of N/2),
   // so each half's gates are contiguous for the GRU update kernel.
   std::vector<float> cond_w_;       // 3N x n_mels

@@ -26,12 +26,26 @@ std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
 
 }  // namespace
 
+// Frames [first_frame, frames) of an utterance (samples first_sample / hop
+// to n_samples / hop). Padded row p is frame p - pad.
 struct FatchordModel::Data final : Conditioning {
-  int64_t frames = 0;
-  std::vector<float> padded_mels;  // (frames + 2 pad) x n_mels
-  std::vector<float> aux;          // frames x res_out_dims
-  std::vector<std::vector<float>> z;  // per hoisted layer: (frames + 2 pad) x rows
-  std::vector<std::vector<float>> q;  // per hoisted layer: frames x rows
+  int64_t first_frame = 0, frames = 0;
+  std::vector<float> aux;             // (frames - first_frame) x res_out_dims
+  int64_t z_first = 0;                // first padded row held in z
+  std::vector<std::vector<float>> z;  // per hoisted layer: padded rows [z_first, ...) x rows
+  std::vector<std::vector<float>> q;  // per hoisted layer: (frames - first_frame) x rows
+  std::vector<float> padded_mels;     // condition() only (conditioning_arrays): (frames + 2 pad) x n_mels
+};
+
+// Streaming state: the padded mel rows the MelResNet windows of the next
+// frames need, and the Z rows the upsampling taps of their samples read.
+struct FatchordModel::Incremental final : ConditioningStream {
+  int64_t rows_in = 0;                // padded rows so far (the leading zero pad included)
+  int64_t rows_first = 0;             // first padded row held in rows
+  std::vector<float> rows;            // padded mel rows [rows_first, rows_in) x n_mels
+  int64_t z_first = 0;                // first padded row held in z
+  std::vector<std::vector<float>> z;  // per hoisted layer: Z of padded rows [z_first, rows_in)
+  int64_t frames_done = 0;            // frames handed out (final_samples / hop)
 };
 
 // Loop state for B streams, stream-major: stream s's vector starts at s * ld.
@@ -141,19 +155,104 @@ void FatchordModel::init_upsample_taps() {
                                 " samples, more than pad * hop_length = " + std::to_string(limit) +
                                 "; such a model is not supported");
   taps_ = polyphase_taps(upsampler_);
+  tap_reach_ = tap_reach(taps_);  // within pad frames either side, given the check above
 }
 
 std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_t frames) const {
-  const int M = c_.n_mels, R = c_.res_out_dims, H = c_.rnn_dims, pad = c_.pad;
-  auto d = std::make_unique<Data>();
-  d->frames = frames;
-  d->n_samples = frames * c_.hop_length;
-  const int64_t padded = frames + 2 * pad;
-  d->padded_mels.assign(static_cast<std::size_t>(padded) * M, 0.0f);  // zero frames both sides
-  std::copy(mels, mels + frames * M, d->padded_mels.begin() + static_cast<std::ptrdiff_t>(pad) * M);
-  d->aux = resnet_.run(d->padded_mels.data(), frames);
-  if (frames == 0) return d;
+  // The streaming path with every frame at once: one way to condition.
+  auto stream = start_conditioning();
+  std::unique_ptr<Conditioning> cond = extend_conditioning(*stream, mels, frames, true);
+  if (!cond) cond = std::make_unique<Data>();  // no frames
+  Data& d = static_cast<Data&>(*cond);
+  const int M = c_.n_mels;
+  d.padded_mels.assign(static_cast<std::size_t>(frames + 2 * c_.pad) * M, 0.0f);  // zero frames both sides
+  std::copy(mels, mels + frames * M, d.padded_mels.begin() + static_cast<std::ptrdiff_t>(c_.pad) * M);
+  return cond;
+}
 
+std::unique_ptr<ConditioningStream> FatchordModel::start_conditioning() const {
+  auto s = std::make_unique<Incremental>();
+  s->z.resize(hoisted_.size());
+  append_rows(*s, nullptr, c_.pad);  // the leading zero frames
+  return s;
+}
+
+void FatchordModel::append_rows(Incremental& s, const float* mels, int64_t n) const {
+  const int M = c_.n_mels;
+  const std::size_t first = s.rows.size();
+  if (mels)
+    s.rows.insert(s.rows.end(), mels, mels + n * M);
+  else
+    s.rows.resize(first + static_cast<std::size_t>(n) * M, 0.0f);
+  // Z(p) = mel_proj * padded row p, one row at a time.
+  for (std::size_t h = 0; h < hoisted_.size(); ++h) {
+    const Hoisted& hz = hoisted_[h];
+    if (!hz.through_i) continue;
+    const int rows = static_cast<int>(hz.layer->bias.size());
+    auto& z = s.z[h];
+    const std::size_t z_first = z.size();
+    z.resize(z_first + static_cast<std::size_t>(n) * rows);
+    for (int64_t f = 0; f < n; ++f) {
+      const float* m = s.rows.data() + first + f * M;
+      float* out = z.data() + z_first + f * rows;
+      for (int r = 0; r < rows; ++r) {
+        const float* p = hz.mel_proj.data() + static_cast<std::size_t>(r) * M;
+        float acc = 0.0f;
+        for (int j = 0; j < M; ++j) acc += p[j] * m[j];
+        out[r] = acc;
+      }
+    }
+  }
+  s.rows_in += n;
+}
+
+std::unique_ptr<Conditioning> FatchordModel::extend_conditioning(ConditioningStream& stream, const float* mels,
+                                                                 int64_t n, bool last) const {
+  auto& s = static_cast<Incremental&>(stream);
+  if (s.finished) throw std::invalid_argument("conditioning: frames after the last one");
+  const int M = c_.n_mels, pad = c_.pad, hop = c_.hop_length;
+  if (n > 0) {
+    append_rows(s, mels, n);
+    s.frames_in += n;
+  }
+  if (last) {
+    append_rows(s, nullptr, pad);  // the trailing zero frames
+    s.finished = true;
+  }
+  const int64_t ready = s.finished ? s.frames_in : std::max(s.frames_done, s.frames_in - lookahead_frames());
+  if (ready <= s.frames_done) return nullptr;
+  auto d = std::make_unique<Data>();
+  d->first_frame = s.frames_done;
+  d->frames = ready;
+  d->first_sample = s.frames_done * hop;
+  d->n_samples = ready * hop;
+  // The MelResNet window of frame f is padded rows [f, f + 2 pad].
+  d->aux = resnet_.run(s.rows.data() + (s.frames_done - s.rows_first) * M, ready - s.frames_done);
+  fill_q(*d);
+  // The Z rows held go with these samples (their taps read them); the state
+  // keeps a copy of those that later frames' taps still read.
+  const int64_t keep_z = std::max<int64_t>(s.z_first, ready + pad - tap_reach_.back);
+  d->z_first = s.z_first;
+  d->z.resize(hoisted_.size());
+  for (std::size_t h = 0; h < hoisted_.size(); ++h) {
+    if (!hoisted_[h].through_i) continue;
+    const std::ptrdiff_t rows = static_cast<std::ptrdiff_t>(hoisted_[h].layer->bias.size());
+    std::vector<float> kept(s.z[h].begin() + (keep_z - s.z_first) * rows, s.z[h].end());
+    d->z[h] = std::move(s.z[h]);
+    s.z[h] = std::move(kept);
+  }
+  s.z_first = keep_z;
+  s.rows.erase(s.rows.begin(), s.rows.begin() + (ready - s.rows_first) * M);
+  s.rows_first = ready;
+  s.frames_conditioned += ready - s.frames_done;
+  s.frames_done = ready;
+  s.final_samples = d->n_samples;
+  return d;
+}
+
+void FatchordModel::fill_q(Data& d) const {
+  const int R = c_.res_out_dims, H = c_.rnn_dims;
+  const int64_t frames = d.frames - d.first_frame;
   // c(f) = I_aux aux_I(f) + b_I per frame, one padded row per frame. Each
   // frame is computed on its own (spmv_many), so a frame's values do not
   // depend on how many frames there are: streaming matches whole-utterance
@@ -164,31 +263,16 @@ std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_
   for (int64_t f = 0; f < frames; ++f)
     for (int r = 0; r < H; ++r) {
       double acc = i_bias_[r];
-      for (int q = 0; q < a_i; ++q) acc += static_cast<double>(i_aux_.at(r, q)) * d->aux[f * R + a_i0 + q];
+      for (int q = 0; q < a_i; ++q) acc += static_cast<double>(i_aux_.at(r, q)) * d.aux[f * R + a_i0 + q];
       c[f * ldc + r] = static_cast<float>(acc);
     }
   const KernelTable& k = active_kernels();
-  d->z.resize(hoisted_.size());
-  d->q.resize(hoisted_.size());
+  d.q.resize(hoisted_.size());
   std::vector<float> tmp, a;
   for (std::size_t h = 0; h < hoisted_.size(); ++h) {
     const Hoisted& hz = hoisted_[h];
     const Layer& l = *hz.layer;
     const int rows = static_cast<int>(l.bias.size());
-    if (hz.through_i) {
-      auto& z = d->z[h];
-      z.assign(static_cast<std::size_t>(padded) * rows, 0.0f);
-      for (int64_t f = 0; f < padded; ++f) {
-        const float* m = d->padded_mels.data() + f * M;
-        float* out = z.data() + f * rows;
-        for (int r = 0; r < rows; ++r) {
-          const float* p = hz.mel_proj.data() + static_cast<std::size_t>(r) * M;
-          float acc = 0.0f;
-          for (int j = 0; j < M; ++j) acc += p[j] * m[j];
-          out[r] = acc;
-        }
-      }
-    }
     // q(f) = main c(f) + aux_part aux_L(f) + bias.
     const std::ptrdiff_t ldt = round16(rows);
     tmp.assign(static_cast<std::size_t>(ldt) * frames, 0.0f);
@@ -197,20 +281,21 @@ std::unique_ptr<Conditioning> FatchordModel::condition(const float* mels, int64_
       const std::ptrdiff_t lda = round16(l.aux_width);
       a.assign(static_cast<std::size_t>(lda) * frames, 0.0f);
       for (int64_t f = 0; f < frames; ++f)
-        std::copy_n(d->aux.data() + f * R + l.aux_start, l.aux_width, a.data() + f * lda);
+        std::copy_n(d.aux.data() + f * R + l.aux_start, l.aux_width, a.data() + f * lda);
       l.aux.spmv_many_padded(a.data(), lda, tmp.data(), ldt, static_cast<int>(frames), hz.through_i, k);
     }
-    auto& qv = d->q[h];
+    auto& qv = d.q[h];
     qv.resize(static_cast<std::size_t>(frames) * rows);
     for (int64_t f = 0; f < frames; ++f)
       for (int r = 0; r < rows; ++r) qv[f * rows + r] = tmp[f * ldt + r] + l.bias[r];
   }
-  return d;
 }
 
 void FatchordModel::conditioning_arrays(const Conditioning& cond, std::vector<float>& mels_up,
                                         std::vector<float>& aux) const {
   const Data& d = static_cast<const Data&>(cond);
+  if (d.first_frame != 0 || d.padded_mels.size() != static_cast<std::size_t>(d.frames + 2 * c_.pad) * c_.n_mels)
+    throw std::invalid_argument("conditioning_arrays needs a whole utterance's conditioning (condition())");
   const int M = c_.n_mels, R = c_.res_out_dims;
   const int64_t offset = static_cast<int64_t>(c_.pad) * c_.hop_length;
   const std::vector<float> up = upsampler_.run(d.padded_mels, d.frames + 2 * c_.pad, M);
@@ -229,12 +314,12 @@ void FatchordModel::add_hoisted(std::size_t h, const Data& d, const int64_t* t, 
     if (t[s] < d.n_samples) {
       const int64_t frame = t[s] / hop;
       const int phase = static_cast<int>(t[s] % hop);
-      const float* base = d.q[h].data() + frame * rows;
+      const float* base = d.q[h].data() + (frame - d.first_frame) * rows;
       for (int i = 0; i < rows; ++i) row[i] += base[i];
       if (hz.through_i) {
         const int64_t centre = frame + c_.pad;
         for (const PolyphaseTap& tap : taps_[phase]) {
-          const float* z = d.z[h].data() + (centre - tap.frame_back) * rows;
+          const float* z = d.z[h].data() + (centre - tap.frame_back - d.z_first) * rows;
           const float w = tap.weight;
           for (int i = 0; i < rows; ++i) row[i] += w * z[i];
         }
@@ -316,8 +401,9 @@ std::unique_ptr<GenerationState> FatchordModel::start_generation(int batch) cons
 
 int FatchordModel::lookahead_frames() const {
   // The MelResNet's first conv sees pad frames ahead; the upsampling taps
-  // reach ceil(reach / hop) frames ahead.
-  return c_.pad + upsampler_.reach_frames();
+  // read Z (a projection of the mel frame alone) up to tap_reach_.ahead
+  // frames ahead.
+  return std::max(c_.pad, tap_reach_.ahead);
 }
 
 void FatchordModel::continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans,

@@ -32,6 +32,9 @@ class FatchordModel final : public Model {
   int n_classes() const override { return c_.n_classes; }
 
   std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
+  std::unique_ptr<ConditioningStream> start_conditioning() const override;
+  std::unique_ptr<Conditioning> extend_conditioning(ConditioningStream& stream, const float* mels, int64_t frames,
+                                                    bool last) const override;
   std::unique_ptr<GenerationState> start_generation(int batch) const override;
   void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
                            int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
@@ -67,8 +70,13 @@ class FatchordModel final : public Model {
   };
   struct Data;
   struct Workspace;
+  struct Incremental;
 
   void init_upsample_taps();
+  // Appends padded mel rows (zero rows where mels is null) and their Z rows.
+  void append_rows(Incremental& s, const float* mels, int64_t n) const;
+  // Q of d's frames from their aux features (d.aux).
+  void fill_q(Data& d) const;
   void add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int batch, float* out,
                    std::ptrdiff_t ld) const;
   void step(Workspace& w, const Data& d, int batch, const int64_t* t, const float* x) const;
@@ -78,6 +86,7 @@ class FatchordModel final : public Model {
   MelResNet resnet_;
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;  // per phase (t mod hop)
+  TapReach tap_reach_;                            // frames the taps reach back / ahead
   DenseMatrix i_aux_;                   // I[:, aux columns]
   std::vector<float> i_bias_;
   Layer gru1_ih_, gru2_ih_;

@@ -16,10 +16,25 @@ struct LoadOptions {
   bool half_weights = false;
 };
 
-// Per-utterance conditioning, computed once before the sample loop.
+// Conditioning of samples [first_sample, n_samples) of an utterance: the
+// whole of it (condition(), first_sample 0) or a streamed piece
+// (extend_conditioning). Steps at or past n_samples read as zero
+// conditioning (fold padding); steps before first_sample must not use it.
 struct Conditioning {
   virtual ~Conditioning() = default;
-  int64_t n_samples = 0;  // samples the utterance's frames cover
+  int64_t first_sample = 0;
+  int64_t n_samples = 0;  // end: for a whole utterance, the samples its frames cover
+};
+
+// One utterance conditioned as its frames arrive (streaming): each frame
+// runs through the conditioning network once, and between calls a family
+// keeps only the frames its look-ahead and filters still need.
+struct ConditioningStream {
+  virtual ~ConditioningStream() = default;
+  int64_t frames_in = 0;           // frames received
+  int64_t frames_conditioned = 0;  // frames run through the conditioning network (a diagnostic)
+  int64_t final_samples = 0;       // samples whose conditioning has been handed out
+  bool finished = false;           // the last frame is in
 };
 
 // One autoregressive stream: samples [start, start+length) of the utterance
@@ -64,6 +79,16 @@ class Model {
 
   // mels: frames x n_mels, row-major.
   virtual std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const = 0;
+
+  // Incremental conditioning, bit-identical to condition() on all frames.
+  // extend_conditioning adds `frames` frames (last: the utterance ends after
+  // them) and returns the conditioning of the samples that became final,
+  // [stream.final_samples before, after), or null when none did: frame f's
+  // samples are final once frame f + lookahead_frames() is in, or at the end.
+  // Throws std::invalid_argument after the last frame.
+  virtual std::unique_ptr<ConditioningStream> start_conditioning() const = 0;
+  virtual std::unique_ptr<Conditioning> extend_conditioning(ConditioningStream& stream, const float* mels,
+                                                            int64_t frames, bool last) const = 0;
 
   // Zero state for `batch` streams.
   virtual std::unique_ptr<GenerationState> start_generation(int batch) const = 0;

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -114,29 +115,37 @@ py::tuple conditioning(const Vocoder& v, const FloatArray& mels) {
 }  // namespace
 
 void bind_vocoder(py::module_& mod) {
-  // Keeps the Vocoder alive while a Stream refers to it.
+  // Keeps the Vocoder alive while a Stream refers to it. Stream locks each
+  // call, so every member releases the GIL before it can wait for the lock
+  // (a thread holding the lock never needs the GIL: no callbacks).
+  using Release = py::call_guard<py::gil_scoped_release>;
   py::class_<sparsewave::Stream>(mod, "Stream")
       .def(py::init<const Vocoder&, uint64_t>(), py::arg("vocoder"), py::arg("seed"), py::keep_alive<1, 2>())
       .def("push",
            [](sparsewave::Stream& s, const FloatArray& mels) {
-             require(mels.ndim() == 2, "mels must be 2-D (frames, n_mels)");
-             py::gil_scoped_release release;
+             const int n_mels = s.n_mels();
+             require(mels.ndim() == 2 && mels.shape(1) == n_mels,
+                     "mels must have shape (frames, " + std::to_string(n_mels) + ")");
+             py::gil_scoped_release release;  // the caller's reference keeps mels alive
              s.push(mels.data(), mels.shape(0));
            },
            py::arg("mels").noconvert())
-      .def("finish", &sparsewave::Stream::finish)
-      .def_property_readonly("available", &sparsewave::Stream::available)
-      .def_property_readonly("frames", &sparsewave::Stream::frames)
-      .def_property_readonly("samples_done", &sparsewave::Stream::samples_done)
-      .def_property_readonly("finished", &sparsewave::Stream::finished)
-      .def("pull", [](sparsewave::Stream& s, int64_t max_samples) {
-        std::vector<float> out;
-        {
-          py::gil_scoped_release release;
-          out = s.pull(max_samples);
-        }
-        return FloatArray(static_cast<py::ssize_t>(out.size()), out.data());
-      });
+      .def("finish", &sparsewave::Stream::finish, Release())
+      .def_property_readonly("available", py::cpp_function(&sparsewave::Stream::available, Release()))
+      .def_property_readonly("frames", py::cpp_function(&sparsewave::Stream::frames, Release()))
+      .def_property_readonly("samples_done", py::cpp_function(&sparsewave::Stream::samples_done, Release()))
+      .def_property_readonly("finished", py::cpp_function(&sparsewave::Stream::finished, Release()))
+      .def_property_readonly("frames_conditioned", py::cpp_function(&sparsewave::Stream::frames_conditioned, Release()))
+      .def("pull",
+           [](sparsewave::Stream& s, int64_t max_samples) {
+             std::vector<float> out;
+             {
+               py::gil_scoped_release release;
+               out = s.pull(max_samples);
+             }
+             return FloatArray(static_cast<py::ssize_t>(out.size()), out.data());
+           },
+           py::arg("max_samples") = std::numeric_limits<int64_t>::max());
 
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",

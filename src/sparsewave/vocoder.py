@@ -16,7 +16,13 @@ DEFAULT_MAX_FRAMES = 200_000
 
 
 class Vocoder:
-    """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``."""
+    """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``.
+
+    Thread safety: a Vocoder is read-only once loaded; threads may call ``synthesize``,
+    ``stream``, ``logits``, ``nll`` and create streamers on one Vocoder at the same time
+    (the engine releases the GIL while it generates). Do not change ``max_frames`` while
+    other threads use it.
+    """
 
     def __init__(self, core: "_core.Vocoder", path: Path):
         self._v = core
@@ -249,7 +255,15 @@ def _resolve_seed(seed) -> int:
 
 
 class Streamer:
-    """Mel frames in as they arrive, audio out as soon as it is final."""
+    """Mel frames in as they arrive, audio out as soon as it is final.
+
+    Each frame is conditioned once, so pushing one frame at a time costs about what
+    ``synthesize`` costs, however long the stream runs. Thread safety: the engine locks every
+    call (push, flush and the properties), so threads may share a Streamer without crashing or
+    losing samples; the frames then join the utterance in the order the pushes take the lock,
+    and each push returns whatever audio was final at that moment. One thread per Streamer is
+    the usual way to keep the order meaningful.
+    """
 
     def __init__(self, vocoder: Vocoder, seed: int):
         self._vocoder = vocoder
@@ -274,12 +288,12 @@ class Streamer:
         if self._core.frames + m.shape[0] > v.max_frames:
             raise ValueError(f"the stream would exceed {v.max_frames} frames; raise Vocoder.max_frames")
         self._core.push(m)
-        return self._core.pull(self._core.available)
+        return self._core.pull()  # all that is available, in one locked call
 
     def flush(self) -> np.ndarray:
         """End the utterance and return the remaining samples."""
         self._core.finish()
-        return self._core.pull(self._core.available)
+        return self._core.pull()
 
     @property
     def samples_done(self) -> int:
@@ -288,3 +302,9 @@ class Streamer:
     @property
     def frames(self) -> int:
         return self._core.frames
+
+    @property
+    def frames_conditioned(self) -> int:
+        """Frames run through the model's conditioning network so far (a diagnostic: each frame is
+        conditioned once, so this never exceeds ``frames``)."""
+        return self._core.frames_conditioned
