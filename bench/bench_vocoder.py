@@ -19,7 +19,8 @@ Each is timed as
   with ``torch.searchsorted``), unbatched and batched (folds stacked as the batch dimension,
   crossfaded with fatchord's ``xfade_and_unfold``), under ``torch.inference_mode()``;
 * ``engine``: ``Vocoder.synthesize`` unbatched, batched on 1 thread and batched on 2 threads,
-  with the same folds.
+  with the same folds; and a streamer fed one mel frame per push (the unbatched output, bit for
+  bit; ``bench/bench_stream.py`` compares the two at 5 to 60 s).
 
 Both sides include the conditioning (upsampling + MelResNet) in the time. samples/s counts
 *output* samples (frames x hop), so batched numbers are comparable with unbatched ones.
@@ -68,6 +69,7 @@ import numpy as np  # noqa: E402
 
 import sparsewave  # noqa: E402
 from sparsewave import BlockSparseMatrix, Vocoder  # noqa: E402
+from sparsewave.benchmark import stream_frame_by_frame  # noqa: E402
 from sparsewave.converters import convert  # noqa: E402
 from sparsewave.weights import load_model_tensors  # noqa: E402
 
@@ -411,6 +413,7 @@ def main(argv=None) -> int:
                                                               overlap=overlap, threads=1),
             ("engine", "batched", 2): lambda: voc.synthesize(mel, seed=1, batched=True, target=target,
                                                               overlap=overlap, threads=2),
+            ("engine", "stream, 1 frame per push", 1): lambda: stream_frame_by_frame(voc, mel, seed=1),
         }
         timed = interleaved(fns, args.repeats)
         if tm is not None:

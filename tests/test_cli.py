@@ -432,12 +432,14 @@ def test_bench_json_and_table(model, mel):
     p = run("bench", model, "--seconds", "0.05", "--repeats", "1", "--threads", "2", "--json")
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
-    assert [(x["mode"], x["threads"]) for x in r["results"]] == [("unbatched", 1), ("batched", 1), ("batched", 2)]
+    assert [(x["mode"], x["threads"]) for x in r["results"]] == [("unbatched", 1), ("batched", 1), ("batched", 2),
+                                                                  ("stream", 1)]
     assert all(x["samples_per_second"] > 0 and x["realtime_factor"] > 0 for x in r["results"])
     assert r["loop_macs"]["nonzero"] > 0 and r["samples"] == 80 * HOP
     p = run("bench", model, "--mel", mel, "--repeats", "1", "--threads", "1")
     assert p.returncode == 0, p.stderr
     assert "| unbatched | 1 |" in p.stdout and "| batched | 1 |" in p.stdout and "samples/s" in p.stdout
+    assert "| stream, 1 frame per push | 1 |" in p.stdout
     assert "| batched | 2 |" not in p.stdout
     assert_failed(run("bench", mel), 1)  # a mel is not a model
 

@@ -7,7 +7,8 @@ Usage::
     voc = Vocoder.load("model.sw")
     mel = benchmark.smooth_random_mel(voc, seconds=2.0)
     report = benchmark.measure(voc, mel, threads=2, repeats=3)
-    report["results"]  # one row per mode: unbatched, batched on 1 thread, batched on N threads
+    report["results"]  # one row per mode: unbatched, batched on 1 thread, batched on N threads,
+                       # and a streamer fed one frame per push
 
 Every time is wall-clock (``time.perf_counter``); a row reports the median of ``repeats`` runs,
 so one slow run (another process, a page fault) does not decide it.
@@ -22,7 +23,8 @@ import numpy as np
 
 from .audio.mel_files import expected_mel_range
 
-__all__ = ["smooth_random_mel", "time_synthesis", "time_to_first_audio", "measure", "rss_bytes"]
+__all__ = ["smooth_random_mel", "stream_frame_by_frame", "time_synthesis", "time_stream", "time_to_first_audio",
+           "measure", "rss_bytes"]
 
 # Mel range assumed for a model whose config does not say how its mels are normalised.
 _DEFAULT_RANGE = (-4.0, 4.0)
@@ -40,13 +42,42 @@ def smooth_random_mel(vocoder, seconds: float, seed: int = 0) -> np.ndarray:
     return (lo + (hi - lo) * (0.2 + 0.6 * env)).astype(np.float32)
 
 
+def stream_frame_by_frame(vocoder, mel, seed: int = 0) -> np.ndarray:
+    """``mel`` pushed into a streamer one frame at a time, then flushed: the whole waveform (equal,
+    bit for bit, to ``vocoder.synthesize(mel, seed=seed)``)."""
+    s = vocoder.streamer(seed=seed)
+    parts = [s.push(mel[k:k + 1]) for k in range(mel.shape[0])]
+    parts.append(s.flush())
+    return np.concatenate(parts)
+
+
+def _row(mode: str, threads: int, spans, times, n_out: int, sample_rate: int) -> dict:
+    med = statistics.median(times)
+    return {"mode": mode, "threads": threads, "folds": len(spans), "fold_length": spans[0][1],
+            "seconds_median": med, "seconds_all": times,
+            "samples_per_second": n_out / med, "realtime_factor": n_out / sample_rate / med}
+
+
+def time_stream(vocoder, mel, *, repeats: int = 3) -> dict:
+    """:func:`stream_frame_by_frame` timed like a :func:`time_synthesis` row (mode "stream",
+    with "frames_per_push": 1): what a caller feeding a TTS model's frames as they come pays."""
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        stream_frame_by_frame(vocoder, mel, seed=r)
+        times.append(time.perf_counter() - t0)
+    n_out = mel.shape[0] * vocoder.hop_length
+    return {**_row("stream", 1, [(0, n_out)], times, n_out, vocoder.sample_rate), "frames_per_push": 1}
+
+
 def time_synthesis(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=None, overlap=None) -> dict:
     """Samples per second of ``vocoder.synthesize(mel)`` unbatched, batched on one thread and (when
-    ``threads`` > 1) batched on ``threads`` threads.
+    ``threads`` > 1) batched on ``threads`` threads, then of a streamer fed one frame per push
+    (:func:`time_stream`).
 
-    Returns {"samples", "audio_seconds", "frames", "results": [one dict per mode: "mode",
-    "threads", "folds", "fold_length", "seconds_median", "seconds_all", "samples_per_second",
-    "realtime_factor" (audio seconds per compute second)]}.
+    Returns {"samples", "audio_seconds", "frames", "results": [one dict per mode: "mode"
+    ("unbatched", "batched" or "stream"), "threads", "folds", "fold_length", "seconds_median",
+    "seconds_all", "samples_per_second", "realtime_factor" (audio seconds per compute second)]}.
     """
     frames = mel.shape[0]
     n_out = frames * vocoder.hop_length
@@ -61,13 +92,9 @@ def time_synthesis(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=N
             t0 = time.perf_counter()
             vocoder.synthesize(mel, seed=r, batched=batched, target=target, overlap=overlap, threads=th)
             times.append(time.perf_counter() - t0)
-        med = statistics.median(times)
         spans = vocoder.fold_layout(frames, target, overlap) if batched else [(0, n_out)]
-        results.append({
-            "mode": name, "threads": th, "folds": len(spans), "fold_length": spans[0][1],
-            "seconds_median": med, "seconds_all": times,
-            "samples_per_second": n_out / med, "realtime_factor": n_out / vocoder.sample_rate / med,
-        })
+        results.append(_row(name, th, spans, times, n_out, vocoder.sample_rate))
+    results.append(time_stream(vocoder, mel, repeats=repeats))
     return {"samples": n_out, "audio_seconds": n_out / vocoder.sample_rate, "frames": frames, "results": results}
 
 

@@ -15,7 +15,8 @@ from .loading import load_vocoder, model_path
 def register(sub, common) -> None:
     b = sub.add_parser("bench", parents=[common], help="measure synthesis speed",
                        description="Samples/s and real-time factor (audio seconds per compute second) unbatched, "
-                                   "batched on 1 thread and batched on N threads.",
+                                   "batched on 1 thread, batched on N threads, and streamed one mel frame per "
+                                   "push.",
                        epilog="example: sparsewave bench geneing.sw --seconds 2 --threads 2")
     b.add_argument("model", metavar="MODEL", nargs="?", help=".sw weight file (default: the packaged default "
                    "voice; or use --random)")
@@ -113,7 +114,8 @@ def _print_table(report: dict) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for r in report["results"]:
         folds = f"{r['folds']} x {r['fold_length']:,}" if r["mode"] == "batched" else "1"
-        print(f"| {r['mode']} | {r['threads']} | {folds} | {r['samples_per_second']:,.0f} | "
+        mode = "stream, 1 frame per push" if r["mode"] == "stream" else r["mode"]
+        print(f"| {mode} | {r['threads']} | {folds} | {r['samples_per_second']:,.0f} | "
               f"{r['realtime_factor']:.2f} | {r['seconds_median']:.3f} |")
     print()
     print(f"sample loop: {nz:,} nonzero MACs/sample ({ex:,} executed); unbatched = "
