@@ -128,6 +128,8 @@ def test_dev_null_and_dev_stdout_are_written_straight(tmp_path):
     write_audio("/dev/null", _audio(), 16000)
     after = os.lstat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
+    if not os.path.exists("/dev/stdout"):
+        pytest.skip("no /dev/stdout here (a minimal chroot)")
     code = ("import numpy as np; from sparsewave.audio import write_audio; "
             "write_audio('/dev/stdout', np.zeros(8, np.float32), 8000)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
