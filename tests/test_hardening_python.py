@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import sparsewave
-from sparsewave.audio import mel_spectrogram, normalize_mel_config, read_audio, write_audio
+from sparsewave.audio import normalize_mel_config, read_audio, write_audio
 from sparsewave.dual_softmax import random_dual_softmax
 from sparsewave.weights import load_model_tensors, save_model
 
