@@ -15,6 +15,10 @@ std::unique_ptr<Vocoder> Vocoder::load(const std::string& path, const LoadOption
 }
 
 std::vector<StreamSpan> Vocoder::fold_spans(int64_t frames, int64_t target, int64_t overlap) const {
+  if (frames < 1 || frames > kMaxFoldedSamples / model().hop_length())
+    throw std::invalid_argument("frames must be a positive number of mel frames, at most " +
+                                std::to_string(kMaxFoldedSamples / model().hop_length()) + ", got " +
+                                std::to_string(frames));
   return plan_model_folds(model(), frames * model().hop_length(), target, overlap).spans;
 }
 

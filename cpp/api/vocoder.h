@@ -1,5 +1,7 @@
 // The C++ Vocoder: load a weight file, then mel spectrogram in, waveform out.
 // This is the whole engine without Python (the pybind11 module wraps it).
+// Thread safety: a loaded Vocoder is immutable; its const members may run
+// concurrently from any number of threads (each call keeps its own state).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,7 +17,7 @@ namespace sparsewave {
 class Vocoder {
  public:
   // Throws std::invalid_argument (bad/corrupt file, unsupported version or
-  // config) or std::runtime_error (cannot open/read).
+  // config) or IoError (cannot open/read, format/io_error.h).
   static std::unique_ptr<Vocoder> load(const std::string& path, const LoadOptions& options = {});
 
   const Model& model() const { return *file_.model; }

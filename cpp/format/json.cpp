@@ -93,7 +93,13 @@ class JsonParser {
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
       return pos_ > d;
     };
+    const std::size_t int_start = pos_;
     if (!digits()) fail("expected a value");
+    // RFC 8259 (and Python's json): an integer part is 0 or starts with 1-9.
+    if (s_[int_start] == '0' && pos_ - int_start > 1) {
+      pos_ = int_start;
+      fail("number with a leading zero");
+    }
     if (pos_ < s_.size() && s_[pos_] == '.') { ++pos_; if (!digits()) fail("bad number"); }
     if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
       ++pos_;
@@ -135,6 +141,37 @@ class JsonParser {
     return v;
   }
 
+  // Copies one multi-byte UTF-8 character at pos_ into out; rejects what a
+  // strict decoder (Python's) rejects: stray continuation bytes, truncated or
+  // overlong sequences, UTF-16 surrogates and code points past U+10FFFF.
+  void utf8_sequence(std::string& out) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s_[i]); };
+    const unsigned lead = byte(pos_);
+    int extra;
+    unsigned cp;
+    if (lead >= 0xC2 && lead <= 0xDF) { extra = 1; cp = lead & 0x1F; }
+    else if (lead >= 0xE0 && lead <= 0xEF) { extra = 2; cp = lead & 0x0F; }
+    else if (lead >= 0xF0 && lead <= 0xF4) { extra = 3; cp = lead & 0x07; }
+    else fail("invalid UTF-8 byte 0x" + hex_byte(lead) + " in string");
+    if (pos_ + extra >= s_.size()) fail("truncated UTF-8 sequence in string");
+    for (int i = 1; i <= extra; ++i) {
+      const unsigned b = byte(pos_ + i);
+      if ((b & 0xC0) != 0x80) fail("invalid UTF-8 sequence in string (byte 0x" + hex_byte(b) + ")");
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    const unsigned min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[extra]) fail("overlong UTF-8 sequence in string");
+    if (cp >= 0xD800 && cp < 0xE000) fail("UTF-8 encoded surrogate in string");
+    if (cp > 0x10FFFF) fail("UTF-8 code point past U+10FFFF in string");
+    out.append(s_, pos_, static_cast<std::size_t>(extra) + 1);
+    pos_ += static_cast<std::size_t>(extra) + 1;
+  }
+
+  static std::string hex_byte(unsigned b) {
+    const char* digits = "0123456789abcdef";
+    return std::string{digits[(b >> 4) & 15], digits[b & 15]};
+  }
+
   std::string string() {
     expect('"');
     std::string out;
@@ -143,6 +180,11 @@ class JsonParser {
       const char c = s_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        --pos_;
+        utf8_sequence(out);
+        continue;
+      }
       if (c != '\\') { out += c; continue; }
       if (pos_ >= s_.size()) fail("unterminated escape");
       const char e = s_[pos_++];

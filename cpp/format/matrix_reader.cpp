@@ -1,21 +1,22 @@
 #include "format/matrix_reader.h"
 
+#include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include "matrix/block_sparse_matrix.h"
 
 namespace sparsewave {
 
-DenseMatrix read_matrix(const SafetensorsFile& file, const std::string& name, int rows, int cols) {
-  DenseMatrix m;
+CsrMatrix read_matrix(const SafetensorsFile& file, const std::string& name, int rows, int cols) {
   if (file.has(name)) {
     const TensorInfo& t = file.tensor(name);
     if (t.shape.size() != 2)
       throw std::invalid_argument("tensor '" + name + "' must be 2-D, has shape " + shape_string(t.shape));
-    m.v = file.read_f32(name, {rows, cols});
-    m.rows = static_cast<int>(t.shape[0]);
-    m.cols = static_cast<int>(t.shape[1]);
-    return m;
+    if (t.shape[0] > INT32_MAX || t.shape[1] > INT32_MAX)
+      throw std::invalid_argument("tensor '" + name + "' has shape " + shape_string(t.shape) + ", too large");
+    const std::vector<float> v = file.read_f32(name, {rows, cols});
+    return CsrMatrix::from_dense(v.data(), static_cast<int>(t.shape[0]), static_cast<int>(t.shape[1]));
   }
   if (!file.has(name + ".bsr_values")) throw std::invalid_argument("weight file has no matrix '" + name + "'");
   const auto shape = file.read_i32(name + ".bsr_shape", {4});
@@ -32,11 +33,7 @@ DenseMatrix read_matrix(const SafetensorsFile& file, const std::string& name, in
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("packed matrix '" + name + "': " + e.what());
   }
-  m.rows = shape[0];
-  m.cols = shape[1];
-  m.v.resize(static_cast<std::size_t>(m.rows) * m.cols);
-  packed.to_dense(m.v.data());
-  return m;
+  return CsrMatrix::from_block_sparse(packed);
 }
 
 }  // namespace sparsewave

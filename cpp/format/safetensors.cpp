@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
+#include "format/io_error.h"
 #include "format/json.h"
 
 namespace sparsewave {
@@ -19,6 +21,9 @@ namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the spec's limit: 100 MB
 constexpr int64_t kMaxDim = int64_t(1) << 40;
+// Trained weights (and batch-norm statistics) stay far below this; values
+// near the float32 limit only overflow the arithmetic into NaN.
+constexpr float kMaxWeightMagnitude = 1e6f;
 
 std::size_t dtype_size(DType t) {
   switch (t) {
@@ -51,6 +56,12 @@ const char* dtype_name(DType t) {
   }
 }
 
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void check_shape(const std::string& name, const TensorInfo& t, const std::vector<int64_t>& expected) {
   bool ok = t.shape.size() == expected.size();
   for (std::size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || expected[i] == t.shape[i];
@@ -76,11 +87,11 @@ int64_t TensorInfo::numel() const {
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+  if (fd < 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw std::runtime_error("'" + path + "' is not a regular file");
+    throw IoError("'" + path + "' is not a regular file");
   }
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ < 8) {
@@ -89,7 +100,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   }
   void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (m == MAP_FAILED) throw std::runtime_error("cannot map '" + path + "': " + std::strerror(errno));
+  if (m == MAP_FAILED) throw IoError("cannot map '" + path + "': " + std::strerror(errno));
   map_ = static_cast<const uint8_t*>(m);
   try {
     parse(path);
@@ -173,10 +184,13 @@ const TensorInfo& SafetensorsFile::tensor(const std::string& name) const {
 std::vector<float> SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorInfo& t = tensor(name);
   check_shape(name, t, shape);
+  if (t.dtype != DType::F32 && t.dtype != DType::F16)
+    throw std::invalid_argument("tensor '" + name + "' must be F32 or F16, got " + dtype_name(t.dtype));
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
+  if (out.empty()) return out;  // (memcpy must not see an empty vector's null pointer)
   if (t.dtype == DType::F32) {
     std::memcpy(out.data(), t.data, t.nbytes);
-  } else if (t.dtype == DType::F16) {
+  } else {
     for (std::size_t i = 0; i < out.size(); ++i) {
       uint16_t h;
       std::memcpy(&h, t.data + 2 * i, 2);
@@ -187,12 +201,15 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name, const std:
       else v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
       out[i] = sign ? -v : v;
     }
-  } else {
-    throw std::invalid_argument("tensor '" + name + "' must be F32 or F16, got " + dtype_name(t.dtype));
   }
-  for (std::size_t i = 0; i < out.size(); ++i)
+  for (std::size_t i = 0; i < out.size(); ++i) {
     if (!std::isfinite(out[i]))
       throw std::invalid_argument("tensor '" + name + "' holds a NaN or Inf at flat index " + std::to_string(i));
+    if (std::fabs(out[i]) > kMaxWeightMagnitude)
+      throw std::invalid_argument("tensor '" + name + "' holds " + short_number(out[i]) + " at flat index " +
+                                  std::to_string(i) + ": weight magnitudes above " + short_number(kMaxWeightMagnitude) +
+                                  " are refused (docs/format.md)");
+  }
   return out;
 }
 
@@ -201,7 +218,7 @@ std::vector<int32_t> SafetensorsFile::read_i32(const std::string& name, const st
   check_shape(name, t, shape);
   if (t.dtype != DType::I32) throw std::invalid_argument("tensor '" + name + "' must be I32, got " + dtype_name(t.dtype));
   std::vector<int32_t> out(static_cast<std::size_t>(t.numel()));
-  std::memcpy(out.data(), t.data, t.nbytes);
+  if (!out.empty()) std::memcpy(out.data(), t.data, t.nbytes);
   return out;
 }
 

@@ -22,7 +22,7 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
-  // Throws std::invalid_argument (bad content) or std::runtime_error (I/O).
+  // Throws std::invalid_argument (bad content) or IoError (I/O, io_error.h).
   explicit SafetensorsFile(const std::string& path);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;

@@ -4,13 +4,17 @@
 
 namespace sparsewave {
 
-BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half) {
+namespace {
+
+// The candidate of least cost; pack(br, bc) builds one.
+template <class Pack>
+BlockSparseMatrix pick_best(Pack pack, bool half) {
   struct Candidate { int br, bc; double cost_per_value; };
   const Candidate candidates[] = {{4, 4, 1.0}, {16, 1, 1.0}, {1, 1, 6.0}};
   BlockSparseMatrix best;
   double best_cost = -1;
   for (const auto& c : candidates) {
-    BlockSparseMatrix p = BlockSparseMatrix::from_dense(w, rows, cols, c.br, c.bc);
+    BlockSparseMatrix p = pack(c.br, c.bc);
     const double cost = static_cast<double>(p.nnz_blocks()) * c.br * c.bc * c.cost_per_value + p.n_block_rows() * 8.0;
     if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
@@ -21,6 +25,14 @@ BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half) {
   return best;
 }
 
-BlockSparseMatrix pack_best(const DenseMatrix& m, bool half) { return pack_best(m.v.data(), m.rows, m.cols, half); }
+}  // namespace
+
+BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half) {
+  return pick_best([&](int br, int bc) { return BlockSparseMatrix::from_dense(w, rows, cols, br, bc); }, half);
+}
+
+BlockSparseMatrix pack_best(const CsrMatrix& m, bool half) {
+  return pick_best([&](int br, int bc) { return m.to_blocks(br, bc); }, half);
+}
 
 }  // namespace sparsewave

@@ -3,7 +3,7 @@
 // (block="auto") and the weight writer call this through _core.
 #pragma once
 #include "matrix/block_sparse_matrix.h"
-#include "matrix/dense_matrix.h"
+#include "matrix/csr_matrix.h"
 
 namespace sparsewave {
 
@@ -14,6 +14,8 @@ namespace sparsewave {
 // term is each row's loop overhead and reduction. Ties go to the earlier of
 // 4x4, 16x1, 1x1. half: store the result as float16 (store_half).
 BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half = false);
-BlockSparseMatrix pack_best(const DenseMatrix& m, bool half = false);
+// The same from a sparse matrix, in time linear in its nonzeros (the result
+// equals packing its dense form).
+BlockSparseMatrix pack_best(const CsrMatrix& m, bool half = false);
 
 }  // namespace sparsewave

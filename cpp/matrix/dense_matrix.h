@@ -1,8 +1,8 @@
-// Row-major dense float matrix: what the weight file yields and the model
-// families compose and hoist at load time, before packing (block_choice.h).
+// Row-major dense float matrix: the conditioning network's convolutions and
+// the tables model families precompute at load (matrices the sample loop
+// multiplies are read sparse, csr_matrix.h, and packed, block_choice.h).
 #pragma once
 #include <cstddef>
-#include <cstdint>
 #include <vector>
 
 namespace sparsewave {
@@ -11,9 +11,6 @@ struct DenseMatrix {
   int rows = 0, cols = 0;
   std::vector<float> v;
   float at(int r, int c) const { return v[static_cast<std::size_t>(r) * cols + c]; }
-  DenseMatrix columns(int begin, int end) const;  // [begin, end)
 };
-
-int64_t count_nonzero(const DenseMatrix& m);
 
 }  // namespace sparsewave

@@ -7,6 +7,7 @@
 #include "format/matrix_reader.h"
 #include "kernels/dispatch.h"
 #include "matrix/block_choice.h"
+#include "model/load_budget.h"
 #include "model/output_heads.h"
 
 namespace sparsewave {
@@ -54,6 +55,9 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   upsampler_.factors = {c_.hop_length};
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
                                            : std::vector<float>{}};
+  LoadBudget budget;  // load_budget.h: refuse hostile sizes before building anything
+  budget.add_table("cond.weight (3 hidden x n_mels)", 3 * static_cast<int64_t>(N), M);
+  budget.add_macs("the upsampling taps", polyphase_taps_macs(upsampler_));
   taps_ = polyphase_taps(upsampler_);
   tap_reach_ = tap_reach(taps_);
 
@@ -72,9 +76,9 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   };
 
   // Every 2-D tensor may be stored dense or packed (docs/format.md): save_model packs any sparse one.
-  cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).v, M);
+  cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).to_dense().v, M);
   const auto cond_b = permute_rows(f.read_f32("cond.bias", {3 * N}), 1);
-  const auto in_w = permute_rows(read_matrix(f, "I.weight", 3 * N, 3).v, 3);
+  const auto in_w = permute_rows(read_matrix(f, "I.weight", 3 * N, 3).to_dense().v, 3);
   const auto in_b = permute_rows(f.read_f32("I.bias", {3 * N}), 1);
   const_bias_.resize(3 * N);
   in_prev_c_.resize(3 * N);
@@ -88,17 +92,13 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
     in_cur_c_[r] = r >= 3 * half ? in_w[r * 3 + 2] : 0.0f;
   }
 
-  DenseMatrix R = read_matrix(f, "R.weight", 3 * N, N);
-  DenseMatrix Rp;
-  Rp.rows = 3 * N;
-  Rp.cols = N;
-  Rp.v = permute_rows(R.v, N);
-  r_ = pack_best(Rp, opt.half_weights);
+  const CsrMatrix R = read_matrix(f, "R.weight", 3 * N, N);
+  r_ = pack_best(R.permute_rows(perm), opt.half_weights);
   r_bias_.assign(3 * N, 0.0f);
   if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
   loop_.add(R, r_);
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
-    const DenseMatrix w = read_matrix(f, name + ".weight", out, in);
+    const CsrMatrix w = read_matrix(f, name + ".weight", out, in);
     m = pack_best(w, opt.half_weights);
     b = f.read_f32(name + ".bias", {out});
     loop_.add(w, m);

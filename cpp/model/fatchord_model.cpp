@@ -7,21 +7,21 @@
 #include "format/matrix_reader.h"
 #include "kernels/dispatch.h"
 #include "matrix/block_choice.h"
+#include "model/load_budget.h"
 #include "model/output_heads.h"
 
 namespace sparsewave {
 
 namespace {
 
-// y = M x in double, rounded once (load-time composition of matrices).
-std::vector<float> mat_vec(const DenseMatrix& m, const std::vector<float>& x) {
-  std::vector<float> y(m.rows);
-  for (int r = 0; r < m.rows; ++r) {
-    double acc = 0;
-    for (int c = 0; c < m.cols; ++c) acc += static_cast<double>(m.at(r, c)) * x[c];
-    y[r] = static_cast<float>(acc);
-  }
-  return y;
+// The conditioning tables the constructor will build (load_budget.h),
+// checked before any matrix is read.
+void check_tables(const FatchordConfig& c, LoadBudget& budget) {
+  const int64_t H = c.rnn_dims, M = c.n_mels;
+  budget.add_table("I's aux columns (rnn_dims x aux width)", H, c.aux_width("I"));
+  budget.add_table("rnn1's n_mels projection (3 rnn_dims x n_mels)", 3 * H, M);
+  if (c.n_rnn == 2) budget.add_table("rnn2's n_mels projection (3 rnn_dims x n_mels)", 3 * H, M);
+  budget.add_table("the first fc layer's n_mels projection (fc_dims x n_mels)", c.fc_dims, M);
 }
 
 }  // namespace
@@ -59,49 +59,48 @@ struct FatchordModel::Workspace : GenerationState {
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
   const bool half = opt.half_weights;  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
+  LoadBudget budget;
+  check_tables(c_, budget);
   resnet_.load(f, "upsample.resnet.", M, c_.compute_dims, c_.res_out_dims, c_.res_blocks, 2 * c_.pad + 1, c_.bn_eps);
   upsampler_.factors = c_.upsample_factors;
   for (std::size_t i = 0; i < c_.upsample_factors.size(); ++i) {
     const int k = c_.upsample_kernel_sizes[i];
     upsampler_.kernels.push_back(f.read_f32("upsample.up_layers." + std::to_string(2 * i + 1) + ".weight", {1, 1, 1, k}));
   }
+  budget.add_macs("the upsampling taps", polyphase_taps_macs(upsampler_));
   init_upsample_taps();
 
   const int in_width = M + c_.aux_width("I");
-  const DenseMatrix I = read_matrix(f, "I.weight", H, 1 + in_width);
+  const CsrMatrix I = read_matrix(f, "I.weight", H, 1 + in_width);
   i_bias_ = f.read_f32("I.bias", {H});
-  const DenseMatrix i_mel = I.columns(1, 1 + M);
-  i_aux_ = I.columns(1 + M, 1 + in_width);
-  std::vector<float> i0(H);
-  for (int r = 0; r < H; ++r) i0[r] = I.at(r, 0);
+  const CsrMatrix i_mel = I.columns(1, 1 + M);
+  i_aux_ = I.columns(1 + M, 1 + in_width).to_dense();
+  const std::vector<float> i0 = I.column(0);
 
   // Registers a layer whose input-side term is hoisted out of the loop.
-  auto hoist = [&](const Layer& layer, const DenseMatrix* main_through_i) {
+  auto hoist = [&](const Layer& layer, const CsrMatrix* main_through_i) {
     Hoisted h;
     h.layer = &layer;
     h.through_i = main_through_i != nullptr;
     h.q_zero = layer.bias;
     if (main_through_i) {
-      const DenseMatrix& m = *main_through_i;
-      h.mel_proj.assign(static_cast<std::size_t>(m.rows) * M, 0.0f);
-      for (int r = 0; r < m.rows; ++r)
-        for (int j = 0; j < M; ++j) {
-          double acc = 0;
-          for (int c = 0; c < H; ++c) acc += static_cast<double>(m.at(r, c)) * i_mel.at(c, j);
-          h.mel_proj[static_cast<std::size_t>(r) * M + j] = static_cast<float>(acc);
-        }
-      h.x_coef = mat_vec(m, i0);
-      const auto mb = mat_vec(m, i_bias_);
-      for (int r = 0; r < m.rows; ++r) h.q_zero[r] += mb[r];
+      const CsrMatrix& m = *main_through_i;
+      // main * I_mel in double, rounded once; sparse, so its work follows
+      // the nonzeros the file holds.
+      budget.add_macs(layer.name + "'s n_mels projection", product_macs(m, i_mel));
+      h.mel_proj = dense_product(m, i_mel).v;
+      h.x_coef = m.times(i0);
+      const auto mb = m.times(i_bias_);
+      for (int r = 0; r < m.rows(); ++r) h.q_zero[r] += mb[r];
     }
     hoisted_.push_back(std::move(h));
     return static_cast<int>(hoisted_.size()) - 1;
   };
 
   auto load_gru = [&](const std::string& n, int aux_w, Layer& ih, BlockSparseMatrix& hh, std::vector<float>& hh_bias) {
-    const DenseMatrix w_ih = read_matrix(f, n + ".weight_ih_l0", 3 * H, H + aux_w);
-    const DenseMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
-    DenseMatrix main = w_ih.columns(0, H);
+    const CsrMatrix w_ih = read_matrix(f, n + ".weight_ih_l0", 3 * H, H + aux_w);
+    const CsrMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
+    CsrMatrix main = w_ih.columns(0, H);
     ih.name = n;
     ih.main = pack_best(main, half && n == "rnn2");  // rnn2's W_ih h1 runs per sample
     if (aux_w) ih.aux = pack_best(w_ih.columns(H, H + aux_w));
@@ -114,10 +113,10 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     return main;
   };
   fc_.reserve(c_.fc_names.size());  // hoisted_ keeps pointers into fc_
-  const DenseMatrix gru1_main = load_gru("rnn1", 0, gru1_ih_, gru1_hh_, gru1_hh_bias_);
+  const CsrMatrix gru1_main = load_gru("rnn1", 0, gru1_ih_, gru1_hh_, gru1_hh_bias_);
   hoist(gru1_ih_, &gru1_main);
   if (c_.n_rnn == 2) {
-    const DenseMatrix gru2_main = load_gru("rnn2", c_.aux_width("rnn2"), gru2_ih_, gru2_hh_, gru2_hh_bias_);
+    const CsrMatrix gru2_main = load_gru("rnn2", c_.aux_width("rnn2"), gru2_ih_, gru2_hh_, gru2_hh_bias_);
     // GRU 2 sees y0 + h1: the y0 part is hoisted, W_ih2 h1 runs per sample.
     hoisted_gru2_ = hoist(gru2_ih_, &gru2_main);
     loop_.add(gru2_main, gru2_ih_.main);
@@ -128,10 +127,10 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const int in_main = i == 0 ? H : F;
     const int out = i + 1 == c_.fc_names.size() ? c_.n_classes : F;
     const int aux_w = c_.aux_width(n);
-    const DenseMatrix w = read_matrix(f, n + ".weight", out, in_main + aux_w);
+    const CsrMatrix w = read_matrix(f, n + ".weight", out, in_main + aux_w);
     Layer l;
     l.name = n;
-    const DenseMatrix main = w.columns(0, in_main);
+    const CsrMatrix main = w.columns(0, in_main);
     l.main = pack_best(main, half);
     if (aux_w) l.aux = pack_best(w.columns(in_main, in_main + aux_w));
     l.aux_start = c_.aux_start(n);
@@ -190,11 +189,11 @@ void FatchordModel::append_rows(Incremental& s, const float* mels, int64_t n) co
     if (!hz.through_i) continue;
     const int rows = static_cast<int>(hz.layer->bias.size());
     auto& z = s.z[h];
-    const std::size_t z_first = z.size();
-    z.resize(z_first + static_cast<std::size_t>(n) * rows);
+    const std::size_t z_end = z.size();
+    z.resize(z_end + static_cast<std::size_t>(n) * rows);
     for (int64_t f = 0; f < n; ++f) {
       const float* m = s.rows.data() + first + f * M;
-      float* out = z.data() + z_first + f * rows;
+      float* out = z.data() + z_end + f * rows;
       for (int r = 0; r < rows; ++r) {
         const float* p = hz.mel_proj.data() + static_cast<std::size_t>(r) * M;
         float acc = 0.0f;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "matrix/block_sparse_matrix.h"
-#include "matrix/dense_matrix.h"
+#include "matrix/csr_matrix.h"
 
 namespace sparsewave {
 
@@ -14,8 +14,8 @@ namespace sparsewave {
 struct LoopMacs {
   int64_t nonzero = 0;  // the floor: nonzero weights
   int64_t stored = 0;   // what the kernels execute: stored block values
-  void add(const DenseMatrix& weights, const BlockSparseMatrix& packed) {
-    nonzero += count_nonzero(weights);
+  void add(const CsrMatrix& weights, const BlockSparseMatrix& packed) {
+    nonzero += weights.nonzeros();
     stored += static_cast<int64_t>(packed.n_values());
   }
 };

@@ -21,7 +21,7 @@ struct ModelFile {
 };
 
 // Throws std::invalid_argument (bad/corrupt file, unsupported version or
-// config) or std::runtime_error (cannot open/read); every message names path.
+// config) or IoError (cannot open/read, format/io_error.h); every message names path.
 ModelFile load_model(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace sparsewave

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "numerics/activations.h"
+#include "numerics/unit_range.h"
 
 namespace sparsewave {
 
@@ -39,7 +40,7 @@ float sample_mol(const float* logits, int m, float log_scale_min, float u) {
   const float mean = logits[m + k];
   const float log_s = std::max(logits[2 * m + k], log_scale_min);
   const float x = mean + std::exp(log_s) * (std::log(v) - std::log1p(-v));
-  return std::min(std::max(x, -1.0f), 1.0f);
+  return clamp_unit(x);
 }
 
 double mol_nll_bits(const float* logits, int m, float log_scale_min, float x) {
@@ -75,7 +76,7 @@ double mol_nll_bits(const float* logits, int m, float log_scale_min, float x) {
 }
 
 int value_to_class(float x, int n) {
-  const float k = std::floor((std::min(std::max(x, -1.0f), 1.0f) + 1.0f) * 0.5f * (n - 1) + 0.5f);
+  const float k = std::floor((clamp_unit(x) + 1.0f) * 0.5f * (n - 1) + 0.5f);
   return static_cast<int>(std::min(std::max(k, 0.0f), static_cast<float>(n - 1)));
 }
 

@@ -11,7 +11,7 @@ double softmax_nll_bits(const float* logits, int n, int k);
 // Mixture of logistics, logits laid out [pi (m) | mean (m) | log_scale (m)].
 // One uniform: the component is chosen by inverse CDF over softmax(pi) and
 // the uniform's position inside that component's interval (itself uniform)
-// drives the logistic quantile. Result clamped to [-1, 1].
+// drives the logistic quantile. Result clamped to [-1, 1] (NaN -> 0).
 float sample_mol(const float* logits, int n_mix, float log_scale_min, float u);
 
 // -log2 P(x) for the discretised mixture over 2^16 bins on [-1, 1] (the

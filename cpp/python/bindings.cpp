@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "format/io_error.h"
 #include "kernels/dispatch.h"
 #include "matrix/block_choice.h"
 #include "matrix/block_sparse_matrix.h"
@@ -89,14 +90,19 @@ void matvec_many(const BlockSparseMatrix& m, const FloatArray& x, FloatArray& ou
 
 PYBIND11_MODULE(_core, mod) {
   mod.doc() = "sparsewave C++ core (block-sparse kernels with run-time ISA dispatch)";
+  // Bad content and arguments -> ValueError, I/O -> OSError. Anything else
+  // (pybind11's own value_error/type_error, which derive from
+  // std::runtime_error, included) goes on to pybind11's translator.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const py::builtin_exception&) {
+      throw;
     } catch (const std::invalid_argument& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(PyExc_MemoryError, "sparsewave: out of memory");
-    } catch (const std::runtime_error& e) {
+    } catch (const sparsewave::IoError& e) {
       PyErr_SetString(PyExc_OSError, e.what());
     }
   });

@@ -1,6 +1,6 @@
 #include "synth/emphasis.h"
 
-#include <algorithm>
+#include "numerics/unit_range.h"
 
 namespace sparsewave {
 
@@ -9,7 +9,7 @@ void deemphasize(float* samples, int64_t n, float a, double* state) {
   double prev = *state;
   for (int64_t i = 0; i < n; ++i) {
     prev = samples[i] + static_cast<double>(a) * prev;
-    samples[i] = static_cast<float>(std::clamp(prev, -1.0, 1.0));
+    samples[i] = static_cast<float>(clamp_unit(prev));
   }
   *state = prev;
 }

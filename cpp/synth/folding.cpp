@@ -3,19 +3,32 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
+
+#include "numerics/unit_range.h"
 
 namespace sparsewave {
 
 FoldPlan plan_folds(int64_t total, int64_t target, int64_t overlap) {
+  if (total < 0 || total > kMaxFoldedSamples)
+    throw std::invalid_argument("an utterance of " + std::to_string(total) + " samples is outside [0, 2^60]");
   if (target < 1) throw std::invalid_argument("target must be at least 1 sample");
   if (overlap < 0) throw std::invalid_argument("overlap must not be negative");
+  // A target or overlap past the utterance only adds steps whose samples are
+  // discarded: clamp both to it (the layout is the same, and every sum below
+  // stays within 3 * total).
+  target = std::min(target, std::max<int64_t>(total, 1));
+  overlap = std::min(overlap, total);
   FoldPlan p;
   p.total = total;
   p.target = target;
   p.overlap = overlap;
   const int64_t stride = target + overlap;
   const int64_t n = std::max<int64_t>(1, (total - overlap + stride - 1) / stride);
-  for (int64_t i = 0; i < n; ++i) p.spans.push_back({i * stride, target + 2 * overlap});
+  // Several folds: each is shorter than the utterance. One fold: it is the
+  // utterance, with no neighbour to overlap.
+  const int64_t length = n == 1 ? total : target + 2 * overlap;
+  for (int64_t i = 0; i < n; ++i) p.spans.push_back({i * stride, length});
   return p;
 }
 
@@ -52,7 +65,7 @@ std::vector<float> crossfade_folds(const FoldPlan& p, const std::vector<std::vec
   }
   // Equal power keeps uncorrelated folds' loudness, but two folds agreeing
   // near full scale can sum past it (up to sqrt 2): keep the [-1, 1] promise.
-  for (float& v : out) v = std::min(std::max(v, -1.0f), 1.0f);
+  for (float& v : out) v = clamp_unit(v);
   return out;
 }
 

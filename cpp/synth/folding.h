@@ -20,7 +20,12 @@ struct FoldPlan {
   std::vector<StreamSpan> spans;
 };
 
-// Throws std::invalid_argument for target < 1 or overlap < 0.
+// Longest utterance plan_folds takes (its sums stay far inside int64).
+constexpr int64_t kMaxFoldedSamples = int64_t(1) << 60;
+
+// Throws std::invalid_argument for target < 1, overlap < 0 or total outside
+// [0, kMaxFoldedSamples]. A target or overlap longer than the utterance is
+// clamped to it, and a single fold is exactly the utterance long.
 FoldPlan plan_folds(int64_t total, int64_t target, int64_t overlap);
 
 // folds[i] holds spans[i].length samples; returns `total` samples.

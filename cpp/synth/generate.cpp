@@ -10,6 +10,11 @@
 
 namespace sparsewave {
 
+int max_useful_threads() {
+  const unsigned n = std::thread::hardware_concurrency();  // 0 when unknown
+  return n == 0 ? 1 : static_cast<int>(std::min(n, 1024u));
+}
+
 FoldPlan plan_model_folds(const Model& model, int64_t total, int64_t target, int64_t overlap) {
   const int sr = model.sample_rate();
   return plan_folds(total, target > 0 ? target : sr / 2, overlap >= 0 ? overlap : sr / 40);
@@ -40,7 +45,7 @@ std::vector<float> generate_folded(const Model& m, const Conditioning& cond, con
     throw std::invalid_argument("uniforms has " + std::to_string(o.n_uniforms) + " values, need " +
                                 std::to_string(n_folds) + " folds x " + std::to_string(fold_len * per));
   std::vector<std::vector<float>> folds(n_folds, std::vector<float>(static_cast<std::size_t>(fold_len)));
-  const int threads = std::max(1, std::min(o.threads, n_folds));
+  const int threads = std::max(1, std::min({o.threads, n_folds, max_useful_threads()}));
   std::atomic<bool> cancelled{false};
   std::atomic<int64_t> done{0};
   // Progress is reported in output samples: fold steps scaled to the utterance.
@@ -68,10 +73,20 @@ std::vector<float> generate_folded(const Model& m, const Conditioning& cond, con
     }
   };
   // The calling thread does a share of the work too, so callbacks that must
-  // run on it (Python's signal checks) keep running.
+  // run on it (Python's signal checks) keep running. Where the system will
+  // not start another thread (memory or process limits), the calling thread
+  // also takes the shares no thread could: same output, later.
   std::vector<std::thread> pool;
-  for (int w = 1; w < threads; ++w) pool.emplace_back(work, w);
+  int started = 1;
+  for (; started < threads; ++started) {
+    try {
+      pool.emplace_back(work, started);
+    } catch (...) {
+      break;
+    }
+  }
   work(0);
+  for (int w = started; w < threads; ++w) work(w);
   for (auto& t : pool) t.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);

@@ -17,7 +17,7 @@ struct SynthesisOptions {
   bool batched = false;
   int64_t target = 0;   // samples per fold (batched); 0 = half a second
   int64_t overlap = -1; // samples shared by neighbouring folds; -1 = 25 ms
-  int threads = 1;
+  int threads = 1;       // at most max_useful_threads() run
   // Optional uniforms: total samples (unbatched) or folds x fold_length (batched).
   const float* uniforms = nullptr;
   int64_t n_uniforms = 0;
@@ -29,6 +29,10 @@ struct SynthesisOptions {
 struct SynthesisCancelled : std::runtime_error {
   SynthesisCancelled() : std::runtime_error("synthesis cancelled") {}
 };
+
+// Threads batched synthesis uses at most: the CPUs this machine has (more
+// only share them, at the cost of memory for stacks and workspaces).
+int max_useful_threads();
 
 // The folds of an utterance of `total` samples; target <= 0 and overlap < 0
 // pick the defaults (half a second, 25 ms at the model's sample rate).

@@ -13,6 +13,10 @@ from ._paths import check_input_file
 # Conditioning memory grows with utterance length (upsampled mels); refuse
 # inputs that would need more than this many frames unless raised.
 DEFAULT_MAX_FRAMES = 200_000
+# Batched synthesis: more threads than CPUs only share them (the engine runs at most one per CPU);
+# fold lengths are clamped to the utterance, so this bound only keeps them inside int64.
+MAX_THREADS = 1024
+MAX_FOLD_SAMPLES = 2**62
 
 
 class Vocoder:
@@ -170,17 +174,11 @@ class Vocoder:
         """
         m = self.check_mels(mels)
         seed = _resolve_seed(seed)
-        if not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        threads = _integer("threads", threads, 1, MAX_THREADS)
         if threads > 1 and not batched:
             raise ValueError(f"threads={threads} needs batched=True: unbatched synthesis is one sequential "
                              "stream on one thread")
-        if target is not None and int(target) < 1:
-            raise ValueError(f"target must be a positive number of samples, got {target}")
-        if overlap is not None and int(overlap) < 0:
-            raise ValueError(f"overlap must be >= 0 samples, got {overlap}")
-        target = 0 if target is None else int(target)  # 0 / -1: the engine's defaults
-        overlap = -1 if overlap is None else int(overlap)
+        target, overlap = _fold_options(target, overlap)
         u = None
         if uniforms is not None:
             u = np.ascontiguousarray(uniforms, dtype=np.float32)
@@ -196,7 +194,7 @@ class Vocoder:
             if not np.all((u >= 0) & (u < 1)):
                 raise ValueError("uniforms must lie in [0, 1)")
             u = u.reshape(-1)
-        return self._v.synthesize(m, int(seed), bool(batched), target, overlap, int(threads), u, progress)
+        return self._v.synthesize(m, seed, bool(batched), target, overlap, threads, u, progress)
 
     def stream(self, mels, *, chunk_samples: int = 4096, seed: int | None = None):
         """Yield the waveform of ``mels`` in float32 chunks as it is generated.
@@ -226,8 +224,9 @@ class Vocoder:
         return Streamer(self, _resolve_seed(seed))
 
     def fold_layout(self, frames: int, target: int | None = None, overlap: int | None = None) -> list[tuple[int, int]]:
-        """(start, length) of each fold batched synthesis would generate."""
-        return self._v.fold_spans(int(frames), 0 if target is None else int(target), -1 if overlap is None else int(overlap))
+        """(start, length) of each fold batched synthesis would generate for ``frames`` mel frames."""
+        frames = _integer("frames", frames, 1, self.max_frames)
+        return self._v.fold_spans(frames, *_fold_options(target, overlap))
 
     def logits(self, mels, audio) -> np.ndarray:
         """Teacher-forced output logits (samples, n_classes): step t is fed audio[t-1]."""
@@ -246,12 +245,28 @@ class Vocoder:
 
 
 def _resolve_seed(seed) -> int:
-    """``seed`` checked, or a fresh random one for None."""
+    """``seed`` checked (an integer in [0, 2**64)), or a fresh random one for None."""
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2**63))
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return _integer("seed", seed, 0, 2**64 - 1)
+
+
+def _integer(name: str, value, lo: int, hi: int) -> int:
+    """``value`` as an int in [lo, hi], else a ValueError naming ``name``. Only integers pass:
+    ``int(1.7)`` would silently truncate."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def _fold_options(target, overlap) -> tuple[int, int]:
+    """Batched synthesis's fold ``target`` / ``overlap`` (samples) for the engine: 0 / -1 pick its
+    defaults (0.5 s / 25 ms); values past the utterance are clamped to it there."""
+    target = 0 if target is None else _integer("target", target, 1, MAX_FOLD_SAMPLES)
+    overlap = -1 if overlap is None else _integer("overlap", overlap, 0, MAX_FOLD_SAMPLES)
+    return target, overlap
 
 
 class Streamer:
