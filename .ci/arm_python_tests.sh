@@ -160,6 +160,8 @@ mkdir -p "$ROOT/tmp/sparsewave-wheel"
 cp "$WHEEL" "$ROOT/tmp/sparsewave-wheel/"
 w=/tmp/sparsewave-wheel/$(basename "$WHEEL")
 # With its dependencies first, then forced: a rebuilt wheel keeps its version.
+# Not the [eval] extra: pesq and praat-parselmouth have no cp311 aarch64 wheels on the index
+# (they would compile under emulation, Praat for hours); its tests skip with a reason here.
 in_root cortex-a53 python -m pip install -q numpy pytest "$w[test]"
 in_root cortex-a53 python -m pip install -q --force-reinstall --no-deps "$w"
 in_root cortex-a53 python -m pip check >&2

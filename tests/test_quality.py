@@ -105,7 +105,8 @@ def test_evaluate_clip_names_a_missing_package(monkeypatch):
     voc = sparsewave.Vocoder.default()
     audio = np.zeros(voc.sample_rate // 2, np.float32)
     audio[::50] = 0.5
-    with pytest.raises(ImportError, match=r"'pystoi' \(pip install 'sparsewave\[eval\]'\)"):
+    with pytest.raises(ImportError, match="'pystoi'") as e:
         evaluate_clip(voc, audio, standard_metrics=True)
+    assert "pip install 'sparsewave[eval]'" in str(e.value)
     # auto: without the extra it scores what it can, as before the extra existed.
     assert evaluate_clip(voc, audio).metrics == {}

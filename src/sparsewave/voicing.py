@@ -84,6 +84,8 @@ def voicing_agreement(reference, synthesized, sample_rate: int, **settings) -> V
     """Compare the voicing and pitch of ``synthesized`` with ``reference`` over their common frames
     (both at ``sample_rate`` and on one time line; ``sparsewave.metrics.align`` does that).
     ``settings``: time_step, floor, ceiling of ``frame_pitch``."""
+    check_mono_audio(reference, "reference")
+    check_mono_audio(synthesized, "synthesized")
     ref = frame_pitch(reference, sample_rate, **settings)
     syn = frame_pitch(synthesized, sample_rate, **settings)
     n = min(len(ref.times), len(syn.times))

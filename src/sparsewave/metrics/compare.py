@@ -20,7 +20,7 @@ import numpy as np
 
 from .alignment import METRIC_RATE, align
 from .dnsmos import DNSMOS_KEYS, dnsmos as dnsmos_scores
-from .extra import require
+from .extra import require, require_all
 
 __all__ = ["vocoder_metrics", "METRIC_KEYS"]
 
@@ -58,6 +58,7 @@ def vocoder_metrics(reference, synthesized, sample_rate: int, *, dnsmos: bool = 
     """
     from ..voicing import voicing_agreement  # imported here: sparsewave.voicing imports this package
 
+    require_all(["pesq", "pystoi", "parselmouth", *(("onnxruntime", "speechmos") if dnsmos else ())], "vocoder_metrics")
     ref, syn, delay = align(reference, synthesized, sample_rate, max_delay_s=max_delay_s)
     if not ref.any():
         raise ValueError("the reference is digital silence over the compared part: nothing to score against")

@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 import sys
 
-__all__ = ["EVAL_PACKAGES", "MissingExtraError", "missing_eval_packages", "require"]
+__all__ = ["EVAL_PACKAGES", "MissingExtraError", "missing_eval_packages", "require", "require_all"]
 
 # import name -> distribution name (what pip installs); pyproject.toml's [eval] extra lists the same.
 EVAL_PACKAGES = {
@@ -54,3 +54,12 @@ def require(module: str, purpose: str):
     except ImportError as e:
         raise MissingExtraError(f"{purpose} needs the optional package '{EVAL_PACKAGES[module]}' "
                                 f"({INSTALL_HINT}): {e}") from e
+
+
+def require_all(modules, purpose: str) -> None:
+    """Raise MissingExtraError naming every one of ``modules`` (import names) that is not installed,
+    so that one error lists all a call needs."""
+    missing = missing_eval_packages(modules)
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise MissingExtraError(f"{purpose} needs the optional package{'s' * (len(missing) > 1)} {names} ({INSTALL_HINT})")
