@@ -91,7 +91,7 @@ def _summary_metrics(rows: list[dict]) -> dict:
     """Plain means over the clips of each standard metric (clips without a value left out), and the
     worst clip's pitch error."""
     keys = [k for k in rows[0] if k not in ("clip", "seconds", "nll_bits", "mel_correlation", "mel_correlations",
-                                             "synth_seconds", "plot")]
+                                             "synth_seconds", "plot", "compared_seconds")]
     out = {}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]

@@ -33,6 +33,7 @@ _CALIBRATION = {
 }
 # One thread: the scores are the same at any count, and callers (trainers) share the CPU.
 _THREADS = 1
+_BATCH = 8  # windows per model call: bounds memory on long clips
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,5 +69,8 @@ def dnsmos(audio, sample_rate: int) -> dict:
     x = at_metric_rate(audio, sample_rate)
     if not np.any(x):
         raise ValueError("audio is digital silence: DNSMOS has nothing to score")
-    raw = _session().run(None, {"input_1": _windows(np.clip(x, -1.0, 1.0))})[0].astype(np.float64)
+    windows = _windows(np.clip(x, -1.0, 1.0))
+    session = _session()
+    raw = np.concatenate([session.run(None, {"input_1": windows[a:a + _BATCH]})[0]
+                          for a in range(0, len(windows), _BATCH)]).astype(np.float64)
     return {key: float(np.mean(np.polyval(_CALIBRATION[key], raw[:, i]))) for i, key in enumerate(DNSMOS_KEYS)}
