@@ -97,6 +97,21 @@ def test_empty_packed_matrices_are_not_expanded(tmp_path):
     assert r["grew_mib"] < 100
 
 
+def test_huge_upsampling_taps_are_refused(tmp_path):
+    """A 1 KiB change of config: one upsampling stage of factor 100,000 with a 4,097-tap kernel
+    makes the polyphase taps cost 2e9 multiply-adds at load (8.5 s here): past the budget."""
+    cfg = W.config_fatchord("RAW", {
+        "voc_rnn_dims": 16, "voc_fc_dims": 8, "voc_compute_dims": 4, "voc_res_out_dims": 4,
+        "voc_res_blocks": 0, "voc_upsample_factors": [100_000], "hop_length": 100_000, "num_mels": 4,
+        "voc_pad": 1})
+    cfg["upsample_kernel_sizes"] = [4097]
+    p = W.random_params(cfg, seed=1)
+    p = {k: (np.abs(v) + 0.5 if k.endswith("running_var") else v) for k, v in p.items()}
+    save_model(tmp_path / "taps.sw", p, cfg)
+    with pytest.raises(ValueError, match=r"taps\.sw.*multiply-adds, the load budget \(reached at the upsampling taps\)"):
+        sparsewave.Vocoder.load(tmp_path / "taps.sw")
+
+
 def test_hostile_model_still_synthesizes(tmp_path):
     """The wide, empty model is a valid (silly) model: it loads and synthesizes a frame."""
     v = sparsewave.Vocoder.load(hostile_fatchord(tmp_path / "wide.sw", 8192, 1))

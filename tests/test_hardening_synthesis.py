@@ -118,15 +118,18 @@ def mol_model(tmp_path_factory):
         "voc_rnn_dims": 16, "voc_fc_dims": 8, "voc_compute_dims": 4, "voc_res_out_dims": 4,
         "voc_res_blocks": 1, "voc_upsample_factors": [2], "hop_length": 2, "num_mels": 4, "voc_pad": 1})
     p = W.random_params(cfg, seed=5)
-    p = {k: (np.abs(v) + 0.5 if k.endswith("running_var") else v) for k, v in p.items()}
+    # Matrices 1000x larger (up to a few hundred: inside the load's 1e6 bound).
+    p = {k: (np.abs(v) + 0.5 if k.endswith("running_var") else v * 1000 if v.ndim == 2 else v) for k, v in p.items()}
     path = save_model(tmp_path_factory.mktemp("mol") / "mol.sw", p, cfg)
     return sparsewave.Vocoder.load(path)
 
 
 @pytest.mark.parametrize("batched", [False, True])
 def test_overflowing_mol_head_still_returns_samples_in_range(mol_model, batched):
-    mels = np.full((8, 4), 3e38, np.float32)  # finite, so accepted; the conditioning overflows
-    mels[::2] *= -1
+    """Finite mels near the float32 limit overflow this model's logits to +-inf, and the MOL
+    sample to inf - inf = NaN (before: 2 of 16 samples unbatched, 9 batched)."""
+    mels = np.full((8, 4), 3e38, np.float32)
+    assert np.isinf(mol_model.logits(mels, np.zeros(16, np.float32))).any()  # the overflow is real
     y = mol_model.synthesize(mels, seed=1, batched=batched, target=4, overlap=2)
     assert y.shape == (16,)
     assert np.all(np.isfinite(y)) and np.all(np.abs(y) <= 1), y

@@ -15,7 +15,7 @@ namespace sparsewave {
 // dual-softmax: cond.weight). 2^22 floats = 16 MiB.
 constexpr int64_t kMaxTableFloats = int64_t(1) << 22;
 // Multiply-adds spent building them (matrix compositions, upsampling taps).
-constexpr int64_t kMaxLoadMacs = int64_t(1) << 31;
+constexpr int64_t kMaxLoadMacs = int64_t(1) << 30;
 
 class LoadBudget {
  public:

@@ -160,9 +160,12 @@ class Vocoder:
                    overlap: int | None = None, threads: int = 1, uniforms=None, progress=None) -> np.ndarray:
         """Vocode ``mels`` (frames, n_mels) float32 into a float32 waveform in [-1, 1].
 
-        seed: RNG seed (random when None). batched: generate overlapping folds
+        seed: RNG seed in [0, 2**64) (random when None); seed, target, overlap and
+        threads must be integers (1.7 raises ValueError). batched: generate overlapping folds
         together (faster; ``target``/``overlap`` in samples, defaults 0.5 s /
-        25 ms), over ``threads`` threads. Unbatched generation is one
+        25 ms; a fold never runs past the utterance), over ``threads`` threads
+        (at most one per CPU runs; where the system refuses to start one, the
+        calling thread does its share: same output). Unbatched generation is one
         sequential stream, so ``threads`` > 1 needs ``batched=True`` (a
         ValueError otherwise: switching to batched silently would change the
         output for a given seed). uniforms: the random number of each
