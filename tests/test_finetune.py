@@ -243,3 +243,21 @@ def test_init_errors_are_clear(wav_dir, tmp_path):
     init = save_model(tmp_path / "init.sw", _random_params(cfg, 2), cfg)
     with pytest.raises(ValueError, match="freeze"):
         train(_ft_config(wav_dir, tmp_path / "b", init, freeze="everything"))
+
+
+def test_keep_masks_holds_the_init_models_zero_pattern(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 8, density=0.3), cfg)
+    res = train(_ft_config(wav_dir, tmp_path / "run", init, keep_masks=True, steps=4))
+    before, _ = load_model_tensors(init)
+    after, _ = load_model_tensors(res["model"])
+    for name in ("I.weight", "rnn1.weight_ih_l0", "rnn1.weight_hh_l0", "fc1.weight", "fc3.weight"):
+        assert np.array_equal(after[name] == 0, before[name] == 0), name  # same zeros, none revived
+        assert not np.array_equal(after[name], before[name]), name        # and it did train
+
+
+def test_keep_masks_needs_an_init(wav_dir, tmp_path):
+    cfg = _ft_config(wav_dir, tmp_path / "run", "x.sw", keep_masks=True)
+    cfg.init = None
+    with pytest.raises(ValueError, match="--init"):
+        train(cfg)

@@ -50,6 +50,9 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
                    help="with --init on a fatchord-family model: hold the conditioning network (MelResNet + "
                         "upsampler), or everything but the GRU and fc layers, fixed (default none)")
     a = p.add_argument_group("pruning")
+    a.add_argument("--keep-masks", action="store_true",
+                   help="with --init: keep the model's own zero weights at zero (its sparsity pattern) instead "
+                        "of re-pruning into blocks (the --sparsity/--block schedule is then unused)")
     a.add_argument("--sparsity", type=_sparsity, default=0.9, help="target fraction of zero blocks Z (default 0.9)")
     a.add_argument("--block", type=_block, default="4x4", help="4x4 or 16x1 (default 4x4)")
     a.add_argument("--prune-start", type=nonneg_int, default=None, help="t0 (default steps/10)")
@@ -111,7 +114,7 @@ def config_from_args(args: argparse.Namespace):
         val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
-        quiet=args.quiet, init=args.init, freeze=args.freeze, keep_exports=args.keep_exports)
+        quiet=args.quiet, init=args.init, freeze=args.freeze, keep_masks=args.keep_masks, keep_exports=args.keep_exports)
 
 
 def main(argv=None, prog: str | None = None) -> int:

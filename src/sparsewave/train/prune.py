@@ -180,3 +180,56 @@ class BlockPruner:
             self.masks[name] = _expand(bm, self.block, p[rows].shape)
         self.current = float(state["current"])
         self.apply()
+
+
+class FixedMasks:
+    """Keeps a model's own zero weights at zero (``--keep-masks``): fine-tuning a pruned model
+    without changing its sparsity pattern. Same interface as :class:`BlockPruner`, whose block
+    schedule it replaces; the masks are the nonzero pattern of the prune targets at the start."""
+
+    def __init__(self, model, *, prune_heads: bool = True):
+        self.targets = dict(model.prune_targets(prune_heads))
+        self.masks = {n: (p[rows] != 0).detach().clone() for n, (p, rows) in self.targets.items()}
+        self.current = self.sparsity()
+        self.start = self.steps = self.end = 0
+
+    def sparsity(self) -> float:
+        total = sum(m.numel() for m in self.masks.values())
+        return 1.0 - sum(int(m.sum()) for m in self.masks.values()) / max(total, 1)
+
+    def due(self, step: int) -> bool:
+        return False
+
+    def update(self, step: int) -> float:
+        self.apply()
+        return self.current
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        for name, (p, rows) in self.targets.items():
+            p[rows].mul_(self.masks[name].to(p.dtype))
+
+    def step(self, step: int) -> bool:
+        self.apply()
+        return False
+
+    def below_target(self) -> bool:
+        return False
+
+    def block_sparsity(self) -> dict[str, float]:
+        """Fraction of zero weights of each masked matrix (its own pattern, not blocks)."""
+        return {n: 1.0 - float(m.float().mean()) for n, m in self.masks.items()}
+
+    def names(self) -> Iterable[str]:
+        return self.targets.keys()
+
+    def state_dict(self) -> dict:
+        return {"fixed_masks": {n: m.cpu().clone() for n, m in self.masks.items()}, "current": self.current}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "fixed_masks" not in state:
+            raise ValueError("checkpoint was trained with block pruning, not --keep-masks")
+        for name, (p, rows) in self.targets.items():
+            self.masks[name] = state["fixed_masks"][name].to(device=p.device, dtype=torch.bool)
+        self.current = float(state["current"])
+        self.apply()

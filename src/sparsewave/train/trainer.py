@@ -21,7 +21,7 @@ from .._format import format_duration
 from ..audio.emphasis import check_preemphasis
 from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
 from .model import LN2, DualSoftmaxWaveRNN, export_model
-from .prune import BlockPruner
+from .prune import BlockPruner, FixedMasks
 
 __all__ = ["TrainConfig", "train", "CHECKPOINT", "LOG", "MODEL", "load_checkpoint"]
 
@@ -72,6 +72,7 @@ class TrainConfig:
     quiet: bool = False
     init: Optional[str] = None            # fine-tune this .sw file (fatchord family or dual softmax)
     freeze: str = "none"                  # fatchord fine-tuning: none, conditioning, all-but-recurrent
+    keep_masks: bool = False              # with init: hold its zero weights at zero instead of block pruning
     keep_exports: bool = False            # also keep every export as exports/step_NNNNNN.sw
 
     def resolved(self) -> "TrainConfig":
@@ -252,8 +253,13 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         raise ValueError(f"checkpoint {ck_path} holds a different model ({arch}); pass the options it was started with, --fresh, or another -o folder")
     ctx = model.context_frames
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
-                         every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm)
+    if cfg.keep_masks:
+        if not cfg.init:
+            raise ValueError("--keep-masks keeps the zero pattern of an --init model; give --init")
+        pruner = FixedMasks(model, prune_heads=True)
+    else:
+        pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
+                             every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm)
     rng = np.random.default_rng(cfg.seed)
     step, elapsed_before = 0, 0.0
     if resume is not None:
@@ -278,9 +284,13 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     n_params = sum(p.numel() for p in model.parameters())
     if frozen:
         say(f"frozen ({cfg.freeze}): {len(frozen)} tensors, {sum(p.numel() for p in model.parameters() if not p.requires_grad):,} parameters")
-    say(f"model: hidden {model.hidden}, {n_params:,} parameters; "
-        f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
-        f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
+    if cfg.keep_masks:
+        say(f"model: hidden {model.hidden}, {n_params:,} parameters; keeping the zero weights of "
+            f"{', '.join(pruner.names())} at zero ({pruner.current:.1%} of them)")
+    else:
+        say(f"model: hidden {model.hidden}, {n_params:,} parameters; "
+            f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
+            f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
 
     # The log and checkpoint travel with the run folder: paths in them are relative to it, never
     # absolute machine paths ("out" is the folder itself).
