@@ -68,6 +68,16 @@ def test_several_clips_get_one_plot_each_and_a_text_report(clips, tmp_path):
     assert "V/UV F1" in p.stdout and "DNSMOS SIG/BAK/OVRL" in p.stdout and "(recording " in p.stdout
 
 
+@pytest.mark.skipif(bool(missing_eval_packages(["matplotlib"])), reason="matplotlib not installed")
+def test_clips_of_the_same_name_get_numbered_plots(clips, tmp_path):
+    from sparsewave.cli.evaluate import _plot_paths
+
+    twin = tmp_path / "other" / clips[0].name
+    paths = _plot_paths(tmp_path / "s.png", [clips[0], twin, clips[1]])
+    assert [p.name for p in paths] == ["s-1-low.png", "s-2-low.png", "s-3-high.png"]
+    assert _plot_paths(tmp_path / "s.png", [clips[0]]) == [tmp_path / "s.png"]
+
+
 def test_basic_leaves_the_standard_metrics_out(clips):
     p = evaluate(clips[0], "--json", "--metrics", "basic")
     assert p.returncode == 0, p.stderr

@@ -63,7 +63,8 @@ def _standard_metrics(choice: str, quiet: bool) -> bool:
 
 
 def _plot_paths(plot, clips: list[Path]) -> list:
-    """One PNG per clip: ``plot`` itself for one clip, ``plot``'s stem + '-' + the clip's stem for several."""
+    """One PNG per clip: ``plot`` itself for one clip, ``plot``'s stem + '-' + the clip's stem for several
+    (numbered when two clips share a name)."""
     from .._paths import check_output_file
     from ..metrics.extra import INSTALL_HINT, missing_eval_packages
 
@@ -72,7 +73,10 @@ def _plot_paths(plot, clips: list[Path]) -> list:
     if missing_eval_packages(["matplotlib"]):
         raise CliError(f"--plot needs the optional package matplotlib: {INSTALL_HINT}")
     base = Path(plot)
-    paths = [base] if len(clips) == 1 else [base.with_name(f"{base.stem}-{c.stem}{base.suffix or '.png'}") for c in clips]
+    stems = [c.stem for c in clips]
+    if len(set(stems)) < len(stems):  # same names in different folders: number them so none overwrites another
+        stems = [f"{i + 1}-{stem}" for i, stem in enumerate(stems)]
+    paths = [base] if len(clips) == 1 else [base.with_name(f"{base.stem}-{stem}{base.suffix or '.png'}") for stem in stems]
     return [check_output_file(p) for p in paths]
 
 
