@@ -311,3 +311,24 @@ def test_train_mel_config_json_error_names_the_file(tmp_path, capsys):
     bad.write_text('{"n_mels": 080}')
     assert train_cli.main([str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--mel-config", str(bad)]) == 1
     assert "mel.json" in capsys.readouterr().err
+
+
+def test_writer_refuses_weights_the_engine_refuses(tmp_path):
+    from sparsewave.weights import save_model
+
+    cfg = {"family": "fatchord"}
+    with pytest.raises(ValueError, match="magnitudes above"):
+        save_model(tmp_path / "big.sw", {"w": np.full((4, 4), 2e6, np.float32)}, cfg)
+    assert not (tmp_path / "big.sw").exists()
+
+
+def test_mels_near_the_float_limit_are_refused():
+    import sparsewave
+
+    v = sparsewave.Vocoder.default()
+    mels = np.zeros((3, v.n_mels), np.float32)
+    mels[1, 5] = 3e38
+    with pytest.raises(ValueError, match="frame 1, mel bin 5"):
+        v.nll(mels, np.zeros(3 * v.hop_length, np.float32))
+    mels[1, 5] = -1e5  # large but plausible-ish values still run
+    assert np.isfinite(v.synthesize(mels[:2], seed=0)).all()

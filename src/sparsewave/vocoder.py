@@ -19,6 +19,10 @@ MAX_THREADS = 1024
 MAX_FOLD_SAMPLES = 2**62
 
 
+# Mel features of every front end are within a few hundred of zero; values near the float32
+# limit only overflow the network's arithmetic (NaN logits), so they are refused.
+MAX_MEL_MAGNITUDE = 1e6
+
 class Vocoder:
     """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``.
 
@@ -137,6 +141,10 @@ class Vocoder:
         if not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise ValueError(f"mels holds NaN or Inf (first at frame {bad[0]}, mel bin {bad[1]})")
+        if float(np.max(np.abs(arr))) > MAX_MEL_MAGNITUDE:
+            bad = np.argwhere(np.abs(arr) > MAX_MEL_MAGNITUDE)[0]
+            raise ValueError(f"mels holds {arr[bad[0], bad[1]]:.3g} at frame {bad[0]}, mel bin {bad[1]}: values "
+                             f"beyond +-{MAX_MEL_MAGNITUDE:.0e} are not mel features (they overflow the network)")
         return arr
 
     def _check_audio(self, audio, frames: int) -> np.ndarray:

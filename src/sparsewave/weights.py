@@ -27,6 +27,8 @@ PACKED_SUFFIXES = (".bsr_shape", ".bsr_row_ptr", ".bsr_block_col", ".bsr_values"
 # Below this fraction of nonzero weights a matrix is stored packed (smaller
 # file); the engine re-chooses the block shape at load either way.
 PACK_BELOW_DENSITY = 0.5
+# The engine refuses larger weights (cpp/format/safetensors.cpp, docs/format.md): the writer agrees.
+MAX_WEIGHT_MAGNITUDE = 1e6
 
 
 def _require_safetensors():
@@ -72,6 +74,9 @@ def save_model(path, tensors: Mapping[str, np.ndarray], config: Mapping, *, pack
         arr = np.ascontiguousarray(arr, dtype=np.float32)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"tensor '{name}' holds NaN or Inf")
+        if arr.size and float(np.max(np.abs(arr))) > MAX_WEIGHT_MAGNITUDE:
+            raise ValueError(f"tensor '{name}' holds {float(np.max(np.abs(arr))):.3g}: weight magnitudes above "
+                             f"{MAX_WEIGHT_MAGNITUDE:.0e} are refused (the engine would not load the file)")
         if pack_sparse and arr.ndim == 2 and arr.size >= 256 and np.count_nonzero(arr) < PACK_BELOW_DENSITY * arr.size:
             out.update(pack_matrix(name, arr))
         else:
