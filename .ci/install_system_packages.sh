@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages CI needs: aarch64 cross compiler, qemu user-mode emulation,
-# ninja and google-benchmark. Skips apt when everything is already present.
+# ninja, google-benchmark, and clang with its sanitizer/libFuzzer runtimes
+# (.ci/sanitizers.sh). Skips apt when everything is already present.
 set -euo pipefail
-packages=(g++-aarch64-linux-gnu qemu-user qemu-user-static ninja-build libbenchmark-dev debootstrap binutils-aarch64-linux-gnu curl ca-certificates file)
+packages=(g++-aarch64-linux-gnu qemu-user qemu-user-static ninja-build libbenchmark-dev debootstrap binutils-aarch64-linux-gnu curl ca-certificates file clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
