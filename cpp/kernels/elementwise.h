@@ -1,17 +1,23 @@
 // Element-wise kernel slots of a KernelTable: one set per ISA, all built from
-// the portable loops in kernels/elementwise_impl.h.
+// the templates in kernels/elementwise_impl.h over that ISA's vector
+// operations.
 #pragma once
 
 namespace sparsewave {
 
 struct ElementwiseKernels {
   // PyTorch GRU cell update over n entries (gates r, z, n: consecutive blocks
-  // of n in gi and gh).
-  void (*gru_update)(float* h, const float* gi, const float* gh, int n) = nullptr;
+  // of n in gi and gh). bh, when not null, is the hidden side's bias (3n),
+  // added to gh first: r = sigmoid(gi_r + (gh_r + bh_r)), and so on.
+  void (*gru_update)(float* h, const float* gi, const float* gh, const float* bh, int n) = nullptr;
   // Inverse-CDF draw from softmax(logits) with one uniform; scratch: n floats.
   int (*sample_softmax)(const float* logits, int n, float u, float* scratch) = nullptr;
   // y[i] = max(y[i], 0)
   void (*relu)(float* y, int n) = nullptr;
+  // y[i] = (accumulate ? y[i] : 0) + w[0] x[0][i] + ... + w[k-1] x[k-1][i],
+  // the terms added in that order (each a fused multiply-add where the ISA
+  // has one). y may not overlap any x[j].
+  void (*weighted_sum)(float* y, int n, const float* const* x, const float* w, int k, bool accumulate) = nullptr;
 };
 
 ElementwiseKernels generic_elementwise();

@@ -209,7 +209,7 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
     }
     const float xc = byte_input(w.coarse[s]), xf = byte_input(w.fine[s]);
     for (int i = 0; i < rows; ++i) pre[i] += in_prev_c_[i] * xc + in_prev_f_[i] * xf;
-    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, half);  // coarse half
+    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, nullptr, half);  // coarse half
   }
   head(o1_, b1_, o2_, b2_, w.h.data(), w.logits_c.data());
   pick_coarse();  // sets w.coarse[s] = c_t
@@ -217,7 +217,7 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
     float* pre = w.pre.data() + s * ld + 3 * half;
     const float xc = byte_input(w.coarse[s]);
     for (int i = 0; i < 3 * half; ++i) pre[i] += in_cur_c_[3 * half + i] * xc;
-    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, half);  // fine half
+    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, nullptr, half);  // fine half
   }
   head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
 }

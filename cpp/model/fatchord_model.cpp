@@ -54,6 +54,8 @@ struct FatchordModel::Workspace : GenerationState {
   AlignedVector<float> h1, h2, gi, gh, sum, f0, f1, logits, x;
   std::vector<float> scratch;
   std::vector<int64_t> t;
+  std::vector<const float*> terms;  // add_hoisted's weighted-sum terms, allocated once
+  std::vector<float> term_weights;
 };
 
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
@@ -303,34 +305,38 @@ void FatchordModel::conditioning_arrays(const Conditioning& cond, std::vector<fl
   for (int64_t t = 0; t < d.n_samples; ++t) std::copy_n(d.aux.data() + (t / c_.hop_length) * R, R, aux.data() + t * R);
 }
 
-void FatchordModel::add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int B,
-                                float* out, std::ptrdiff_t ld) const {
+void FatchordModel::add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int B, float* out,
+                                bool accumulate, Workspace& w) const {
   const Hoisted& hz = hoisted_[h];
   const int rows = static_cast<int>(hz.layer->bias.size());
   const int hop = c_.hop_length;
+  const KernelTable& k = active_kernels();
+  // One weighted sum of rows per stream: Q (weight 1), the phase's taps on
+  // Z, then x_coef (weight x), added in that order.
+  const float** src = w.terms.data();
+  float* weight = w.term_weights.data();
   for (int s = 0; s < B; ++s) {
-    float* row = out + s * ld;
+    int n = 0;
     if (t[s] < d.n_samples) {
       const int64_t frame = t[s] / hop;
-      const int phase = static_cast<int>(t[s] % hop);
-      const float* base = d.q[h].data() + (frame - d.first_frame) * rows;
-      for (int i = 0; i < rows; ++i) row[i] += base[i];
+      src[n] = d.q[h].data() + (frame - d.first_frame) * rows;
+      weight[n++] = 1.0f;
       if (hz.through_i) {
         const int64_t centre = frame + c_.pad;
-        for (const PolyphaseTap& tap : taps_[phase]) {
-          const float* z = d.z[h].data() + (centre - tap.frame_back - d.z_first) * rows;
-          const float w = tap.weight;
-          for (int i = 0; i < rows; ++i) row[i] += w * z[i];
+        for (const PolyphaseTap& tap : taps_[static_cast<std::size_t>(t[s] % hop)]) {
+          src[n] = d.z[h].data() + (centre - tap.frame_back - d.z_first) * rows;
+          weight[n++] = tap.weight;
         }
       }
     } else {
-      for (int i = 0; i < rows; ++i) row[i] += hz.q_zero[i];  // past the end: zero conditioning
+      src[n] = hz.q_zero.data();  // past the end: zero conditioning
+      weight[n++] = 1.0f;
     }
     if (hz.through_i) {
-      const float xs = x[s];
-      const float* cf = hz.x_coef.data();
-      for (int i = 0; i < rows; ++i) row[i] += cf[i] * xs;
+      src[n] = hz.x_coef.data();
+      weight[n++] = x[s];
     }
+    k.elementwise.weighted_sum(out + s * w.ld, rows, src, weight, n, accumulate);
   }
 }
 
@@ -343,53 +349,58 @@ FatchordModel::Workspace FatchordModel::make_workspace(int B) const {
   w.x.assign(B, 0.0f);
   w.scratch.assign(c_.n_classes, 0.0f);
   w.t.assign(B, 0);
+  std::size_t taps = 0;
+  for (const auto& phase : taps_) taps = std::max(taps, phase.size());
+  w.terms.assign(taps + 2, nullptr);  // Q, the taps, x_coef
+  w.term_weights.assign(taps + 2, 0.0f);
   return w;
 }
 
 void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, const float* x) const {
   const KernelTable& k = active_kernels();
-  const int H = c_.rnn_dims;
+  const int H = c_.rnn_dims, F = c_.fc_dims;
   const std::ptrdiff_t ld = w.ld;
-  auto add_bias = [&](float* y, const std::vector<float>& b) {
-    for (int s = 0; s < B; ++s)
-      for (std::size_t i = 0; i < b.size(); ++i) y[s * ld + i] += b[i];
-  };
 
-  // GRU 1: gh = W_hh h + b_hh; gi = the hoisted input term (+ x W_ih I0).
+  // GRU 1: gh = W_hh h (its bias goes in with the gate update); gi = the
+  // hoisted input term (+ x W_ih I0).
   gru1_hh_.spmv_streams_padded(w.h1.data(), w.gh.data(), B, ld, false, k);
-  add_bias(w.gh.data(), gru1_hh_bias_);
-  std::fill(w.gi.begin(), w.gi.end(), 0.0f);
-  add_hoisted(0, d, t, x, B, w.gi.data(), ld);
-  for (int s = 0; s < B; ++s) {
-    k.elementwise.gru_update(w.h1.data() + s * ld, w.gi.data() + s * ld, w.gh.data() + s * ld, H);
-    std::copy_n(w.h1.data() + s * ld, H, w.sum.data() + s * ld);
-  }
+  add_hoisted(0, d, t, x, B, w.gi.data(), false, w);
+  for (int s = 0; s < B; ++s)
+    k.elementwise.gru_update(w.h1.data() + s * ld, w.gi.data() + s * ld, w.gh.data() + s * ld,
+                             gru1_hh_bias_.data(), H);
+  const float* in = w.h1.data();  // the first fc layer's input: h1 (+ h2)
 
   if (c_.n_rnn == 2) {
     gru2_ih_.main.spmv_streams_padded(w.h1.data(), w.gi.data(), B, ld, false, k);
-    add_hoisted(static_cast<std::size_t>(hoisted_gru2_), d, t, x, B, w.gi.data(), ld);
+    add_hoisted(static_cast<std::size_t>(hoisted_gru2_), d, t, x, B, w.gi.data(), true, w);
     gru2_hh_.spmv_streams_padded(w.h2.data(), w.gh.data(), B, ld, false, k);
-    add_bias(w.gh.data(), gru2_hh_bias_);
+    const float ones[2] = {1.0f, 1.0f};
     for (int s = 0; s < B; ++s) {
       float* h2 = w.h2.data() + s * ld;
-      float* sum = w.sum.data() + s * ld;
-      k.elementwise.gru_update(h2, w.gi.data() + s * ld, w.gh.data() + s * ld, H);
-      for (int i = 0; i < H; ++i) sum[i] += h2[i];
+      k.elementwise.gru_update(h2, w.gi.data() + s * ld, w.gh.data() + s * ld, gru2_hh_bias_.data(), H);
+      const float* parts[2] = {w.h1.data() + s * ld, h2};
+      k.elementwise.weighted_sum(w.sum.data() + s * ld, H, parts, ones, 2, false);  // h1 + h2
     }
+    in = w.sum.data();
   }
 
-  float* in = w.sum.data();
   float* bufs[2] = {w.f0.data(), w.f1.data()};
   for (std::size_t l = 0; l < fc_.size(); ++l) {
     const Layer& layer = fc_[l];
     const bool last = l + 1 == fc_.size();
     float* out = last ? w.logits.data() : bufs[l % 2];
     layer.main.spmv_streams_padded(in, out, B, ld, false, k);
-    if (hoisted_fc_[l] >= 0)
-      add_hoisted(static_cast<std::size_t>(hoisted_fc_[l]), d, t, x, B, out, ld);
-    else
-      add_bias(out, layer.bias);
-    if (!last) k.elementwise.relu(out, static_cast<int>(ld * B));
+    if (hoisted_fc_[l] >= 0) {
+      add_hoisted(static_cast<std::size_t>(hoisted_fc_[l]), d, t, x, B, out, true, w);
+    } else {
+      const float* bias = layer.bias.data();
+      const float one = 1.0f;
+      for (int s = 0; s < B; ++s)
+        k.elementwise.weighted_sum(out + s * ld, static_cast<int>(layer.bias.size()), &bias, &one, 1, true);
+    }
+    // Rows past F are the product's zero padding rows (no bias): left alone.
+    if (!last)
+      for (int s = 0; s < B; ++s) k.elementwise.relu(out + s * ld, F);
     in = out;
   }
 }

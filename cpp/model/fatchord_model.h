@@ -77,8 +77,9 @@ class FatchordModel final : public Model {
   void append_rows(Incremental& s, const float* mels, int64_t n) const;
   // Q of d's frames from their aux features (d.aux).
   void fill_q(Data& d) const;
+  // out (stream s at out + s * w.ld) (+)= the hoisted term of layer h at steps t.
   void add_hoisted(std::size_t h, const Data& d, const int64_t* t, const float* x, int batch, float* out,
-                   std::ptrdiff_t ld) const;
+                   bool accumulate, Workspace& w) const;
   void step(Workspace& w, const Data& d, int batch, const int64_t* t, const float* x) const;
   Workspace make_workspace(int batch) const;
 

@@ -1,8 +1,9 @@
-// Element-wise kernels for the neon table: the portable loops of
-// kernels/elementwise_impl.h compiled with this file's ISA flags.
+// Element-wise kernels for the neon table: the templates of
+// kernels/elementwise_impl.h over four-lane NEON operations.
 #include "kernels/elementwise.h"
 #include "kernels/elementwise_impl.h"
+#include "neon/neon_ops.h"
 
 namespace sparsewave {
-ElementwiseKernels neon_elementwise() { return elementwise_from_impl(); }
+ElementwiseKernels neon_elementwise() { return elementwise_from_impl<NeonOps>(); }
 }  // namespace sparsewave

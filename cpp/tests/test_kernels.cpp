@@ -1,6 +1,9 @@
 // C++ kernel test (ctest): every ISA path this CPU can run, on random
 // block-sparse matrices of many shapes, against a double-precision dense
-// reference. Built natively and cross-built for aarch64 (run under qemu).
+// reference, and its element-wise kernels (GRU update, softmax sampling,
+// relu, weighted sums) against double-precision loops, at lengths around
+// the vector widths. Built natively and cross-built for aarch64 (run under
+// qemu).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -133,6 +136,117 @@ void test_isa(const std::string& isa, std::mt19937& gen) {
       }
 }
 
+double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+void test_gru_update(const sparsewave::ElementwiseKernels& e, const std::string& label, int n, bool bias,
+                     std::mt19937& gen) {
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> h(n), gi(3 * n), gh(3 * n), bh(3 * n);
+  for (auto* v : {&h, &gi, &gh, &bh})
+    for (auto& x : *v) x = normal(gen);
+  if (n > 2) gi[0] = 200.0f, gi[1] = -200.0f;  // saturated gates
+  std::vector<float> got = h;
+  e.gru_update(got.data(), gi.data(), gh.data(), bias ? bh.data() : nullptr, n);
+  for (int i = 0; i < n; ++i) {
+    auto g = [&](int gate) { return static_cast<double>(gh[gate * n + i]) + (bias ? bh[gate * n + i] : 0.0); };
+    const double r = sigmoid_ref(gi[i] + g(0)), z = sigmoid_ref(gi[n + i] + g(1));
+    const double c = std::tanh(gi[2 * n + i] + r * g(2));
+    const double ref = c + z * (h[i] - c);
+    if (!(std::fabs(got[i] - ref) <= 2e-6 * (1.0 + std::fabs(gi[2 * n + i]) + std::fabs(g(2))))) {
+      check(false, label + " gru_update n=" + std::to_string(n) + " entry " + std::to_string(i) + ": got " +
+                       std::to_string(got[i]) + ", expected " + std::to_string(ref));
+      return;
+    }
+  }
+  check(true, label + " gru_update");
+}
+
+// The drawn class k must be one whose CDF interval [cdf(k-1), cdf(k)] holds u
+// (up to float rounding of the running sums).
+void test_sample_softmax(const sparsewave::ElementwiseKernels& e, const std::string& label, int n, std::mt19937& gen) {
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  std::vector<float> logits(n), scratch(n, std::numeric_limits<float>::quiet_NaN());
+  for (int trial = 0; trial < 40; ++trial) {
+    for (auto& x : logits) x = normal(gen);
+    if (trial % 4 == 1) logits[gen() % n] += 40.0f;  // one dominant class
+    if (trial % 4 == 2)
+      for (int i = 0; i < n; i += 3) logits[i] = -200.0f;  // exps that underflow the clamp
+    float u = uni(gen);
+    if (trial == 0) u = 0.0f;
+    if (trial == 1) u = std::nextafter(1.0f, 0.0f);
+    const int k = e.sample_softmax(logits.data(), n, u, scratch.data());
+    double mx = -1e300, total = 0.0;
+    for (float l : logits) mx = std::max(mx, static_cast<double>(l));
+    std::vector<double> cdf(n);
+    for (int i = 0; i < n; ++i) cdf[i] = (total += std::exp(logits[i] - mx));
+    const double lo = k == 0 ? 0.0 : cdf[k - 1] / total, hi = cdf[k] / total, slack = 1e-5;
+    const bool ok = k >= 0 && k < n && lo - slack <= u && u <= hi + slack && (hi - lo > 0 || n == 1);
+    if (!ok) {
+      check(false, label + " sample_softmax n=" + std::to_string(n) + " u=" + std::to_string(u) + ": class " +
+                       std::to_string(k) + " covers [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      return;
+    }
+  }
+  // Classes more than 40 below the largest logit have probability 0: u = 0
+  // draws the first class within 40 of it.
+  for (auto& x : logits) x = -100.0f;
+  const int near = n / 2;
+  logits[near] = -60.5f;
+  logits[n - 1] = -59.0f;
+  const int k = e.sample_softmax(logits.data(), n, 0.0f, scratch.data());
+  check(k == (n == 1 ? 0 : near), label + " sample_softmax n=" + std::to_string(n) + ": negligible classes drawn (" +
+                                      std::to_string(k) + ")");
+  check(true, label + " sample_softmax");
+}
+
+void test_relu_and_weighted_sum(const sparsewave::ElementwiseKernels& e, const std::string& label, int n,
+                                std::mt19937& gen) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> y(n);
+  for (auto& x : y) x = normal(gen);
+  std::vector<float> r = y;
+  e.relu(r.data(), n);
+  bool ok = true;
+  for (int i = 0; i < n; ++i) ok = ok && r[i] == std::max(y[i], 0.0f);
+  check(ok, label + " relu n=" + std::to_string(n));
+  for (int terms : {0, 1, 2, 6, 8, 9, 19}) {
+    for (bool accumulate : {false, true}) {
+      std::vector<std::vector<float>> xs(terms, std::vector<float>(n));
+      std::vector<const float*> ptrs;
+      std::vector<float> w(terms);
+      for (int j = 0; j < terms; ++j) {
+        for (auto& x : xs[j]) x = normal(gen);
+        ptrs.push_back(xs[j].data());
+        w[j] = normal(gen);
+      }
+      std::vector<float> got = y;
+      e.weighted_sum(got.data(), n, ptrs.data(), w.data(), terms, accumulate);
+      for (int i = 0; i < n && ok; ++i) {
+        double ref = accumulate ? y[i] : 0.0, mag = std::fabs(ref);
+        for (int j = 0; j < terms; ++j) {
+          ref += static_cast<double>(w[j]) * xs[j][i];
+          mag += std::fabs(static_cast<double>(w[j]) * xs[j][i]);
+        }
+        ok = std::fabs(got[i] - ref) <= 4 * std::numeric_limits<float>::epsilon() * (terms + 1) * mag + 1e-30;
+      }
+      check(ok, label + " weighted_sum n=" + std::to_string(n) + " terms=" + std::to_string(terms) +
+                    (accumulate ? " accumulate" : ""));
+    }
+  }
+}
+
+void test_elementwise(const std::string& isa, std::mt19937& gen) {
+  sparsewave::set_isa(isa);
+  const auto& e = sparsewave::active_kernels().elementwise;
+  for (int n : {1, 3, 4, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 256, 1000, 1024}) {
+    test_gru_update(e, isa, n, false, gen);
+    test_gru_update(e, isa, n, true, gen);
+    test_sample_softmax(e, isa, n, gen);
+    test_relu_and_weighted_sum(e, isa, n, gen);
+  }
+}
+
 void test_dispatch_errors() {
   bool threw = false;
   try {
@@ -158,6 +272,7 @@ int main() {
   check(isas.back() == "neon", "aarch64 build selects NEON");
 #endif
   for (const auto& isa : isas) test_isa(isa, gen);
+  for (const auto& isa : isas) test_elementwise(isa, gen);
   test_dispatch_errors();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
