@@ -25,6 +25,9 @@ configure() {  # build dir, then cmake options
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 }
+# -O1 for the ASan and TSan builds: what the sanitizers recommend, and half
+# the compile time of -O3 (the pybind11 files alone took 2 x 80 s of CPU).
+O1=(-DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG")
 
 # Seed corpus: small models of every family, the packaged voice and (with
 # ../shared/data) geneing's converted model; TSan also runs on one of them.
@@ -32,7 +35,7 @@ SEEDS=_ci/fuzz-seeds
 rm -rf "$SEEDS"
 "$PYTHON" cpp/fuzz/make_corpus.py "$SEEDS" >/dev/null
 FATCHORD_MODEL=$SEEDS/fatchord_raw_packed.sw
-PACKAGED_MODEL=src/sparsewave/models/ljspeech_dual_softmax_256_4x4.sw
+PACKAGED_MODEL=src/sparsewave/models/ljspeech_geneing_16k.sw
 
 # pytest files that drive the C++ engine through the module: loading and its
 # hardening, both families, streaming (also from threads), batching, errors.
@@ -57,7 +60,7 @@ asan() {
   log "ASan+UBSan: build (_ci/asan)"
   "$PYTHON" -c 'import pybind11' 2>/dev/null || "$PYTHON" -m pip install -q "pybind11>=2.12"
   # No LTO (pybind11 adds it in Release): it only slows the instrumented build.
-  configure _ci/asan -DSPARSEWAVE_SANITIZE=address,undefined -DSPARSEWAVE_TESTS=ON -DSPARSEWAVE_PYTHON=ON \
+  configure _ci/asan "${O1[@]}" -DSPARSEWAVE_SANITIZE=address,undefined -DSPARSEWAVE_TESTS=ON -DSPARSEWAVE_PYTHON=ON \
     -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
     -Dpybind11_DIR="$("$PYTHON" -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v "$PYTHON")"
   cmake --build _ci/asan -j "$JOBS"
@@ -81,12 +84,14 @@ asan() {
   local run=(env PYTHONPATH="$PWD/_ci/asan/pkg" LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
              ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$PYTHON")
   "${run[@]}" -c 'import sparsewave; assert "/_ci/asan/pkg/" in sparsewave.__file__, sparsewave.__file__'
-  "${run[@]}" -m pytest -q -x -p no:cacheprovider "${PYTEST_SUBSET[@]}"
+  # Deselected: a 2 GB RLIMIT_AS cannot hold ASan's shadow memory (it fails in mmap, not in the engine).
+  "${run[@]}" -m pytest -q -x -p no:cacheprovider "${PYTEST_SUBSET[@]}" \
+    --deselect tests/test_hardening_synthesis.py::test_many_threads_under_a_memory_limit_do_not_abort
 }
 
 tsan() {
   log "ThreadSanitizer: build (_ci/tsan)"
-  configure _ci/tsan -DSPARSEWAVE_SANITIZE=thread -DSPARSEWAVE_TESTS=ON
+  configure _ci/tsan "${O1[@]}" -DSPARSEWAVE_SANITIZE=thread -DSPARSEWAVE_TESTS=ON
   cmake --build _ci/tsan -j "$JOBS" --target test_concurrency
   log "ThreadSanitizer: shared Vocoder and Stream"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
@@ -108,7 +113,7 @@ fuzz() {
     log "libFuzzer found a crash: $(ls _ci/fuzz/artifacts)"
     exit 1
   }
-  grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' _ci/fuzz/fuzz.log
+  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' _ci/fuzz/fuzz.log
 }
 
 for stage in "${STAGES[@]}"; do
