@@ -32,17 +32,16 @@ DenseMatrix read_conv1x1(const SafetensorsFile& f, const std::string& name, int 
   return m;
 }
 
-// y (frames x out) = x (frames x in) W^T + b, optional ReLU.
-void dense_rows(const float* x, int64_t frames, const DenseMatrix& w, const std::vector<float>& b, bool relu,
+// y (frames x out) = x (frames x in) W^T + b, optional ReLU; frame by frame,
+// so a frame's values do not depend on how many frames come together.
+void dense_rows(const float* x, int64_t frames, const ColumnMajorMatrix& w, const std::vector<float>& b, bool relu,
                 float* y) {
-  for (int64_t t = 0; t < frames; ++t)
-    for (int o = 0; o < w.rows; ++o) {
-      const float* wr = w.v.data() + static_cast<std::size_t>(o) * w.cols;
-      const float* xr = x + t * w.cols;
-      float acc = b[o];
-      for (int i = 0; i < w.cols; ++i) acc += wr[i] * xr[i];
-      y[t * w.rows + o] = relu && acc < 0 ? 0.0f : acc;
-    }
+  const ElementwiseKernels& k = active_kernels().elementwise;
+  for (int64_t t = 0; t < frames; ++t) {
+    float* yt = y + t * w.rows;
+    w.times(x + t * w.cols, b.data(), yt);
+    if (relu) k.relu(yt, w.rows);
+  }
 }
 
 }  // namespace
@@ -55,30 +54,34 @@ void MelResNet::load(const SafetensorsFile& f, const std::string& p, int n_mels_
   kernel = kernel_;
   // conv_in weight (C, n_mels, k) -> rows of [j*n_mels + m] for a frame-window dot product.
   const auto w = f.read_f32(p + "conv_in.weight", {compute, n_mels, kernel});
-  conv_in.rows = compute;
-  conv_in.cols = kernel * n_mels;
-  conv_in.v.resize(static_cast<std::size_t>(compute) * kernel * n_mels);
+  DenseMatrix in;
+  in.rows = compute;
+  in.cols = kernel * n_mels;
+  in.v.resize(static_cast<std::size_t>(compute) * kernel * n_mels);
   for (int o = 0; o < compute; ++o)
     for (int m = 0; m < n_mels; ++m)
       for (int j = 0; j < kernel; ++j)
-        conv_in.v[static_cast<std::size_t>(o) * conv_in.cols + j * n_mels + m] =
+        in.v[static_cast<std::size_t>(o) * in.cols + j * n_mels + m] =
             w[(static_cast<std::size_t>(o) * n_mels + m) * kernel + j];
   conv_in_bias.assign(compute, 0.0f);
   if (f.has(p + "conv_in.bias")) conv_in_bias = f.read_f32(p + "conv_in.bias", {compute});
-  fold_batch_norm(f, p + "batch_norm", compute, eps, conv_in, conv_in_bias);
+  fold_batch_norm(f, p + "batch_norm", compute, eps, in, conv_in_bias);
+  conv_in = ColumnMajorMatrix::from(in);
   blocks.clear();
   for (int i = 0; i < res_blocks; ++i) {
     const std::string l = p + "layers." + std::to_string(i) + ".";
     Block blk;
-    blk.w1 = read_conv1x1(f, l + "conv1.weight", compute, compute);
-    blk.w2 = read_conv1x1(f, l + "conv2.weight", compute, compute);
+    DenseMatrix w1 = read_conv1x1(f, l + "conv1.weight", compute, compute);
+    DenseMatrix w2 = read_conv1x1(f, l + "conv2.weight", compute, compute);
     blk.b1.assign(compute, 0.0f);
     blk.b2.assign(compute, 0.0f);
-    fold_batch_norm(f, l + "batch_norm1", compute, eps, blk.w1, blk.b1);
-    fold_batch_norm(f, l + "batch_norm2", compute, eps, blk.w2, blk.b2);
+    fold_batch_norm(f, l + "batch_norm1", compute, eps, w1, blk.b1);
+    fold_batch_norm(f, l + "batch_norm2", compute, eps, w2, blk.b2);
+    blk.w1 = ColumnMajorMatrix::from(w1);
+    blk.w2 = ColumnMajorMatrix::from(w2);
     blocks.push_back(std::move(blk));
   }
-  conv_out = read_conv1x1(f, p + "conv_out.weight", res_out, compute);
+  conv_out = ColumnMajorMatrix::from(read_conv1x1(f, p + "conv_out.weight", res_out, compute));
   conv_out_bias.assign(res_out, 0.0f);
   if (f.has(p + "conv_out.bias")) conv_out_bias = f.read_f32(p + "conv_out.bias", {res_out});
 }

@@ -9,17 +9,18 @@
 #include <vector>
 
 #include "format/safetensors.h"
+#include "matrix/column_major_matrix.h"
 #include "matrix/dense_matrix.h"
 
 namespace sparsewave {
 
 struct MelResNet {
   int n_mels = 0, compute_dims = 0, res_out_dims = 0, kernel = 0;
-  DenseMatrix conv_in;  // compute_dims x (kernel * n_mels), index [o][j*n_mels + m]
+  ColumnMajorMatrix conv_in;  // compute_dims x (kernel * n_mels), column j*n_mels + m
   std::vector<float> conv_in_bias;
-  struct Block { DenseMatrix w1, w2; std::vector<float> b1, b2; };
+  struct Block { ColumnMajorMatrix w1, w2; std::vector<float> b1, b2; };
   std::vector<Block> blocks;
-  DenseMatrix conv_out;  // res_out_dims x compute_dims
+  ColumnMajorMatrix conv_out;  // res_out_dims x compute_dims
   std::vector<float> conv_out_bias;
 
   // Loads `prefix`conv_in / batch_norm / layers.i.{conv1,batch_norm1,conv2,batch_norm2} / conv_out.

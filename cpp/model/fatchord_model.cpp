@@ -90,7 +90,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
       // main * I_mel in double, rounded once; sparse, so its work follows
       // the nonzeros the file holds.
       budget.add_macs(layer.name + "'s n_mels projection", product_macs(m, i_mel));
-      h.mel_proj = dense_product(m, i_mel).v;
+      h.mel_proj = ColumnMajorMatrix::from(dense_product(m, i_mel));
       h.x_coef = m.times(i0);
       const auto mb = m.times(i_bias_);
       for (int r = 0; r < m.rows(); ++r) h.q_zero[r] += mb[r];
@@ -193,16 +193,8 @@ void FatchordModel::append_rows(Incremental& s, const float* mels, int64_t n) co
     auto& z = s.z[h];
     const std::size_t z_end = z.size();
     z.resize(z_end + static_cast<std::size_t>(n) * rows);
-    for (int64_t f = 0; f < n; ++f) {
-      const float* m = s.rows.data() + first + f * M;
-      float* out = z.data() + z_end + f * rows;
-      for (int r = 0; r < rows; ++r) {
-        const float* p = hz.mel_proj.data() + static_cast<std::size_t>(r) * M;
-        float acc = 0.0f;
-        for (int j = 0; j < M; ++j) acc += p[j] * m[j];
-        out[r] = acc;
-      }
-    }
+    for (int64_t f = 0; f < n; ++f)
+      hz.mel_proj.times(s.rows.data() + first + f * M, nullptr, z.data() + z_end + f * rows);
   }
   s.rows_in += n;
 }

@@ -13,6 +13,7 @@
 
 #include "format/safetensors.h"
 #include "matrix/block_sparse_matrix.h"
+#include "matrix/column_major_matrix.h"
 #include "matrix/dense_matrix.h"
 #include "model/conditioning_net.h"
 #include "model/fatchord_config.h"
@@ -64,7 +65,7 @@ class FatchordModel final : public Model {
   struct Hoisted {
     const Layer* layer = nullptr;
     bool through_i = false;       // main's input is I's output (GRU inputs, first fc)
-    std::vector<float> mel_proj;  // rows x n_mels: main * I[:, mel columns]
+    ColumnMajorMatrix mel_proj;   // rows x n_mels: main * I[:, mel columns]
     std::vector<float> x_coef;    // main * I[:, 0]
     std::vector<float> q_zero;    // pre() where the conditioning is all zero (fold padding)
   };
