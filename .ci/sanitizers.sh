@@ -3,7 +3,7 @@
 #   1. ASan + UBSan (gcc, _ci/asan): ctest, then a pytest subset against the
 #      extension built instrumented (python runs with the ASan runtime preloaded);
 #   2. ThreadSanitizer (gcc, _ci/tsan): test_concurrency (a shared Vocoder,
-#      a shared Stream) on the packaged voice and a fatchord model;
+#      a shared Stream) on the packaged voices and a small fatchord model;
 #   3. libFuzzer (clang, _ci/fuzz): fuzz_model_file over the weight-file loader
 #      for FUZZ_SECONDS, from a seed corpus generated from our own models
 #      (cpp/fuzz/make_corpus.py); any crash fails CI and leaves its input in
@@ -35,7 +35,7 @@ SEEDS=_ci/fuzz-seeds
 rm -rf "$SEEDS"
 "$PYTHON" cpp/fuzz/make_corpus.py "$SEEDS" >/dev/null
 FATCHORD_MODEL=$SEEDS/fatchord_raw_packed.sw
-PACKAGED_MODEL=src/sparsewave/models/ljspeech_geneing_16k.sw
+PACKAGED_MODELS=(src/sparsewave/models/*.sw)
 
 # pytest files that drive the C++ engine through the module: loading and its
 # hardening, both families, streaming (also from threads), batching, errors.
@@ -95,7 +95,7 @@ tsan() {
   cmake --build _ci/tsan -j "$JOBS" --target test_concurrency
   log "ThreadSanitizer: shared Vocoder and Stream"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    _ci/tsan/test_concurrency "$PACKAGED_MODEL" "$FATCHORD_MODEL"
+    _ci/tsan/test_concurrency "${PACKAGED_MODELS[@]}" "$FATCHORD_MODEL"
 }
 
 fuzz() {
