@@ -19,6 +19,8 @@ from sparsewave.quality import mel_correlation
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Held out of the default voice's training (sparsewave/models/README.md); never eval/.
 HELD_OUT = DATA / "ljspeech_extra" / "LJ001-0098.wav"
+# Its V/UV F1 (Praat) is in models/README.md; the floor leaves room for other seeds and ISAs.
+MIN_HELD_OUT_VUV_F1 = 0.75
 # Measured resynthesis mel correlation of HELD_OUT is in models/README.md; this floor leaves
 # room for other seeds and ISAs (float rounding changes the sampled path).
 MIN_RESYNTH_MEL_CORRELATION = 0.75
@@ -33,13 +35,19 @@ def test_default_voice_is_packaged_small_and_sparse():
     path = models.default_model_path()
     assert path.is_file() and path.parent == Path(models.__file__).resolve().parent
     assert path.stat().st_size <= 2 * 1024 * 1024
+    # The model card and the MIT notice of the pretrained weights ship beside it.
+    assert (path.parent / "README.md").is_file()
+    assert "MIT License" in (path.parent / models.LICENSE_NOTICE).read_text()
     v = sparsewave.Vocoder.default()
-    assert v.family == "dual_softmax" and v.sample_rate == 22050 and v.n_mels == 80
-    assert v.n_classes == 512  # 16-bit dual softmax: 256 coarse + 256 fine logits
+    assert v.family == "fatchord" and v.sample_rate == 16000 and v.n_mels == 80
+    assert v.n_classes == 1024  # geneing's 10-bit linear softmax
     mel = v.config["mel"]
-    assert mel["sample_rate"] == 22050 and mel["hop_length"] == v.hop_length
-    gru = [m for m in v.describe()["matrices"] if m["name"].startswith("R")]
-    assert len(gru) == 1 and gru[0]["density"] <= 0.10 + 1e-9 and gru[0]["block"] == [4, 4]
+    assert mel["sample_rate"] == 16000 and mel["hop_length"] == v.hop_length == 200
+    gru = [m for m in v.describe()["matrices"] if m["name"].startswith("rnn1")]
+    assert len(gru) == 1 and gru[0]["per_sample"]
+    nonzero, executed = v.loop_macs
+    assert 0 < nonzero <= executed
+    assert v.config["training"]["recipe"] == "sparsewave.train --init"
     half = sparsewave.Vocoder.default(weights="float16")
     assert half.sample_rate == v.sample_rate
 
@@ -98,3 +106,19 @@ def test_resynth_of_a_held_out_clip_follows_its_mel(tmp_path):
     corr = mel_correlation(mel_spectrogram(source, cfg), mel_spectrogram(generated, cfg))
     print(f"default voice, resynthesis mel correlation of {HELD_OUT.name}: {corr:.3f}")
     assert corr >= MIN_RESYNTH_MEL_CORRELATION
+
+
+@pytest.mark.skipif(not HELD_OUT.exists(), reason=f"held-out clip not found: {HELD_OUT} (../shared/data)")
+def test_default_voice_voices_a_held_out_clip():
+    """Mel correlation cannot tell voice from whisper: the resynthesis must be voiced where the
+    recording is (Praat's V/UV F1, [eval] extra)."""
+    pytest.importorskip("parselmouth", reason="the [eval] extra (praat-parselmouth) is not installed")
+    from sparsewave.voicing import voicing_agreement
+
+    v = sparsewave.Vocoder.default()
+    source, _ = read_audio(HELD_OUT, target_rate=v.sample_rate)
+    generated = v.synthesize(mel_spectrogram(source, dict(v.config["mel"], sample_rate=v.sample_rate)), seed=0)
+    agreement = voicing_agreement(source, generated[: len(source)], v.sample_rate)
+    print(f"default voice, V/UV F1 of {HELD_OUT.name}: {agreement.vuv_f1:.3f}, "
+          f"pitch error {agreement.pitch_error_cents:.0f} cents")
+    assert agreement.vuv_f1 >= MIN_HELD_OUT_VUV_F1

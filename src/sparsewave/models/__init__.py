@@ -1,17 +1,20 @@
 """Models shipped inside the package, so a fresh install can vocode without bringing weights.
 
-The default voice is a 22,050 Hz dual-softmax WaveRNN (the paper's model) trained by
-``sparsewave.train`` on public-domain LJ Speech; ``README.md`` beside this file says how it was
-trained and how good it is. Load it with :meth:`sparsewave.Vocoder.default`.
+The default voice is geneing's pretrained 16 kHz WaveRNN (fatchord family, MIT licence, notice in
+``LICENSE-geneing-WaveRNN.txt``) fine-tuned by ``sparsewave train --init`` on public-domain LJ
+Speech; ``README.md`` beside this file (the model card) says how it was trained and how good it
+is. Load it with :meth:`sparsewave.Vocoder.default`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_VOICE", "default_model_path"]
+__all__ = ["DEFAULT_VOICE", "LICENSE_NOTICE", "default_model_path"]
 
 # File name of the default voice inside this folder.
-DEFAULT_VOICE = "ljspeech_dual_softmax_256_4x4.sw"
+DEFAULT_VOICE = "ljspeech_geneing_16k.sw"
+# The licence of the pretrained weights it was fine-tuned from, shipped beside it.
+LICENSE_NOTICE = "LICENSE-geneing-WaveRNN.txt"
 
 
 def default_model_path() -> Path:

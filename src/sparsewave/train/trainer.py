@@ -320,6 +320,9 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                 "block_sparsity": {k: round(v, 6) for k, v in pruner.block_sparsity().items()},
                 "train_bits": last["train_bits"], "val_bits": last["val_bits"],
                 "training_clips": len(train_clips), "recipe": "sparsewave.train"}
+        if cfg.keep_masks:  # the init model's own zero pattern: not a block schedule
+            del info["target_sparsity"], info["block_sparsity"]
+            info["kept_masks_sparsity"] = {k: round(v, 6) for k, v in pruner.block_sparsity().items()}
         extra = {"training": info}
         if cfg.preemphasis:
             extra["preemphasis"] = float(cfg.preemphasis)
