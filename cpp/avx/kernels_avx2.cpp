@@ -57,32 +57,28 @@ struct Shape16x1 {
 };
 
 // Block row rb's products summed over its blocks, in `lo` and `hi` (see the
-// shapes). Four accumulator pairs, one per block in a group of four, so
-// consecutive blocks do not wait on FMA latency (two pairs left a 16x1
-// product at ~2.8 cycles per block, latency-bound; four reach the load and
-// FMA throughput).
+// shapes). Two accumulator pairs so consecutive blocks do not wait on FMA
+// latency.
 template <class W, class Shape>
 inline void block_row(const BsrView& a, const float* x, int rb, __m256& lo, __m256& hi) {
-  __m256 l0 = _mm256_setzero_ps(), h0 = _mm256_setzero_ps(), l1 = _mm256_setzero_ps(), h1 = _mm256_setzero_ps();
-  __m256 l2 = _mm256_setzero_ps(), h2 = _mm256_setzero_ps(), l3 = _mm256_setzero_ps(), h3 = _mm256_setzero_ps();
+  __m256 lo_a = _mm256_setzero_ps(), hi_a = _mm256_setzero_ps();
+  __m256 lo_b = _mm256_setzero_ps(), hi_b = _mm256_setzero_ps();
   int32_t k = a.row_ptr[rb];
   const int32_t end = a.row_ptr[rb + 1];
-  auto fma_block = [&](int32_t kk, __m256& l, __m256& h) {
-    const __m256 xv = Shape::x(x + a.col_start[kk]);
-    l = _mm256_fmadd_ps(W::load(a, kk, 0), xv, l);
-    h = _mm256_fmadd_ps(W::load(a, kk, 1), xv, h);
-  };
-  for (; k + 3 < end; k += 4) {
-    fma_block(k, l0, h0);
-    fma_block(k + 1, l1, h1);
-    fma_block(k + 2, l2, h2);
-    fma_block(k + 3, l3, h3);
+  for (; k + 1 < end; k += 2) {
+    const __m256 xa = Shape::x(x + a.col_start[k]), xb = Shape::x(x + a.col_start[k + 1]);
+    lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+    hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
+    lo_b = _mm256_fmadd_ps(W::load(a, k + 1, 0), xb, lo_b);
+    hi_b = _mm256_fmadd_ps(W::load(a, k + 1, 1), xb, hi_b);
   }
-  if (k < end) fma_block(k, l0, h0);
-  if (k + 1 < end) fma_block(k + 1, l1, h1);
-  if (k + 2 < end) fma_block(k + 2, l2, h2);
-  lo = _mm256_add_ps(_mm256_add_ps(l0, l1), _mm256_add_ps(l2, l3));
-  hi = _mm256_add_ps(_mm256_add_ps(h0, h1), _mm256_add_ps(h2, h3));
+  if (k < end) {
+    const __m256 xa = Shape::x(x + a.col_start[k]);
+    lo_a = _mm256_fmadd_ps(W::load(a, k, 0), xa, lo_a);
+    hi_a = _mm256_fmadd_ps(W::load(a, k, 1), xa, hi_a);
+  }
+  lo = _mm256_add_ps(lo_a, lo_b);
+  hi = _mm256_add_ps(hi_a, hi_b);
 }
 
 template <class W, class Shape>
