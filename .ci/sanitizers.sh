@@ -29,8 +29,8 @@ configure() {  # build dir, then cmake options
 # the compile time of -O3 (the pybind11 files alone took 2 x 80 s of CPU).
 O1=(-DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG")
 
-# Seed corpus: small models of every family, the packaged voice and (with
-# ../shared/data) geneing's converted model; TSan also runs on one of them.
+# Seed corpus: small models of every family and the packaged voices; TSan
+# also runs on one of the small ones.
 SEEDS=_ci/fuzz-seeds
 rm -rf "$SEEDS"
 "$PYTHON" cpp/fuzz/make_corpus.py "$SEEDS" >/dev/null
@@ -105,9 +105,13 @@ fuzz() {
   log "libFuzzer: ${FUZZ_SECONDS}s from the seed corpus and the kept regressions"
   rm -rf _ci/fuzz/corpus _ci/fuzz/artifacts
   mkdir -p _ci/fuzz/corpus _ci/fuzz/artifacts
-  # -timeout: a load of a few KiB that takes this long is a finding too.
+  # -timeout: a load of a few KiB that takes this long is a finding too;
+  # -max_len: the largest seed whole (libFuzzer would cut it at 1 MiB).
+  local max_len
+  max_len=$(find "$SEEDS" cpp/fuzz/regressions -type f -printf '%s\n' | sort -n | tail -1)
   _ci/fuzz/fuzz_model_file _ci/fuzz/corpus "$SEEDS" cpp/fuzz/regressions \
     -dict=cpp/fuzz/model_file.dict -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 \
+    -max_len="$max_len" \
     -artifact_prefix=_ci/fuzz/artifacts/ -print_final_stats=1 > _ci/fuzz/fuzz.log 2>&1 || {
     tail -n 60 _ci/fuzz/fuzz.log
     log "libFuzzer found a crash: $(ls _ci/fuzz/artifacts)"

@@ -2,13 +2,13 @@
 
 Writes small models of every family and variant with ``sparsewave.weights.save_model``
 (dense and block-packed matrices, both heads, both upsamplers, pre-emphasis, the
-trainer's int64 bookkeeping tensors, float16 tensors), copies the packaged voice, and
-converts geneing's pretrained model.bin when ../shared/data is present. Seeds are
-generated (in CI too), never committed.
+trainer's int64 bookkeeping tensors, float16 tensors, an all-zero packed matrix) and
+copies the packaged voices (real trained weights: geneing's pruned WaveRNN fine-tuned).
+Seeds are generated (in CI too), never committed.
 
 Usage: python cpp/fuzz/make_corpus.py OUT_DIR [--no-large]
-  --no-large  only the small generated models (the packaged voice and geneing's
-              model are ~0.7 MB each, which slows every fuzz execution).
+  --no-large  only the small generated models (a packaged voice is ~1.2 MB and
+              costs ~1 s per fuzz execution under the sanitizers).
 """
 from __future__ import annotations
 
@@ -23,9 +23,6 @@ import sparsewave
 from sparsewave.converters.fatchord_family import expected_shapes
 from sparsewave.dual_softmax import random_dual_softmax
 from sparsewave.weights import FORMAT_NAME, FORMAT_VERSION, save_model
-
-REPO = Path(__file__).resolve().parents[2]
-GENEING_BIN = REPO.parent / "shared" / "data" / "wavernn_geneing_mailabs" / "model.bin"
 
 
 def fatchord_config(variant: str, head: str, *, rnn=16, fc=12, compute=8, res_out=8, res_blocks=1,
@@ -117,24 +114,18 @@ def small_models(out: Path) -> list[Path]:
     return written
 
 
-def large_models(out: Path) -> list[Path]:
-    written = []
-    for packaged in sorted((Path(sparsewave.__file__).parent / "models").glob("*.sw")):
-        written.append(Path(shutil.copy(packaged, out / packaged.name)))
-    if GENEING_BIN.is_file():
-        from sparsewave.converters import convert
-
-        written.append(convert(GENEING_BIN, out / "geneing_mailabs.sw").output)
-    return written
+def packaged_models(out: Path) -> list[Path]:
+    models = sorted((Path(sparsewave.__file__).parent / "models").glob("*.sw"))
+    return [Path(shutil.copy(m, out / m.name)) for m in models]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path)
-    p.add_argument("--no-large", action="store_true", help="skip the packaged voice and geneing's model")
+    p.add_argument("--no-large", action="store_true", help="skip the packaged voices")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    files = small_models(args.out) + ([] if args.no_large else large_models(args.out))
+    files = small_models(args.out) + ([] if args.no_large else packaged_models(args.out))
     for f in files:
         print(f"{f.stat().st_size:9d}  {f.name}")
 
