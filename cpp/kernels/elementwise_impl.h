@@ -14,61 +14,117 @@
 namespace sparsewave {
 namespace {
 
-// exp(x) by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6
-// polynomial for exp(r), ~1e-7 relative (numerics/activations.h's fast_exp,
-// lane by lane). Inputs are clamped to [-87.3, 88.3] so 2^k stays normal.
-template <class O>
-inline typename O::V exp_v(typename O::V x) {
+// The transcendental loops below are bound by latency, not throughput: one
+// exp is a chain of ~17 dependent operations, and the scheduler holds only a
+// few iterations. So the functions here take N independent vectors and
+// interleave them step by step (N = 4 ran the softmax exps 25% faster and
+// the GRU update 20% faster on AVX2 than one vector at a time).
+
+// exp(x[j]), j < N, by range reduction x = k ln2 + r, |r| <= ln2/2, and a
+// degree-6 polynomial for exp(r), ~1e-7 relative (numerics/activations.h's
+// fast_exp, lane by lane). Inputs are clamped to [-87.3, 88.3] so 2^k stays
+// normal.
+template <class O, int N>
+inline void exp_n(typename O::V* x) {
   using V = typename O::V;
-  x = O::min(O::max(x, O::set1(-87.3f)), O::set1(88.3f));
+  V k[N], r[N], p[N];
+  for (int j = 0; j < N; ++j) x[j] = O::min(O::max(x[j], O::set1(-87.3f)), O::set1(88.3f));
   // Round to nearest with the 1.5*2^23 trick.
-  const V k = O::sub(O::fma(x, O::set1(1.44269504088896341f), O::set1(12582912.0f)), O::set1(12582912.0f));
-  const V r = O::fma(k, O::set1(2.12194440e-4f), O::fma(k, O::set1(-0.693359375f), x));  // ln2 split for exactness
-  V p = O::set1(1.9875691500e-4f);
-  p = O::fma(p, r, O::set1(1.3981999507e-3f));
-  p = O::fma(p, r, O::set1(8.3334519073e-3f));
-  p = O::fma(p, r, O::set1(4.1665795894e-2f));
-  p = O::fma(p, r, O::set1(1.6666665459e-1f));
-  p = O::fma(p, r, O::set1(5.0000001201e-1f));
-  p = O::add(O::fma(O::mul(p, r), r, r), O::set1(1.0f));  // p r^2 + r + 1
-  return O::mul(p, O::pow2(k));
+  for (int j = 0; j < N; ++j)
+    k[j] = O::sub(O::fma(x[j], O::set1(1.44269504088896341f), O::set1(12582912.0f)), O::set1(12582912.0f));
+  for (int j = 0; j < N; ++j)  // ln2 split in two for exactness
+    r[j] = O::fma(k[j], O::set1(2.12194440e-4f), O::fma(k[j], O::set1(-0.693359375f), x[j]));
+  for (int j = 0; j < N; ++j) p[j] = O::fma(O::set1(1.9875691500e-4f), r[j], O::set1(1.3981999507e-3f));
+  for (int j = 0; j < N; ++j) p[j] = O::fma(p[j], r[j], O::set1(8.3334519073e-3f));
+  for (int j = 0; j < N; ++j) p[j] = O::fma(p[j], r[j], O::set1(4.1665795894e-2f));
+  for (int j = 0; j < N; ++j) p[j] = O::fma(p[j], r[j], O::set1(1.6666665459e-1f));
+  for (int j = 0; j < N; ++j) p[j] = O::fma(p[j], r[j], O::set1(5.0000001201e-1f));
+  for (int j = 0; j < N; ++j) p[j] = O::add(O::fma(O::mul(p[j], r[j]), r[j], r[j]), O::set1(1.0f));  // p r^2 + r + 1
+  for (int j = 0; j < N; ++j) x[j] = O::mul(p[j], O::pow2(k[j]));
 }
 
 template <class O>
-inline typename O::V sigmoid_v(typename O::V x) {
+inline typename O::V exp_v(typename O::V x) {
+  exp_n<O, 1>(&x);
+  return x;
+}
+
+// 1 / (1 + exp(-x)).
+template <class O, int N>
+inline void sigmoid_n(typename O::V* x) {
   const auto one = O::set1(1.0f);
-  return O::div(one, O::add(one, exp_v<O>(O::sub(O::set1(0.0f), x))));
+  for (int j = 0; j < N; ++j) x[j] = O::sub(O::set1(0.0f), x[j]);
+  exp_n<O, N>(x);
+  for (int j = 0; j < N; ++j) x[j] = O::div(one, O::add(one, x[j]));
 }
 
 // tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)): exact limits at +-inf.
-template <class O>
-inline typename O::V tanh_v(typename O::V x) {
-  const auto one = O::set1(1.0f);
-  const auto e = exp_v<O>(O::add(O::abs(x), O::abs(x)));
-  return O::copysign(O::sub(one, O::div(O::set1(2.0f), O::add(e, one))), x);
-}
-
-// One vector of GRU units starting at entry i.
-template <class O, bool kBias>
-inline void gru_lanes(float* h, const float* gi, const float* gh, const float* bh, int n, int i) {
+template <class O, int N>
+inline void tanh_n(typename O::V* x) {
   using V = typename O::V;
-  V ghr = O::load(gh + i), ghz = O::load(gh + n + i), ghn = O::load(gh + 2 * n + i);
-  if (kBias) {
-    ghr = O::add(ghr, O::load(bh + i));
-    ghz = O::add(ghz, O::load(bh + n + i));
-    ghn = O::add(ghn, O::load(bh + 2 * n + i));
-  }
-  const V r = sigmoid_v<O>(O::add(O::load(gi + i), ghr));
-  const V z = sigmoid_v<O>(O::add(O::load(gi + n + i), ghz));
-  const V c = tanh_v<O>(O::fma(r, ghn, O::load(gi + 2 * n + i)));
-  O::store(h + i, O::fma(z, O::sub(O::load(h + i), c), c));  // c + z (h - c)
+  const V one = O::set1(1.0f);
+  V e[N];
+  for (int j = 0; j < N; ++j) e[j] = O::add(O::abs(x[j]), O::abs(x[j]));
+  exp_n<O, N>(e);
+  for (int j = 0; j < N; ++j) x[j] = O::copysign(O::sub(one, O::div(O::set1(2.0f), O::add(e[j], one))), x[j]);
 }
 
+// gh[i] (+ bh[i]): the hidden side of a gate.
+template <class O, bool kBias>
+inline typename O::V hidden_gate(const float* gh, const float* bh, int i) {
+  return kBias ? O::add(O::load(gh + i), O::load(bh + i)) : O::load(gh + i);
+}
+
+// GRU units [i, i + N lanes): gates r and z (sigmoids, into rz: r at rz[0],
+// z at rz[stride]), then the candidate c and h = c + z (h - c).
+template <class O, int N, bool kBias>
+inline void gru_gates(const float* gi, const float* gh, const float* bh, int n, int i, float* rz, int stride) {
+  using V = typename O::V;
+  constexpr int L = O::lanes;
+  for (int g = 0; g < 2; ++g) {
+    V v[N];
+    for (int q = 0; q < N; ++q)
+      v[q] = O::add(O::load(gi + g * n + i + q * L), hidden_gate<O, kBias>(gh, bh, g * n + i + q * L));
+    sigmoid_n<O, N>(v);
+    for (int q = 0; q < N; ++q) O::store(rz + g * stride + q * L, v[q]);
+  }
+}
+template <class O, int N, bool kBias>
+inline void gru_candidate(float* h, const float* gi, const float* gh, const float* bh, int n, int i, const float* rz,
+                          int stride) {
+  using V = typename O::V;
+  constexpr int L = O::lanes;
+  V c[N];
+  for (int q = 0; q < N; ++q)
+    c[q] = O::fma(O::load(rz + q * L), hidden_gate<O, kBias>(gh, bh, 2 * n + i + q * L), O::load(gi + 2 * n + i + q * L));
+  tanh_n<O, N>(c);
+  for (int q = 0; q < N; ++q) {
+    float* hq = h + i + q * L;
+    O::store(hq, O::fma(O::load(rz + stride + q * L), O::sub(O::load(hq), c[q]), c[q]));  // c + z (h - c)
+  }
+}
+
+// Chunks of kChunk units: all their r and z gates (kChunk / (N lanes)
+// independent groups), then their candidates; the rest a vector, then a
+// lane, at a time.
 template <class O, bool kBias>
 void gru_run(float* h, const float* gi, const float* gh, const float* bh, int n) {
-  int i = 0;
-  for (; i + O::lanes <= n; i += O::lanes) gru_lanes<O, kBias>(h, gi, gh, bh, n, i);
-  for (; i < n; ++i) gru_lanes<ScalarOps, kBias>(h, gi, gh, bh, n, i);
+  constexpr int L = O::lanes, N = 4, kChunk = 64;
+  static_assert(kChunk % (N * L) == 0, "a chunk is whole groups");
+  float rz[2 * kChunk];
+  int i0 = 0;
+  for (; i0 + kChunk <= n; i0 += kChunk) {
+    for (int j = 0; j < kChunk; j += N * L) gru_gates<O, N, kBias>(gi, gh, bh, n, i0 + j, rz + j, kChunk);
+    for (int j = 0; j < kChunk; j += N * L) gru_candidate<O, N, kBias>(h, gi, gh, bh, n, i0 + j, rz + j, kChunk);
+  }
+  for (; i0 + L <= n; i0 += L) {
+    gru_gates<O, 1, kBias>(gi, gh, bh, n, i0, rz, L);
+    gru_candidate<O, 1, kBias>(h, gi, gh, bh, n, i0, rz, L);
+  }
+  for (; i0 < n; ++i0) {
+    gru_gates<ScalarOps, 1, kBias>(gi, gh, bh, n, i0, rz, 1);
+    gru_candidate<ScalarOps, 1, kBias>(h, gi, gh, bh, n, i0, rz, 1);
+  }
 }
 
 template <class O>
@@ -79,13 +135,19 @@ void gru_update_impl(float* h, const float* gi, const float* gh, const float* bh
     gru_run<O, false>(h, gi, gh, bh, n);
 }
 
-// Sum of scratch[k, k + m) for m a multiple of O::lanes: vertical adds, one
-// horizontal sum.
+// Sum of p[0, m) for m a multiple of O::lanes: vertical adds into two
+// accumulators (a single chain waits on add latency), one horizontal sum.
 template <class O>
 inline float vector_sum(const float* p, int m) {
-  auto acc = O::load(p);
-  for (int j = O::lanes; j < m; j += O::lanes) acc = O::add(acc, O::load(p + j));
-  return O::hsum(acc);
+  constexpr int L = O::lanes;
+  auto a = O::load(p), b = O::set1(0.0f);
+  int j = L;
+  for (; j + 2 * L <= m; j += 2 * L) {
+    a = O::add(a, O::load(p + j));
+    b = O::add(b, O::load(p + j + L));
+  }
+  if (j < m) a = O::add(a, O::load(p + j));
+  return O::hsum(O::add(a, b));
 }
 
 // Classes whose logit is more than this below the largest count as
@@ -106,16 +168,36 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
   using V = typename O::V;
   constexpr int L = O::lanes, kChunk = 64;
   static_assert(kChunk % L == 0, "a chunk is whole vectors");
-  V vm = O::set1(-3.0e38f);
+  V vm = O::set1(-3.0e38f), vm2 = vm;
   int i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    vm = O::max(vm, O::load(logits + i));
+    vm2 = O::max(vm2, O::load(logits + i + L));
+  }
   for (; i + L <= n; i += L) vm = O::max(vm, O::load(logits + i));
-  float mx = O::hmax(vm);
+  float mx = O::hmax(O::max(vm, vm2));
   for (; i < n; ++i) mx = vmax(mx, logits[i]);
 
   const float cutoff = mx - kNegligibleLogit;
   const V vmx = O::set1(mx), vcutoff = O::set1(cutoff), zero = O::set1(0.0f);
-  V acc = zero;
-  for (i = 0; i + L <= n; i += L) {
+  constexpr int N = 4;  // vectors per group (exp_n); a group is skipped when all its classes are negligible
+  V acc[N] = {zero, zero, zero, zero};  // one per vector of a group: independent add chains
+  for (i = 0; i + N * L <= n; i += N * L) {
+    V l[N], e[N];
+    for (int q = 0; q < N; ++q) l[q] = O::load(logits + i + q * L);
+    if (!O::any_ge(O::max(O::max(l[0], l[1]), O::max(l[2], l[3])), vcutoff)) {
+      for (int q = 0; q < N; ++q) O::store(scratch + i + q * L, zero);
+      continue;
+    }
+    for (int q = 0; q < N; ++q) e[q] = O::sub(l[q], vmx);
+    exp_n<O, N>(e);
+    for (int q = 0; q < N; ++q) {
+      e[q] = O::keep_ge(e[q], l[q], vcutoff);
+      O::store(scratch + i + q * L, e[q]);
+      acc[q] = O::add(acc[q], e[q]);
+    }
+  }
+  for (; i + L <= n; i += L) {
     const V l = O::load(logits + i);
     if (!O::any_ge(l, vcutoff)) {
       O::store(scratch + i, zero);
@@ -123,9 +205,9 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
     }
     const V e = O::keep_ge(exp_v<O>(O::sub(l, vmx)), l, vcutoff);
     O::store(scratch + i, e);
-    acc = O::add(acc, e);
+    acc[0] = O::add(acc[0], e);
   }
-  float total = O::hsum(acc);
+  float total = O::hsum(O::add(O::add(acc[0], acc[1]), O::add(acc[2], acc[3])));
   for (; i < n; ++i) {
     scratch[i] = logits[i] >= cutoff ? exp_v<ScalarOps>(logits[i] - mx) : 0.0f;
     total += scratch[i];
