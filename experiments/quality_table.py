@@ -45,12 +45,23 @@ def run_budget(run: Path, step: int | None = None) -> dict:
             "val_bits_trainer": vals[-1]["val_bits"] if vals else None, "held_out": held_out}
 
 
+def run_model(run: Path) -> Path:
+    """The run's latest export, or, for a committed run folder that keeps only its manifest, the
+    shipped file the manifest names (paths relative to the repository root)."""
+    if (run / "model.sw").is_file() or not (run / "manifest.json").is_file():
+        return run / "model.sw"
+    import json
+
+    shipped = json.loads((run / "manifest.json").read_text())["shipped"]["file"]
+    return Path(__file__).resolve().parents[1] / shipped
+
+
 def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
     from sparsewave import Vocoder
     from sparsewave.audio import read_audio
     from sparsewave.quality import evaluate_clip
 
-    voc = Vocoder.load(run / "model.sw")
+    voc = Vocoder.load(run_model(run))
     nonzero, _ = voc.loop_macs
     budget = run_budget(run, voc.config.get("training", {}).get("step"))
     for clip in clips:
@@ -62,7 +73,7 @@ def score_run(run: Path, clips: list[Path], n_seeds: int = 1) -> dict:
         scores.append(evaluate_clip(voc, audio, seed=0, n_seeds=n_seeds, standard_metrics=True))
     seconds = sum(s.seconds for s in scores)
     cfg = voc.config
-    return {"run": run.name, "hidden": cfg["hidden"], "block": cfg.get("block"),
+    return {"run": run.name, "hidden": cfg.get("hidden", cfg.get("rnn_dims")), "block": cfg.get("block"),
             "sparsity": cfg.get("training", {}).get("target_sparsity"), "macs_per_sample": nonzero, **budget,
             "nll_bits": sum(s.nll_bits * s.seconds for s in scores) / seconds,
             "mel_correlation": sum(s.mel_correlation for s in scores) / len(scores),
@@ -81,7 +92,7 @@ def markdown(rows: list[dict]) -> str:
              "| held-out NLL (bits/sample) | resynth mel corr | V/UV F1 | pitch error (cents) | STOI | DNSMOS OVRL |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        block = "dense" if not r["sparsity"] else "x".join(map(str, r["block"]))
+        block = ("dense" if not r["sparsity"] else "x".join(map(str, r["block"]))) if r["block"] else "own pattern"
         lines.append(f"| {r['run']} | {r['hidden']} | {block} | {r['sparsity'] or 0:.0%} | {r['macs_per_sample']:,} "
                      f"| {r['steps']:,} | {r['samples_seen'] / 1e6:.1f} M | {r['train_minutes']:.0f} ({'/'.join(map(str, r['threads']))}) "
                      f"| {r['nll_bits']:.3f} | {r['mel_correlation']:.3f} | {r['vuv_f1']:.2f} | {r['pitch_error_cents']:.0f} "

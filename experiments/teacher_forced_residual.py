@@ -29,10 +29,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predictive_mean(vocoder: Vocoder, mel: np.ndarray, audio: np.ndarray) -> np.ndarray:
-    """E[x_t] from the teacher-forced coarse and fine distributions (fine given the true c_t)."""
+    """E[x_t] from the teacher-forced output distribution: dual softmax, coarse and fine (fine
+    given the true c_t); a fatchord softmax head, its classes' values (mu-law decoded)."""
     logits = vocoder.logits(mel, audio)
-    u16 = softmax(logits[:, :256]) @ (256.0 * np.arange(256)) + softmax(logits[:, 256:]) @ np.arange(256.0)
-    return (u16 - 32768.0) / 32768.0
+    if vocoder.family == "dual_softmax":
+        u16 = softmax(logits[:, :256]) @ (256.0 * np.arange(256)) + softmax(logits[:, 256:]) @ np.arange(256.0)
+        return (u16 - 32768.0) / 32768.0
+    if vocoder.config.get("head") != "softmax":
+        raise SystemExit("the predictive mean is implemented for softmax heads (not mixture of logistics)")
+    n = logits.shape[1]
+    values = 2.0 * np.arange(n) / (n - 1) - 1.0
+    if vocoder.config.get("mu_law"):
+        values = np.sign(values) * ((1.0 + (n - 1)) ** np.abs(values) - 1.0) / (n - 1)
+    return softmax(logits.astype(np.float64)) @ values
 
 
 def lpc_residual(x: np.ndarray, order: int = 16, block: int = 1024) -> np.ndarray:

@@ -27,3 +27,14 @@ def rng(request):
     request.node.user_properties.append(("seed", seed))
     print(f"rng seed: {seed}")
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def dual_softmax_voice(tmp_path_factory):
+    """A random dual-softmax model of the shape the first default voice had (N = 256, 22,050 Hz,
+    hop 256, 80 mels, GRU 90 % sparse in 4x4 blocks), for engine tests that need that family."""
+    from sparsewave.dual_softmax import random_dual_softmax
+    from sparsewave.weights import save_model
+
+    tensors, cfg = random_dual_softmax(256, density=0.1, seed=3, sample_rate=22050, hop_length=256)
+    return sparsewave.Vocoder.load(save_model(tmp_path_factory.mktemp("dual") / "dual.sw", tensors, cfg))

@@ -73,6 +73,7 @@ def test_teacher_forced_residual_runs(tmp_path):
 @pytest.mark.skipif(not (DEFAULT_VOICE_RUN / "log.jsonl").is_file(), reason="training/default_voice run log absent")
 def test_quality_table_runs_on_the_default_voice_run(tmp_path):
     # The run's log names its held-out clips; the synthetic clip borrows one of those names.
-    clip = _clip(tmp_path, name="LJ001-0001.wav")
+    held_out = Path((DEFAULT_VOICE_RUN / "validation.txt").read_text().split()[0]).name
+    clip = _clip(tmp_path, name=held_out)
     out = _run("quality_table.py", DEFAULT_VOICE_RUN, "--clips", clip, "--seeds", 1)
     assert "| default_voice |" in out

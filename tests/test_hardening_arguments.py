@@ -13,8 +13,8 @@ from sparsewave import _core
 
 
 @pytest.fixture(scope="module")
-def voice():
-    return sparsewave.Vocoder.default()
+def voice(dual_softmax_voice):
+    return dual_softmax_voice  # these checks are about the engine, not one voice
 
 
 @pytest.fixture(scope="module")
