@@ -43,8 +43,8 @@ import json, sys, time
 import numpy as np
 import sparsewave
 from sparsewave import Vocoder, benchmark
-path, seconds, repeats, mel_path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-v = Vocoder.load(path)
+path, seconds, repeats, mel_path, weights = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+v = Vocoder.load(path, weights=weights)
 if mel_path:
     mel = np.load(mel_path).astype(np.float32)
     if mel.shape[1] != v.n_mels: mel = mel.T
@@ -66,11 +66,11 @@ print(json.dumps({"samples": n, "cpu": cpu, "wall": wall, "sample_rate": v.sampl
 """
 
 
-def run_worker(pythonpath, model, seconds, repeats, mel, valgrind_out=None):
+def run_worker(pythonpath, model, seconds, repeats, mel, weights, valgrind_out=None):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    cmd = [sys.executable, "-c", _WORKER, model, str(seconds), str(repeats), mel or ""]
+    cmd = [sys.executable, "-c", _WORKER, model, str(seconds), str(repeats), mel or "", weights]
     if valgrind_out:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind_out}"] + cmd
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -97,12 +97,12 @@ def callgrind_functions(path):
     return total, funcs
 
 
-def instructions_per_sample(pythonpath, model, mel, top):
+def instructions_per_sample(pythonpath, model, mel, weights, top):
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for seconds in (0.1, 0.35):
             out = os.path.join(tmp, f"cg.{seconds}")
-            n = run_worker(pythonpath, model, seconds, 0, mel, valgrind_out=out)["samples"]
+            n = run_worker(pythonpath, model, seconds, 0, mel, weights, valgrind_out=out)["samples"]
             runs.append((n, *callgrind_functions(out)))
     (n0, t0, f0), (n1, t1, f1) = runs
     per = (t1 - t0) / (n1 - n0)
@@ -110,12 +110,13 @@ def instructions_per_sample(pythonpath, model, mel, top):
     return per, [(round(v), k) for v, k in reversed(funcs[-top:])] if top else []
 
 
-def weight_bytes(matrices):
-    """Values (4 bytes; float16 matrices are not told apart here) plus a 32-bit index per block."""
+def weight_bytes(matrices, weights):
+    """Values (4 or 2 bytes) plus a 32-bit column index per block."""
+    value = 2 if weights == "float16" else 4
     total = 0
     for m in matrices:
         br, bc = m["block"]
-        total += 4 * m["stored_values"] + 4 * (m["stored_values"] // (br * bc))
+        total += value * m["stored_values"] + 4 * (m["stored_values"] // (br * bc))
     return total
 
 
@@ -127,6 +128,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0, help="audio per timed run (default 2)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per build and model (default 5)")
     ap.add_argument("--mel", help="a (frames, n_mels) .npy mel instead of a smooth random one")
+    ap.add_argument("--weights", choices=("float32", "float16"), default="float32",
+                    help="storage of the sample loop's weights (Vocoder.load(weights=...))")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions per sample (valgrind)")
     ap.add_argument("--top", type=int, default=0, help="with --callgrind: list the top N functions per sample")
     ap.add_argument("--json", help="write the results here")
@@ -146,7 +149,7 @@ def main(argv=None):
     for _ in range(args.repeats):  # builds and models alternate run by run
         for model in args.models:
             for name, path in builds:
-                r = run_worker(path, model, args.seconds, 1, args.mel)
+                r = run_worker(path, model, args.seconds, 1, args.mel, args.weights)
                 res = results[(name, model)]
                 res["cpu"] += r["cpu"]
                 res["wall"] += r["wall"]
@@ -155,7 +158,8 @@ def main(argv=None):
     if args.callgrind:
         for (name, model), res in results.items():
             path = dict(builds)[name]
-            res["instructions_per_sample"], res["top"] = instructions_per_sample(path, model, args.mel, args.top)
+            res["instructions_per_sample"], res["top"] = instructions_per_sample(path, model, args.mel, args.weights,
+                                                                                 args.top)
 
     print("| build | model | ISA | samples/s (CPU) | samples/s (wall) | x real time (CPU) | MACs/sample nonzero "
           "(executed) | weight KB/sample | instructions/sample |")
@@ -164,10 +168,10 @@ def main(argv=None):
     for (name, model), res in results.items():
         n, sr = res["samples"], res["sample_rate"]
         cpu, wall = statistics.median(res["cpu"]), statistics.median(res["wall"])
-        row = {"build": name, "model": model, "isa": res["isa"], "samples_per_cpu_second": n / cpu,
+        row = {"build": name, "model": model, "isa": res["isa"], "weights": args.weights, "samples_per_cpu_second": n / cpu,
                "samples_per_wall_second": n / wall, "realtime_cpu": n / sr / cpu, "cpu_seconds": res["cpu"],
                "wall_seconds": res["wall"], "samples": n, "nonzero_macs": res["nonzero_macs"],
-               "stored_macs": res["stored_macs"], "weight_bytes_per_sample": weight_bytes(res["matrices"]),
+               "stored_macs": res["stored_macs"], "weight_bytes_per_sample": weight_bytes(res["matrices"], args.weights),
                "instructions_per_sample": res.get("instructions_per_sample"), "top": res.get("top")}
         rows.append(row)
         ins = f"{row['instructions_per_sample']:,.0f}" if row["instructions_per_sample"] else "-"
