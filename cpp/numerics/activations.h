@@ -1,7 +1,8 @@
-// Scalar exp / sigmoid / tanh written to vectorise: branch-free float
-// arithmetic and bit tricks, inlined into the per-ISA element-wise loops
-// (elementwise_impl.h), where the compiler turns them into SIMD. exp is
-// accurate to ~1e-7 relative, sigmoid and tanh to ~1e-7 absolute.
+// Scalar exp / sigmoid / tanh: branch-free float arithmetic and bit tricks,
+// for the scalar code outside the sample loop's kernels (output_heads.cpp).
+// The element-wise kernels use the same algorithm on vectors
+// (kernels/elementwise_impl.h's exp_n), lane for lane. exp is accurate to
+// ~1e-7 relative, sigmoid and tanh to ~1e-7 absolute.
 #pragma once
 #include <cmath>
 #include <cstdint>
