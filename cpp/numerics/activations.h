@@ -1,5 +1,6 @@
 // Scalar exp / sigmoid / tanh: branch-free float arithmetic and bit tricks,
-// for the scalar code outside the sample loop's kernels (output_heads.cpp).
+// for scalar code outside the sample loop's kernels (output_heads.cpp; vmax
+// and vmin also serve kernels/scalar_ops.h).
 // The element-wise kernels use the same algorithm on vectors
 // (kernels/elementwise_impl.h's exp_n), lane for lane. exp is accurate to
 // ~1e-7 relative, sigmoid and tanh to ~1e-7 absolute.
