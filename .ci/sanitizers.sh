@@ -84,9 +84,13 @@ asan() {
   local run=(env PYTHONPATH="$PWD/_ci/asan/pkg" LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
              ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$PYTHON")
   "${run[@]}" -c 'import sparsewave; assert "/_ci/asan/pkg/" in sparsewave.__file__, sparsewave.__file__'
-  # Deselected: a 2 GB RLIMIT_AS cannot hold ASan's shadow memory (it fails in mmap, not in the engine).
+  # Deselected: a 2 GB RLIMIT_AS cannot hold ASan's shadow memory (it fails in
+  # mmap, not in the engine); the Ctrl-C test's 60 s subprocess budget assumes
+  # an uninstrumented build (it timed out once in ~20 runs here). Both run in
+  # the main pytest step.
   "${run[@]}" -m pytest -q -x -p no:cacheprovider "${PYTEST_SUBSET[@]}" \
-    --deselect tests/test_hardening_synthesis.py::test_many_threads_under_a_memory_limit_do_not_abort
+    --deselect tests/test_hardening_synthesis.py::test_many_threads_under_a_memory_limit_do_not_abort \
+    --deselect tests/test_progress.py::test_ctrl_c_interrupts_synthesis
 }
 
 tsan() {
