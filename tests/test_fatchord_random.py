@@ -18,7 +18,6 @@ saturate every gate).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from sparsewave.weights import save_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import wavernn_numpy as W  # noqa: E402
+from small_models import torch_like_params as random_params  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LAYOUT = DATA / "fatchord_layout" / "fatchord_state_dict_layout.json"
@@ -66,34 +66,6 @@ def _geneing_like(rnn, fc, compute, res_out, res_blocks, factors, n_mels, pad, b
         "n_rnn": 1, "fc_names": ["fc1", "fc3"], "n_fc": 2, "aux_slices": {"I": [0, c - 1], "fc1": [c, 2 * c]},
         "head": "softmax", "bits": bits, "n_classes": 2 ** bits, "mu_law": mu_law,
     }
-
-
-def random_params(cfg: dict, seed: int, sparsity=None, prune_input_layer: bool = False) -> dict:
-    """PyTorch-like random weights; ``sparsity`` = (block_rows, block_cols, density) prunes the
-    GRU and fc matrices (and I when ``prune_input_layer``) in whole blocks, keeping their scale."""
-    rng = np.random.default_rng(seed)
-    p = {}
-    for name, shape in W.expected_shapes(cfg).items():
-        if name.endswith("running_var"):
-            a = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("running_mean") or name.endswith(".bias"):
-            a = 0.1 * rng.standard_normal(shape)
-        elif "batch_norm" in name:
-            a = rng.uniform(0.8, 1.2, shape)
-        elif "up_layers" in name:
-            a = rng.uniform(0.5, 1.5, shape)
-            a /= a.sum()  # a smoothing filter, like the trained ones
-        else:
-            a = rng.standard_normal(shape) / math.sqrt(int(np.prod(shape[1:])))
-            if name == f"{cfg['fc_names'][-1]}.weight":
-                a *= 4.0  # peakier output distributions, closer to a trained model's
-            prune = len(shape) == 2 and sparsity is not None and (name != "I.weight" or prune_input_layer)
-            if prune:
-                br, bc, density = sparsity
-                keep = rng.random((-(-shape[0] // br), -(-shape[1] // bc))) < density
-                a = a * np.kron(keep, np.ones((br, bc)))[: shape[0], : shape[1]] / math.sqrt(density)
-        p[name] = a.astype(np.float32)
-    return p
 
 
 def _full_layout_case(mode: str):

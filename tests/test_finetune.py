@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,10 @@ torch = pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import wavernn_numpy as W  # noqa: E402
+from small_models import torch_like_params  # noqa: E402
 
 import sparsewave  # noqa: E402
+from sparsewave.audio import write_audio  # noqa: E402
 from sparsewave.audio.mel import mel_spectrogram  # noqa: E402
 from sparsewave.train import cli as train_cli  # noqa: E402
 from sparsewave.train.fatchord_model import FatchordWaveRNN, label_values, labels_of  # noqa: E402
@@ -51,36 +52,9 @@ def _fatchord_like() -> dict:
 
 
 def _random_params(cfg: dict, seed: int, density: float | None = None) -> dict:
-    """PyTorch-like random weights; ``density`` prunes the GRU/fc matrices in 1x4 column groups
-    (geneing's own pattern), which fine-tuning must turn into blocks."""
-    rng = np.random.default_rng(seed)
-    p = {}
-    for name, shape in W.expected_shapes(cfg).items():
-        if name.endswith("running_var"):
-            a = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("running_mean") or name.endswith(".bias"):
-            a = 0.1 * rng.standard_normal(shape)
-        elif "batch_norm" in name:
-            a = rng.uniform(0.8, 1.2, shape)
-        elif "up_layers" in name:
-            a = rng.uniform(0.5, 1.5, shape)
-            a /= a.sum()
-        else:
-            a = rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[1:])))
-            if density is not None and len(shape) == 2:
-                keep = rng.random((shape[0], -(-shape[1] // 4))) < density
-                a = a * np.repeat(keep, 4, axis=1)[:, :shape[1]]
-        p[name] = a.astype(np.float32)
-    return p
-
-
-def _write_wav(path, audio, rate=RATE):
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    """PyTorch-like weights; with ``density``, pruned in 1x4 column groups (geneing's own pattern,
+    which fine-tuning must turn into blocks), I included."""
+    return torch_like_params(cfg, seed, None if density is None else (1, 4, density), prune_input_layer=True)
 
 
 def _voiced(n, f0, rng):
@@ -94,7 +68,7 @@ def wav_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("ft_wavs")
     rng = np.random.default_rng(11)
     for i, (f0, dur) in enumerate([(140.0, 0.45), (210.0, 0.5), (170.0, 0.4)]):
-        _write_wav(d / f"clip{i}.wav", _voiced(int(dur * RATE), f0, rng))
+        write_audio(d / f"clip{i}.wav", _voiced(int(dur * RATE), f0, rng), RATE)
     return d
 
 
@@ -123,7 +97,7 @@ def _clip(seconds=0.3, seed=0):
                                   _fatchord_like], ids=["geneing_linear", "geneing_mulaw", "fatchord_2gru"])
 def test_torch_model_matches_the_engine_teacher_forced(tmp_path, make):
     cfg = make()
-    path = save_model(tmp_path / "m.sw", _random_params(cfg, 1, density=0.3), cfg)
+    path = save_model(tmp_path / "m.sw", _random_params(cfg, 1, 0.3), cfg)
     model = FatchordWaveRNN.from_file(path)
     audio = _clip()
     mels = mel_spectrogram(audio, cfg["mel"])
@@ -168,7 +142,7 @@ def _ft_config(wav_dir, out, init, **kw):
 
 def test_finetune_reprunes_into_blocks_and_exports_what_it_trained(wav_dir, tmp_path):
     cfg = _geneing_like()
-    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2, density=0.4), cfg)
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2, 0.4), cfg)
     res = train(_ft_config(wav_dir, tmp_path / "run", init))
     assert res["step"] == 6
     # masks at the scheduled (final) sparsity, in whole 16x1 blocks
@@ -247,7 +221,7 @@ def test_init_errors_are_clear(wav_dir, tmp_path):
 
 def test_keep_masks_holds_the_init_models_zero_pattern(wav_dir, tmp_path):
     cfg = _geneing_like()
-    init = save_model(tmp_path / "init.sw", _random_params(cfg, 8, density=0.3), cfg)
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 8, 0.3), cfg)
     res = train(_ft_config(wav_dir, tmp_path / "run", init, keep_masks=True, steps=4))
     before, _ = load_model_tensors(init)
     after, _ = load_model_tensors(res["model"])

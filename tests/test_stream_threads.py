@@ -9,24 +9,12 @@ import numpy as np
 import pytest
 
 import sparsewave
-from reference_models.wavernn_numpy import config_fatchord, random_params
-from sparsewave.dual_softmax import random_dual_softmax
-from sparsewave.weights import save_model
+from small_models import write_small_model
 
 
 @pytest.fixture(scope="module", params=["fatchord", "dual-softmax"])
 def vocoder(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp("threads") / "m.sw"
-    if request.param == "dual-softmax":
-        tensors, cfg = random_dual_softmax(32, 0.3, (4, 4), n_mels=8, hop_length=16, upsample="conv",
-                                           upsample_kernel=9)
-    else:
-        hp = {"num_mels": 8, "hop_length": 24, "voc_upsample_factors": [2, 3, 4], "voc_rnn_dims": 32,
-              "voc_fc_dims": 32, "voc_compute_dims": 16, "voc_res_out_dims": 16, "voc_res_blocks": 2}
-        cfg = config_fatchord("RAW", hp)
-        tensors = random_params(cfg, seed=3)
-    save_model(path, tensors, cfg)
-    return sparsewave.Vocoder.load(path)
+    return sparsewave.Vocoder.load(write_small_model(tmp_path_factory.mktemp("threads") / "m.sw", request.param))
 
 
 @pytest.fixture(autouse=True)

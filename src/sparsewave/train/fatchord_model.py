@@ -19,7 +19,6 @@ statistics would move the very normalisation the engine folds into the convs.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Mapping
 
 import numpy as np
@@ -272,5 +271,3 @@ class FatchordWaveRNN(nn.Module):
         out = self(torch.from_numpy(padded)[None], torch.from_numpy(prev)[None])[0, :n]
         return out.numpy()
 
-
-LN2 = math.log(2.0)

@@ -107,10 +107,8 @@ def load_checkpoint(path) -> dict:
     return ck
 
 
-def build_model(cfg: TrainConfig):
-    """The model to train: a fresh dual-softmax WaveRNN, or the model of ``cfg.init``."""
-    if cfg.init:
-        return init_model(cfg.init)[0]
+def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
+    """A fresh dual-softmax WaveRNN (fine-tuning starts from :func:`init_model` instead)."""
     return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
                               output_hidden=cfg.output_hidden, upsample=cfg.upsample,
                               upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample)

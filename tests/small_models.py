@@ -1,0 +1,53 @@
+"""Small random models shared by several test files: PyTorch-like fatchord-family weights, and
+the tiny model files the streaming tests run on both families."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from reference_models import wavernn_numpy as W
+from sparsewave.dual_softmax import random_dual_softmax
+from sparsewave.weights import save_model
+
+
+def torch_like_params(cfg: dict, seed: int, sparsity=None, prune_input_layer: bool = False) -> dict:
+    """PyTorch-like random weights; ``sparsity`` = (block_rows, block_cols, density) prunes the
+    GRU and fc matrices (and I when ``prune_input_layer``) in whole blocks, keeping their scale."""
+    rng = np.random.default_rng(seed)
+    p = {}
+    for name, shape in W.expected_shapes(cfg).items():
+        if name.endswith("running_var"):
+            a = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("running_mean") or name.endswith(".bias"):
+            a = 0.1 * rng.standard_normal(shape)
+        elif "batch_norm" in name:
+            a = rng.uniform(0.8, 1.2, shape)
+        elif "up_layers" in name:
+            a = rng.uniform(0.5, 1.5, shape)
+            a /= a.sum()  # a smoothing filter, like the trained ones
+        else:
+            a = rng.standard_normal(shape) / math.sqrt(int(np.prod(shape[1:])))
+            if name == f"{cfg['fc_names'][-1]}.weight":
+                a *= 4.0  # peakier output distributions, closer to a trained model's
+            prune = len(shape) == 2 and sparsity is not None and (name != "I.weight" or prune_input_layer)
+            if prune:
+                br, bc, density = sparsity
+                keep = rng.random((-(-shape[0] // br), -(-shape[1] // bc))) < density
+                a = a * np.kron(keep, np.ones((br, bc)))[: shape[0], : shape[1]] / math.sqrt(density)
+        p[name] = a.astype(np.float32)
+    return p
+
+
+def write_small_model(path: Path, kind: str) -> Path:
+    """A tiny model file: ``kind`` is "dual-softmax", "fatchord-raw" or "fatchord-mol"."""
+    if kind == "dual-softmax":
+        tensors, cfg = random_dual_softmax(32, 0.3, (4, 4), n_mels=8, hop_length=16, upsample="conv",
+                                           upsample_kernel=9)
+    else:
+        hp = {"num_mels": 8, "hop_length": 24, "voc_upsample_factors": [2, 3, 4], "voc_rnn_dims": 32,
+              "voc_fc_dims": 32, "voc_compute_dims": 16, "voc_res_out_dims": 16, "voc_res_blocks": 2}
+        cfg = W.config_fatchord("MOL" if kind.endswith("mol") else "RAW", hp)
+        tensors = W.random_params(cfg, seed=3)
+    return save_model(path, tensors, cfg)
