@@ -135,4 +135,4 @@ def test_float16_range_is_checked():
     with pytest.raises(ValueError, match="float16"):
         BlockSparseMatrix.from_dense(np.full((4, 4), 1e6, np.float32), dtype="float16")
     with pytest.raises(ValueError, match="dtype"):
-        BlockSparseMatrix.from_dense(np.ones((4, 4)), dtype="int8")
+        BlockSparseMatrix.from_dense(np.ones((4, 4)), dtype="int16")

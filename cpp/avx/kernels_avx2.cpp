@@ -4,6 +4,7 @@
 // portable code via the linker.
 #include <immintrin.h>
 
+#include "avx/int8_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -189,6 +190,7 @@ const KernelTable& avx2_kernels() {
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = avx2_elementwise();
+    add_avx2_int8_kernels(t);
     return t;
   }();
   return table;

@@ -3,6 +3,7 @@
 // one 16-lane register, so each stored block costs one FMA.
 #include <immintrin.h>
 
+#include "avx/int8_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -181,6 +182,7 @@ const KernelTable& avx512_kernels() {
     t.shape_16x1.spmv_f16 = spmv_16x1<F16>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = avx512_elementwise();
+    add_avx2_int8_kernels(t);  // the avx512 path requires AVX2 too (dispatch.cpp)
     return t;
   }();
   return table;

@@ -107,15 +107,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   exercise(*vocoder);
-  // The float16 weight path builds its own copies of the loop matrices (and
-  // refuses weights outside the float16 range).
-  sparsewave::LoadOptions half;
-  half.half_weights = true;
-  try {
-    vocoder = sparsewave::Vocoder::load(path, half);
-  } catch (const std::invalid_argument&) {
-    return 0;
+  // The float16 and int8 weight paths build their own copies of the loop
+  // matrices (float16 refuses weights outside its range).
+  for (sparsewave::WeightType t : {sparsewave::WeightType::f16, sparsewave::WeightType::i8}) {
+    sparsewave::LoadOptions options;
+    options.weights = t;
+    try {
+      vocoder = sparsewave::Vocoder::load(path, options);
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    exercise(*vocoder);
   }
-  exercise(*vocoder);
   return 0;
 }

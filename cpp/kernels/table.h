@@ -3,6 +3,7 @@
 // and overrides only the slots that ISA implements.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/bsr_view.h"
 #include "kernels/elementwise.h"
@@ -26,6 +27,19 @@ using SpmmFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx,
 using SpmvManyFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y,
                             std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
 
+// int8 product: y[r] (=|+=) float(acc[r]) * (a.row_scale[r] * x_scale), with
+// acc[r] = sum_c values_i8[r,c] * xq[c] exact in int32 (xq in [-127, 127],
+// padded_cols of them; see QuantizeFn). Every ISA gives the same bits.
+using SpmvI8Fn = void (*)(const BsrView& a, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                          bool accumulate);
+
+// Quantizes n floats to int8 for an int8 product and returns their scale:
+// m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
+// m / 127 (all float32, so NumPy reproduces it bit for bit). All-zero (or
+// n = 0) gives q = 0 and scale 0; a NaN or Inf anywhere gives q = 0 and a NaN
+// scale, so the product comes out NaN rather than silently wrong.
+using QuantizeFn = float (*)(const float* x, int n, int8_t* q);
+
 // The kernels for one block shape. The _f16 ones read BsrView::values_f16,
 // widened to float32 in registers (arithmetic stays float32); spmm has no
 // float16 form (it runs at load time, on the float32 values).
@@ -35,16 +49,19 @@ struct BlockKernels {
   SpmmFn spmm = nullptr;
   SpmvFn spmv_f16 = nullptr;
   SpmvManyFn spmv_many_f16 = nullptr;
+  SpmvI8Fn spmv_i8 = nullptr;  // 8x4 and 4x4 only (store_int8 refuses other shapes)
 };
 
 struct KernelTable {
   const char* name = "";
-  BlockKernels shape_4x4, shape_16x1, shape_1x1;
+  BlockKernels shape_4x4, shape_8x4, shape_16x1, shape_1x1;
   ElementwiseKernels elementwise;
+  QuantizeFn quantize = nullptr;
 
   // The slots for a block shape (see is_supported_block); others get 1x1's.
   const BlockKernels& block(int block_rows, int block_cols) const {
     if (block_rows == 4 && block_cols == 4) return shape_4x4;
+    if (block_rows == 8 && block_cols == 4) return shape_8x4;
     if (block_rows == 16 && block_cols == 1) return shape_16x1;
     return shape_1x1;
   }

@@ -8,31 +8,43 @@ namespace {
 
 // The candidate of least cost; pack(br, bc) builds one.
 template <class Pack>
-BlockSparseMatrix pick_best(Pack pack, bool half) {
-  struct Candidate { int br, bc; double cost_per_value; };
-  const Candidate candidates[] = {{4, 4, 1.0}, {16, 1, 1.0}, {1, 1, 6.0}};
+BlockSparseMatrix pick_best(Pack pack, WeightType weights) {
+  struct Candidate { int br, bc; double cost_per_value; bool int8; };
+  // float storage: 4x4, 16x1, 1x1. int8 storage: the int8 shapes 8x4 and 4x4
+  // (a dot-product instruction per 4 values, about a third of a float FMA
+  // lane per value: bench_kernels' int8 rows), and the float 16x1 and 1x1
+  // for patterns that blocks of 4 columns would pad too much.
+  static const Candidate float_candidates[] = {{4, 4, 1.0, false}, {16, 1, 1.0, false}, {1, 1, 6.0, false}};
+  static const Candidate int8_candidates[] = {
+      {8, 4, 0.35, true}, {4, 4, 0.4, true}, {16, 1, 1.0, false}, {1, 1, 6.0, false}};
+  const bool int8 = weights == WeightType::i8;
   BlockSparseMatrix best;
   double best_cost = -1;
-  for (const auto& c : candidates) {
-    BlockSparseMatrix p = pack(c.br, c.bc);
-    const double cost = static_cast<double>(p.nnz_blocks()) * c.br * c.bc * c.cost_per_value + p.n_block_rows() * 8.0;
+  bool best_int8 = false;
+  const Candidate* first = int8 ? int8_candidates : float_candidates;
+  const int n = int8 ? 4 : 3;
+  for (const Candidate* c = first; c < first + n; ++c) {
+    BlockSparseMatrix p = pack(c->br, c->bc);
+    const double cost = static_cast<double>(p.nnz_blocks()) * c->br * c->bc * c->cost_per_value + p.n_block_rows() * 8.0;
     if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = std::move(p);
+      best_int8 = c->int8;
     }
   }
-  if (half) best.store_half();
+  if (weights == WeightType::f16) best.store_half();
+  if (best_int8) best.store_int8();
   return best;
 }
 
 }  // namespace
 
-BlockSparseMatrix pack_best(const float* w, int rows, int cols, bool half) {
-  return pick_best([&](int br, int bc) { return BlockSparseMatrix::from_dense(w, rows, cols, br, bc); }, half);
+BlockSparseMatrix pack_best(const float* w, int rows, int cols, WeightType weights) {
+  return pick_best([&](int br, int bc) { return BlockSparseMatrix::from_dense(w, rows, cols, br, bc); }, weights);
 }
 
-BlockSparseMatrix pack_best(const CsrMatrix& m, bool half) {
-  return pick_best([&](int br, int bc) { return m.to_blocks(br, bc); }, half);
+BlockSparseMatrix pack_best(const CsrMatrix& m, WeightType weights) {
+  return pick_best([&](int br, int bc) { return m.to_blocks(br, bc); }, weights);
 }
 
 }  // namespace sparsewave

@@ -15,16 +15,18 @@ namespace {
 // Keeps every element index (and padded index) well inside int32.
 constexpr long long kMaxDim = 1 << 24;
 constexpr long long kMaxElements = 1LL << 30;
+// 127 * 127 * 131072 < 2^31: an int8 row sum cannot overflow int32.
+constexpr int kMaxInt8Cols = 1 << 17;
 }  // namespace
 
 bool is_supported_block(int br, int bc) {
-  return (br == 4 && bc == 4) || (br == 16 && bc == 1) || (br == 1 && bc == 1);
+  return (br == 4 && bc == 4) || (br == 8 && bc == 4) || (br == 16 && bc == 1) || (br == 1 && bc == 1);
 }
 
 void BlockSparseMatrix::set_shape(int rows, int cols, int br, int bc) {
   if (!is_supported_block(br, bc))
     throw std::invalid_argument("unsupported block shape (" + std::to_string(br) + ", " + std::to_string(bc) +
-                                "); supported: (4, 4), (16, 1), (1, 1)");
+                                "); supported: (4, 4), (8, 4), (16, 1), (1, 1)");
   if (rows < 0 || cols < 0 || rows > kMaxDim || cols > kMaxDim ||
       static_cast<long long>(rows) * cols > kMaxElements)
     throw std::invalid_argument("matrix shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
@@ -119,11 +121,62 @@ double BlockSparseMatrix::density() const {
 }
 
 std::size_t BlockSparseMatrix::nbytes() const {  // what the products read
+  if (int8_)  // the int8 products also read one scale per row
+    return values_i8_.size() + row_scale_.size() * sizeof(float) + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
   const std::size_t value_bytes = half_ ? values_f16_.size() * sizeof(uint16_t) : values_.size() * sizeof(float);
   return value_bytes + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
 }
 
+void BlockSparseMatrix::store_int8() {
+  if (int8_) return;
+  if (!((block_rows_ == 8 || block_rows_ == 4) && block_cols_ == 4))
+    throw std::invalid_argument("int8 weights need 8x4 or 4x4 blocks, this matrix has " + std::to_string(block_rows_) +
+                                "x" + std::to_string(block_cols_));
+  if (padded_cols() > kMaxInt8Cols)
+    throw std::invalid_argument("int8 weights: " + std::to_string(cols_) + " columns is more than " +
+                                std::to_string(kMaxInt8Cols) + " (the int32 sums could overflow)");
+  if (half_) {  // start again from the exact float32 values is impossible; quantize the halves
+    values_f16_.clear();
+    half_ = false;
+  }
+  const int pr = padded_rows(), bs = block_rows_ * block_cols_;
+  std::vector<float> row_max(pr, 0.0f);
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+      for (int i = 0; i < bs; ++i) {
+        float& m = row_max[rb * block_rows_ + i / block_cols_];
+        m = std::max(m, std::fabs(values_[static_cast<std::size_t>(k) * bs + i]));
+      }
+  row_scale_.assign(pr, 0.0f);
+  row_sum_.assign(pr, 0);
+  values_i8_.resize(values_.size());
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+      for (int i = 0; i < bs; ++i) {
+        const int r = rb * block_rows_ + i / block_cols_;
+        const std::size_t at = static_cast<std::size_t>(k) * bs + i;
+        const float inv = row_max[r] > 0.0f ? 127.0f / row_max[r] : 0.0f;
+        const int q = static_cast<int>(std::nearbyint(values_[at] * inv));
+        values_i8_[at] = static_cast<int8_t>(std::min(127, std::max(-127, q)));
+        row_sum_[r] += values_i8_[at];
+      }
+  for (int r = 0; r < pr; ++r) row_scale_[r] = row_max[r] / 127.0f;
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+      for (int i = 0; i < bs; ++i) {
+        const std::size_t at = static_cast<std::size_t>(k) * bs + i;
+        values_[at] = static_cast<float>(values_i8_[at]) * row_scale_[rb * block_rows_ + i / block_cols_];
+      }
+  int8_ = true;
+}
+
+void BlockSparseMatrix::store_as(WeightType t) {
+  if (t == WeightType::f16) store_half();
+  if (t == WeightType::i8) store_int8();
+}
+
 void BlockSparseMatrix::store_half() {
+  if (int8_) throw std::invalid_argument("the matrix already stores int8 weights");
   for (std::size_t i = 0; i < values_.size(); ++i)
     if (std::fabs(values_[i]) > 65504.0f)
       throw std::invalid_argument("weight " + std::to_string(values_[i]) + " is outside the float16 range (65504)");
@@ -145,6 +198,11 @@ BsrView BlockSparseMatrix::view() const {
   v.col_start = col_start_.data();
   v.values = values_.data();
   v.values_f16 = half_ ? values_f16_.data() : nullptr;
+  if (int8_) {
+    v.values_i8 = values_i8_.data();
+    v.row_scale = row_scale_.data();
+    v.row_sum = row_sum_.data();
+  }
   return v;
 }
 
@@ -161,20 +219,40 @@ void BlockSparseMatrix::to_dense(float* out) const {
         }
 }
 
+namespace {
+// Per-thread buffer for a product's quantized x (reused: products run per sample).
+int8_t* quantize_scratch(int n) {
+  thread_local AlignedVector<int8_t> buf;
+  if (buf.size() < static_cast<std::size_t>(n)) buf.resize(n);
+  return buf.data();
+}
+}  // namespace
+
 void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
                                     const KernelTable& k) const {
   const BlockKernels& kb = k.block(block_rows_, block_cols_);
+  if (int8_) {
+    int8_t* xq = quantize_scratch(padded_cols());
+    const float x_scale = k.quantize(x, padded_cols(), xq);
+    kb.spmv_i8(view(), xq, x_scale, y, rb_begin, rb_end, accumulate);
+    return;
+  }
   (half_ ? kb.spmv_f16 : kb.spmv)(view(), x, y, rb_begin, rb_end, accumulate);
 }
 
 void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n,
                                     bool accumulate, int rb_begin, int rb_end, const KernelTable& k) const {
-  // No float16 spmm: it reads the float32 values, which store_half rounded alike.
+  // No float16 or int8 spmm: it reads the float32 values, which store_half
+  // rounded alike and store_int8 made the dequantized weights.
   k.block(block_rows_, block_cols_).spmm(view(), x, ldx, y, ldy, n, rb_begin, rb_end, accumulate);
 }
 
 void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
                                          bool accumulate, const KernelTable& k) const {
+  if (int8_) {  // one quantized product per vector
+    for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
+    return;
+  }
   const BlockKernels& kb = k.block(block_rows_, block_cols_);
   (half_ ? kb.spmv_many_f16 : kb.spmv_many)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
 }

@@ -8,6 +8,7 @@
 #include "kernels/bsr_view.h"
 #include "kernels/table.h"
 #include "matrix/aligned_buffer.h"
+#include "matrix/weight_type.h"
 
 namespace sparsewave {
 
@@ -52,6 +53,21 @@ class BlockSparseMatrix {
   void store_half();
   bool half() const { return half_; }
 
+  // Switches the products to int8 weights (a quarter of the bytes): each
+  // row's weights become round(w * 127 / max|row|) with the float scale
+  // max|row| / 127, and each product quantizes its x per call (QuantizeFn in
+  // kernels/table.h) and sums exactly in int32. The float32 values become the
+  // dequantized weights, so to_dense() and packed() show what is multiplied.
+  // Throws std::invalid_argument for blocks other than 8x4 and 4x4, or more
+  // than 131072 padded columns (the int32 sum could overflow).
+  void store_int8();
+  bool int8() const { return int8_; }
+  WeightType weight_type() const { return int8_ ? WeightType::i8 : half_ ? WeightType::f16 : WeightType::f32; }
+  // Converts to `t` (f32: nothing to do).
+  void store_as(WeightType t);
+  const int8_t* values_i8() const { return values_i8_.data(); }
+  const float* row_scale() const { return row_scale_.data(); }
+
   // Fast products on caller-padded buffers: x has padded_cols() floats (the
   // padding must be finite), y has padded_rows() (for spmm: rows of ld floats).
   void spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
@@ -84,9 +100,13 @@ class BlockSparseMatrix {
   AlignedVector<float> values_;
   AlignedVector<uint16_t> values_f16_;
   bool half_ = false;
+  AlignedVector<int8_t> values_i8_;
+  AlignedVector<float> row_scale_;   // per padded row
+  std::vector<int32_t> row_sum_;     // per padded row
+  bool int8_ = false;
 };
 
-// True for the block shapes kernels exist for: 4x4, 16x1 and 1x1.
+// True for the block shapes kernels exist for: 4x4, 8x4, 16x1 and 1x1.
 bool is_supported_block(int block_rows, int block_cols);
 
 // Rounds a vector length up to a multiple of 16: every block shape's padded

@@ -93,13 +93,13 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   }
 
   const CsrMatrix R = read_matrix(f, "R.weight", 3 * N, N);
-  r_ = pack_best(R.permute_rows(perm), opt.half_weights);
+  r_ = pack_best(R.permute_rows(perm), opt.weights);
   r_bias_.assign(3 * N, 0.0f);
   if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
   loop_.add(R, r_);
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
     const CsrMatrix w = read_matrix(f, name + ".weight", out, in);
-    m = pack_best(w, opt.half_weights);
+    m = pack_best(w, opt.weights);
     b = f.read_f32(name + ".bias", {out});
     loop_.add(w, m);
   };

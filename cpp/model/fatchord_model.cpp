@@ -59,7 +59,7 @@ struct FatchordModel::Workspace : GenerationState {
 };
 
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
-  const bool half = opt.half_weights;  // for the matrices the sample loop streams
+  const WeightType loop_weights = opt.weights;  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
   LoadBudget budget;
   check_tables(c_, budget);
@@ -104,12 +104,12 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const CsrMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
     CsrMatrix main = w_ih.columns(0, H);
     ih.name = n;
-    ih.main = pack_best(main, half && n == "rnn2");  // rnn2's W_ih h1 runs per sample
+    ih.main = pack_best(main, n == "rnn2" ? loop_weights : WeightType::f32);  // rnn2's W_ih h1 runs per sample
     if (aux_w) ih.aux = pack_best(w_ih.columns(H, H + aux_w));
     ih.aux_start = c_.aux_start(n);
     ih.aux_width = aux_w;
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
-    hh = pack_best(w_hh, half);
+    hh = pack_best(w_hh, loop_weights);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
     loop_.add(w_hh, hh);
     return main;
@@ -133,7 +133,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     Layer l;
     l.name = n;
     const CsrMatrix main = w.columns(0, in_main);
-    l.main = pack_best(main, half);
+    l.main = pack_best(main, loop_weights);
     if (aux_w) l.aux = pack_best(w.columns(in_main, in_main + aux_w));
     l.aux_start = c_.aux_start(n);
     l.aux_width = aux_w;

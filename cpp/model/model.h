@@ -7,13 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "matrix/weight_type.h"
+
 namespace sparsewave {
 
 // How a model is loaded.
 struct LoadOptions {
-  // Store the per-sample matrices' weights as float16 (half the bytes the
-  // sample loop streams from cache; arithmetic stays float32).
-  bool half_weights = false;
+  // How the per-sample matrices store their weights: float16 halves the
+  // bytes the sample loop streams from cache, int8 quarters them and runs the
+  // int8 dot-product kernels (matrix/weight_type.h). Element-wise math stays
+  // float32.
+  WeightType weights = WeightType::f32;
 };
 
 // Conditioning of samples [first_sample, n_samples) of an utterance: the

@@ -35,12 +35,13 @@ BlockSparseMatrix from_dense(const FloatArray& w, int br, int bc) {
   return BlockSparseMatrix::from_dense(w.data(), static_cast<int>(rows), static_cast<int>(cols), br, bc);
 }
 
-BlockSparseMatrix pack_best(const FloatArray& w, bool half) {
+BlockSparseMatrix pack_best(const FloatArray& w, const std::string& weights) {
   require(w.ndim() == 2, "weights must be 2-D");
   const auto rows = w.shape(0), cols = w.shape(1);
   require(rows <= INT32_MAX && cols <= INT32_MAX, "matrix too large");
+  const sparsewave::WeightType t = sparsewave::parse_weight_type(weights);
   py::gil_scoped_release release;
-  return sparsewave::pack_best(w.data(), static_cast<int>(rows), static_cast<int>(cols), half);
+  return sparsewave::pack_best(w.data(), static_cast<int>(rows), static_cast<int>(cols), t);
 }
 
 BlockSparseMatrix from_packed(int rows, int cols, int br, int bc, const IntArray& row_ptr,
@@ -113,6 +114,13 @@ PYBIND11_MODULE(_core, mod) {
   mod.def("set_isa", &sparsewave::set_isa, py::arg("name"),
           "Force a kernel path ('auto' restores the best one).");
   mod.def("apply_isa_from_environment", &sparsewave::apply_isa_from_environment);
+  mod.def("quantize", [](const FloatArray& x) {
+    // The int8 products' quantization of x on the active path: (q int8, scale).
+    require(x.ndim() == 1 && x.shape(0) <= INT32_MAX, "x must be 1-D");
+    py::array_t<int8_t> q(x.shape(0));
+    const float scale = sparsewave::active_kernels().quantize(x.data(), static_cast<int>(x.shape(0)), q.mutable_data());
+    return py::make_tuple(q, scale);
+  }, py::arg("x").noconvert());
   mod.def("cpu_features", [] {
     const auto f = sparsewave::detect_cpu_features();
     py::dict d;
@@ -128,7 +136,7 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<BlockSparseMatrix>(mod, "BlockSparseMatrix")
       .def_static("from_dense", &from_dense, py::arg("w").noconvert(), py::arg("block_rows"), py::arg("block_cols"))
-      .def_static("pack_best", &pack_best, py::arg("w").noconvert(), py::arg("half") = false,
+      .def_static("pack_best", &pack_best, py::arg("w").noconvert(), py::arg("weights") = "float32",
                   "Packs with the block shape of least cost (matrix/block_choice.h).")
       .def_static("from_packed", &from_packed, py::arg("rows"), py::arg("cols"), py::arg("block_rows"),
                   py::arg("block_cols"), py::arg("row_ptr").noconvert(), py::arg("block_col").noconvert(),
@@ -142,6 +150,17 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("nbytes", &BlockSparseMatrix::nbytes)
       .def_property_readonly("half", &BlockSparseMatrix::half)
       .def("store_half", &BlockSparseMatrix::store_half)
+      .def_property_readonly("int8", &BlockSparseMatrix::int8)
+      .def("store_int8", &BlockSparseMatrix::store_int8)
+      .def("quantized", [](const BlockSparseMatrix& m) {
+        // (int8 values (nnz_blocks, br, bc), row scales (padded rows)): what the int8 kernels multiply.
+        if (!m.int8()) throw std::invalid_argument("the matrix does not store int8 weights");
+        py::array_t<int8_t> q({static_cast<py::ssize_t>(m.nnz_blocks()), static_cast<py::ssize_t>(m.block_rows()),
+                               static_cast<py::ssize_t>(m.block_cols())});
+        std::copy(m.values_i8(), m.values_i8() + m.n_values(), q.mutable_data());
+        FloatArray s(static_cast<py::ssize_t>(m.padded_rows()), m.row_scale());
+        return py::make_tuple(q, s);
+      })
       .def("to_dense", &to_dense)
       .def("packed", [](const BlockSparseMatrix& m) {
         // (row_ptr, block_col, values) copies, the inverse of from_packed.

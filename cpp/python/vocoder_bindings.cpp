@@ -149,13 +149,13 @@ void bind_vocoder(py::module_& mod) {
 
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",
-                  [](const std::string& path, bool half_weights) {
+                  [](const std::string& path, const std::string& weights) {
                     sparsewave::LoadOptions o;
-                    o.half_weights = half_weights;
+                    o.weights = sparsewave::parse_weight_type(weights);
                     py::gil_scoped_release release;
                     return Vocoder::load(path, o);
                   },
-                  py::arg("path"), py::arg("half_weights") = false)
+                  py::arg("path"), py::arg("weights") = "float32")
       .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
       .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
       .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })

@@ -7,7 +7,9 @@ from . import _core
 from ._arrays import as_float32, check_out
 from ._blocks import parse_block
 
-SUPPORTED_BLOCKS = ((4, 4), (16, 1), (1, 1))
+SUPPORTED_BLOCKS = ((4, 4), (8, 4), (16, 1), (1, 1))
+# Block shapes with int8 kernels (dot-product instructions sum 4 adjacent bytes).
+INT8_BLOCKS = ((8, 4), (4, 4))
 
 
 def _parse_block(block) -> tuple[int, int]:
@@ -53,18 +55,34 @@ class BlockSparseMatrix:
         first of (4, 4), (16, 1), (1, 1).
         ``dtype="float16"`` stores the weights as IEEE half floats (half the
         bytes streamed per product; arithmetic stays float32; ``to_dense()``
-        returns the rounded weights). Raises ValueError for NaN/Inf weights,
-        weights beyond float16's range, a non-2-D array or an unsupported block.
+        returns the rounded weights).
+        ``dtype="int8"`` (blocks (8, 4) or (4, 4)) stores each row as 8-bit
+        integers times one float scale (max |row| / 127): a quarter of the
+        bytes. Each product quantizes x to 8 bits with its own scale
+        (max |x| / 127), sums in exact int32 and rescales per row, so results
+        carry both roundings; ``to_dense()`` returns the dequantized weights and
+        :meth:`quantized` the integers. With ``block="auto"`` the int8 shapes
+        compete at their lower cost, and a matrix that 16x1 or 1x1 packs best
+        stays float32 (check :attr:`dtype`).
+        Raises ValueError for NaN/Inf weights, weights beyond float16's range,
+        a non-2-D array or an unsupported block or dtype.
         """
         auto = isinstance(block, str) and block.lower() == "auto"
         br, bc = (0, 0) if auto else _parse_block(block)
         dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float16):
-            raise ValueError(f"dtype must be float32 or float16, got {dtype}")
+        if dtype not in (np.float32, np.float16, np.int8):
+            raise ValueError(f"dtype must be float32, float16 or int8, got {dtype}")
+        if dtype == np.int8 and not auto and (br, bc) not in INT8_BLOCKS:
+            raise ValueError(f"int8 weights need block (8, 4) or (4, 4), got {(br, bc)}")
         w = as_float32(w, "weights", 2)
-        m = _core.BlockSparseMatrix.pack_best(w) if auto else _core.BlockSparseMatrix.from_dense(w, br, bc)
-        if dtype == np.float16:
-            m.store_half()
+        if auto:
+            m = _core.BlockSparseMatrix.pack_best(w, dtype.name)
+        else:
+            m = _core.BlockSparseMatrix.from_dense(w, br, bc)
+            if dtype == np.float16:
+                m.store_half()
+            elif dtype == np.int8:
+                m.store_int8()
         return cls(m)
 
     @classmethod
@@ -87,8 +105,8 @@ class BlockSparseMatrix:
 
     @property
     def dtype(self) -> np.dtype:
-        """Storage type of the weights (float32 or float16)."""
-        return np.dtype(np.float16 if self._m.half else np.float32)
+        """Storage type of the weights (float32, float16 or int8)."""
+        return np.dtype(np.int8 if self._m.int8 else np.float16 if self._m.half else np.float32)
 
     @property
     def nnz_blocks(self) -> int:
@@ -107,6 +125,13 @@ class BlockSparseMatrix:
     def packed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row_ptr int32, block_col int32, values float32 (nnz_blocks, br, bc))."""
         return self._m.packed()
+
+    def quantized(self) -> tuple[np.ndarray, np.ndarray]:
+        """int8 storage: (values int8 (nnz_blocks, br, bc), row_scale float32 per padded row).
+
+        Row r's weights are ``values * row_scale[r]``. ValueError for a float matrix.
+        """
+        return self._m.quantized()
 
     def to_dense(self) -> np.ndarray:
         return self._m.to_dense()
@@ -163,5 +188,5 @@ class BlockSparseMatrix:
         return self.matmul(x)
 
     def __repr__(self) -> str:
-        return (f"BlockSparseMatrix(shape={self.shape}, block={self.block}, "
+        return (f"BlockSparseMatrix(shape={self.shape}, block={self.block}, dtype={self.dtype.name}, "
                 f"nnz_blocks={self.nnz_blocks}, density={self.density:.4f})")

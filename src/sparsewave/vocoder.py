@@ -13,6 +13,8 @@ from ._paths import check_input_file
 # Conditioning memory grows with utterance length (upsampled mels); refuse
 # inputs that would need more than this many frames unless raised.
 DEFAULT_MAX_FRAMES = 200_000
+# Storage of the sample loop's matrices (Vocoder.load(weights=...)).
+WEIGHT_TYPES = ("float32", "float16", "int8")
 # Batched synthesis: more threads than CPUs only share them (the engine runs at most one per CPU);
 # fold lengths are clamped to the utterance, so this bound only keeps them inside int64.
 MAX_THREADS = 1024
@@ -47,15 +49,19 @@ class Vocoder:
         about half the bytes streamed per sample, so faster where the loop is
         bound by cache bandwidth, at a small cost in accuracy (weights rounded
         to 11 significant bits). Arithmetic stays float32.
+        ``weights="int8"`` quantizes them to 8 bits with one scale per row
+        (matrices packed in 8x4 or 4x4 blocks; 16x1 and unstructured ones stay
+        float32) and runs the int8 dot-product kernels: a quarter of the
+        bytes, and each product quantizes its input vector to 8 bits.
 
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
         """
         p = check_input_file(path, "model file")
-        if weights not in ("float32", "float16"):
-            raise ValueError(f"weights must be 'float32' or 'float16', got {weights!r}")
+        if weights not in WEIGHT_TYPES:
+            raise ValueError(f"weights must be one of {', '.join(map(repr, WEIGHT_TYPES))}, got {weights!r}")
         try:
-            core = _core.Vocoder.load(str(p), weights == "float16")
+            core = _core.Vocoder.load(str(p), weights)
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
         return cls(core, p)

@@ -1,0 +1,168 @@
+// int8 block products on AVX2 (compiled with -mavx2 -mfma -mf16c).
+//
+// vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16
+// with saturation. With |x| on the unsigned side and the weight given x's
+// sign (vpsignb) on the signed side, each pair is at most 2 * 127 * 127 =
+// 32258 < 32767: the int16 sums are exact, and vpmaddwd by ones widens them
+// to int32. Every result equals the generic int32 reference bit for bit.
+#include "avx/int8_avx2.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+namespace sparsewave {
+namespace {
+
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Sum over the four bytes of each int32 lane of w * x, into int32 lanes.
+inline __m256i dot4(__m256i w, __m256i x, __m256i ones16) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
+  return _mm256_madd_epi16(pairs, ones16);
+}
+
+// y (=|+=) acc * (row_scale * x_scale) for 8 rows.
+inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {
+  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_loadu_ps(row_scale), x_scale));
+  if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y), v);
+  _mm256_storeu_ps(y, v);
+}
+inline void store4(float* y, const float* row_scale, __m128i acc, __m128 x_scale, bool accumulate) {
+  __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_mul_ps(_mm_loadu_ps(row_scale), x_scale));
+  if (accumulate) v = _mm_add_ps(_mm_loadu_ps(y), v);
+  _mm_storeu_ps(y, v);
+}
+
+// 8x4 blocks: one 32-byte load is a whole block, lane r holding row r's four
+// weights, and x's four bytes are broadcast to every lane, so each lane sums
+// its own row: no reduction at the end of a block row. Two accumulators
+// hide the multiply latency; k runs on across rows (one index stream, one
+// advancing weight pointer).
+void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                 bool accumulate) {
+  const BsrView a = view;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256 xs = _mm256_set1_ps(x_scale);
+  const int32_t* col = a.col_start;
+  int32_t k = a.row_ptr[rb_begin];
+  const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + k;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t end = a.row_ptr[rb + 1];
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (; k + 2 <= end; k += 2, w += 2) {
+      const __m256i x0 = _mm256_set1_epi32(load4(xq + col[k]));
+      const __m256i x1 = _mm256_set1_epi32(load4(xq + col[k + 1]));
+      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(w), x0, ones16));
+      acc1 = _mm256_add_epi32(acc1, dot4(_mm256_loadu_si256(w + 1), x1, ones16));
+    }
+    if (k < end) {
+      const __m256i x0 = _mm256_set1_epi32(load4(xq + col[k]));
+      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(w), x0, ones16));
+      ++k;
+      ++w;
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
+    store8(y + r0, a.row_scale + r0, _mm256_add_epi32(acc0, acc1), xs, accumulate);
+  }
+}
+
+// 4x4 blocks: 16 bytes each, so two consecutive blocks of a row share one
+// 32-byte load; the low lanes take the first block's x, the high lanes the
+// second's, and the halves are added at the end of the row.
+void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                 bool accumulate) {
+  const BsrView a = view;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m128 xs = _mm_set1_ps(x_scale);
+  const int32_t* col = a.col_start;
+  int32_t k = a.row_ptr[rb_begin];
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t end = a.row_ptr[rb + 1];
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (; k + 4 <= end; k += 4) {
+      const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16;
+      const __m256i x01 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k])),
+                                             _mm256_set1_epi32(load4(xq + col[k + 1])), 0xF0);
+      const __m256i x23 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k + 2])),
+                                             _mm256_set1_epi32(load4(xq + col[k + 3])), 0xF0);
+      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), x01, ones16));
+      acc1 = _mm256_add_epi32(acc1, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)), x23, ones16));
+    }
+    for (; k + 2 <= end; k += 2) {
+      const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16;
+      const __m256i x01 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k])),
+                                             _mm256_set1_epi32(load4(xq + col[k + 1])), 0xF0);
+      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), x01, ones16));
+    }
+    const __m256i acc = _mm256_add_epi32(acc0, acc1);
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (k < end) {  // a last, odd block: its 16 bytes alone
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
+      const __m128i x = _mm_set1_epi32(load4(xq + col[k]));
+      const __m128i pairs = _mm_maddubs_epi16(_mm_abs_epi8(x), _mm_sign_epi8(w, x));
+      sum = _mm_add_epi32(sum, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
+      ++k;
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
+    store4(y + r0, a.row_scale + r0, sum, xs, accumulate);
+  }
+}
+
+// The generic rule (kernels/table.h QuantizeFn) eight floats at a time:
+// vcvtps2dq rounds half to even under the default MXCSR, like nearbyint.
+float quantize_avx2(const float* x, int n, int8_t* q) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 big = _mm256_set1_ps(3.402823466e38f);
+  __m256 m8 = _mm256_setzero_ps(), bad8 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + i));
+    bad8 = _mm256_or_ps(bad8, _mm256_cmp_ps(v, big, _CMP_NLE_UQ));  // NaN or Inf
+    m8 = _mm256_max_ps(m8, v);
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m8);
+  float m = 0.0f;
+  for (float v : lanes) m = v > m ? v : m;
+  bool finite = _mm256_movemask_ps(bad8) == 0;
+  for (int j = i; j < n; ++j) {
+    const float v = x[j] < 0 ? -x[j] : x[j];
+    finite &= v <= 3.402823466e38f;
+    m = v > m ? v : m;
+  }
+  if (!finite || m == 0.0f) {
+    std::memset(q, 0, static_cast<std::size_t>(n));
+    return finite ? 0.0f : __builtin_nanf("");
+  }
+  const float inv = 127.0f / m;
+  const __m256 inv8 = _mm256_set1_ps(inv);
+  i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv8));
+    const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), inv8));
+    const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), inv8));
+    const __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), inv8));
+    // packs work within 128-bit lanes; the permute puts the 32 bytes back in order.
+    const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    const __m256i bytes = _mm256_packs_epi16(ab, cd);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), ordered);
+  }
+  for (; i < n; ++i) q[i] = static_cast<int8_t>(__builtin_nearbyintf(x[i] * inv));
+  return m / 127.0f;
+}
+
+}  // namespace
+
+void add_avx2_int8_kernels(KernelTable& t) {
+  t.shape_8x4.spmv_i8 = spmv_i8_8x4;
+  t.shape_4x4.spmv_i8 = spmv_i8_4x4;
+  t.quantize = quantize_avx2;
+}
+
+}  // namespace sparsewave
