@@ -181,7 +181,10 @@ print(platform.machine(), s.isa(), \",\".join(s.available_isas()), int(f[\"dotpr
     { rc=$?; [ "$rc" -lt 128 ] || die "interrupted (exit $rc)"; failed+=("$cpu:import"); continue; }
   read -r machine isa avail dotprod <<<"$info"
   echo "QEMU_CPU=$cpu: machine=$machine isa=$isa available=$avail dotprod=$dotprod"
-  [ "$machine" = aarch64 ] && [ "$isa" = neon ] || { failed+=("$cpu:isa"); continue; }
+  # The best path: neon, plus the sdot int8 kernels (neon_dotprod) where HWCAP has them.
+  want=neon
+  [ "$dotprod" = 1 ] && want=neon_dotprod
+  [ "$machine" = aarch64 ] && [ "$isa" = "$want" ] || { failed+=("$cpu:isa"); continue; }
   # Proof that QEMU_CPU reached the binfmt-launched qemu: HWCAP_ASIMDDP.
   case "$cpu" in
     cortex-a53) [ "$dotprod" = 0 ] || { log "QEMU_CPU ignored: dotprod on cortex-a53"; failed+=("$cpu:qemu_cpu"); } ;;

@@ -21,6 +21,8 @@ def test_available_isas_are_sane():
         assert ("avx512" in names) == (feats["avx512f"] and "avx2" in names)
     elif machine in ("aarch64", "arm64"):
         assert "neon" in names and sparsewave.cpu_features()["neon"]
+        # The sdot int8 path exactly where HWCAP reports the dot product.
+        assert ("neon_dotprod" in names) == sparsewave.cpu_features()["dotprod"]
 
 
 def test_default_is_best_available():

@@ -71,6 +71,7 @@ const Entry kEntries[] = {
 #endif
 #if defined(SPARSEWAVE_HAVE_NEON)
     {"neon", neon_kernels, [](const CpuFeatures& f) { return f.neon; }},
+    {"neon_dotprod", neon_dotprod_kernels, [](const CpuFeatures& f) { return f.neon && f.dotprod; }},
 #endif
 };
 

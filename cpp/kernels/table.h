@@ -77,6 +77,7 @@ const KernelTable& avx512_kernels();
 #endif
 #if defined(SPARSEWAVE_HAVE_NEON)
 const KernelTable& neon_kernels();
+const KernelTable& neon_dotprod_kernels();  // neon + sdot int8 kernels
 #endif
 
 // The generic spmm for any supported shape: the ISA spmm kernels hand it the

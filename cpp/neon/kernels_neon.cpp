@@ -5,6 +5,7 @@
 
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
+#include "neon/int8_neon.h"
 
 namespace sparsewave {
 namespace {
@@ -152,6 +153,19 @@ const KernelTable& neon_kernels() {
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
     t.elementwise = neon_elementwise();
+    add_neon_int8_kernels(t);
+    return t;
+  }();
+  return table;
+}
+
+// The same table with the sdot int8 kernels (dispatch.cpp picks it only when
+// HWCAP reports the dot-product instructions).
+const KernelTable& neon_dotprod_kernels() {
+  static const KernelTable table = [] {
+    KernelTable t = neon_kernels();
+    t.name = "neon_dotprod";
+    add_neon_dotprod_int8_kernels(t);
     return t;
   }();
   return table;

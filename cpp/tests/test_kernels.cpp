@@ -2,11 +2,13 @@
 // block-sparse matrices of many shapes, against a double-precision dense
 // reference, and its element-wise kernels (GRU update, softmax sampling,
 // relu, weighted sums) against double-precision loops, at lengths around
-// the vector widths. Built natively and cross-built for aarch64 (run under
+// the vector widths, and the int8 products and quantizer against the generic
+// ones bit for bit. Built natively and cross-built for aarch64 (run under
 // qemu).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -134,6 +136,167 @@ void test_isa(const std::string& isa, std::mt19937& gen) {
           compare(w, rows, cols, x, n, y0, acc, label + " accumulate B=" + std::to_string(n));
         }
       }
+}
+
+// --- int8: every table against the generic one, bit for bit ----------------
+
+bool same_bits(const void* a, const void* b, std::size_t n) { return std::memcmp(a, b, n) == 0; }
+
+// The generic quantizer and this table's on the same x: same bytes, same
+// scale (NaN for NaN or Inf input). q is poisoned so every byte must be written.
+void check_quantize(const sparsewave::KernelTable& t, const std::vector<float>& x, const std::string& label) {
+  const int n = static_cast<int>(x.size());
+  std::vector<int8_t> q_ref(x.size() + 1, int8_t{0x5a}), q(x.size() + 1, int8_t{0x5a});
+  const float s_ref = sparsewave::generic_kernels().quantize(x.data(), n, q_ref.data());
+  const float s = t.quantize(x.data(), n, q.data());
+  const bool scale_ok = std::isnan(s_ref) ? std::isnan(s) : same_bits(&s, &s_ref, sizeof s);
+  check(scale_ok && same_bits(q.data(), q_ref.data(), q.size()),
+        label + " quantize n=" + std::to_string(n) + " (scale " + std::to_string(s) + " vs " + std::to_string(s_ref) + ")");
+}
+
+void test_quantize(const std::string& isa, std::mt19937& gen) {
+  const auto& t = sparsewave::active_kernels();
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int n : {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 257, 1000}) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = normal(gen);
+    check_quantize(t, x, isa + " normal");
+    if (n == 0) continue;
+    // Exact halves round to even: max 127 makes the multiplier 1.
+    for (int i = 0; i < n; ++i) x[i] = static_cast<float>(i % 9) - 4.5f;
+    x[n - 1] = 127.0f;
+    check_quantize(t, x, isa + " halves");
+    x[gen() % n] = -127.0f;  // the max at either sign, anywhere
+    check_quantize(t, x, isa + " halves, negative max");
+    std::fill(x.begin(), x.end(), 0.0f);
+    check_quantize(t, x, isa + " zeros");
+    x[gen() % n] = -0.0f;
+    check_quantize(t, x, isa + " zeros and -0");
+    x[gen() % n] = 1e-30f;  // tiny max (under ~3.7e-37, 127 / m is Inf: not defined yet)
+    check_quantize(t, x, isa + " tiny");
+    for (float bad : {nan, inf, -inf}) {
+      for (auto& v : x) v = normal(gen);
+      x[gen() % n] = bad;
+      check_quantize(t, x, isa + " non-finite " + std::to_string(bad));
+      x[n - 1] = bad;  // in the scalar tail, if any
+      check_quantize(t, x, isa + " non-finite last " + std::to_string(bad));
+    }
+    for (auto& v : x) v = normal(gen) * 1e37f;  // near the float range
+    check_quantize(t, x, isa + " huge");
+  }
+}
+
+// A block pattern (density d, every third block row empty when `holes`)
+// with weights from `weight`.
+template <class Weight>
+std::vector<float> int8_weights(std::mt19937& gen, int rows, int cols, int br, int bc, double d, bool holes,
+                                Weight weight) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> w(static_cast<std::size_t>(rows) * cols, 0.0f);
+  for (int rb = 0; rb * br < rows; ++rb) {
+    if (holes && rb % 3 == 1) continue;
+    for (int cb = 0; cb * bc < cols; ++cb) {
+      if (u(gen) >= d) continue;
+      for (int r = rb * br; r < std::min(rows, (rb + 1) * br); ++r)
+        for (int c = cb * bc; c < std::min(cols, (cb + 1) * bc); ++c) w[static_cast<std::size_t>(r) * cols + c] = weight();
+    }
+  }
+  return w;
+}
+
+// This table's spmv_i8 against the generic one on the same quantized x, over
+// all block rows and over an inner range, accumulating or not; y is poisoned
+// (NaN) or random, identically for both, before each call.
+void check_spmv_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m, const std::vector<float>& x,
+                   std::mt19937& gen, const std::string& label) {
+  const auto view = m.view();
+  const int br = m.block_rows(), bc = m.block_cols(), nbr = m.n_block_rows();
+  std::vector<float> xp(m.padded_cols(), 0.0f);
+  std::copy(x.begin(), x.end(), xp.begin());
+  std::vector<int8_t> xq(xp.size());
+  const float xs = sparsewave::generic_kernels().quantize(xp.data(), m.padded_cols(), xq.data());
+  const auto ref_fn = sparsewave::generic_kernels().block(br, bc).spmv_i8;
+  const auto fn = t.block(br, bc).spmv_i8;
+  if (fn == nullptr) {
+    check(false, label + ": no spmv_i8 kernel");
+    return;
+  }
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int ranges[][2] = {{0, nbr}, {std::min(1, nbr), std::max(std::min(1, nbr), nbr - 1)}};
+  for (const auto& range : ranges)
+    for (bool accumulate : {false, true}) {
+      std::vector<float> ref(m.padded_rows(), std::numeric_limits<float>::quiet_NaN());
+      if (accumulate)
+        for (auto& v : ref) v = normal(gen);
+      std::vector<float> got = ref;
+      ref_fn(view, xq.data(), xs, ref.data(), range[0], range[1], accumulate);
+      fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
+      const std::string what = label + " rows [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) + ")" +
+                               (accumulate ? " accumulate" : "");
+      if (!same_bits(got.data(), ref.data(), ref.size() * sizeof(float))) {
+        std::size_t i = 0;
+        while (same_bits(&got[i], &ref[i], sizeof(float))) ++i;
+        check(false, what + ": y[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", generic " +
+                         std::to_string(ref[i]));
+      } else {
+        check(true, what);
+      }
+    }
+}
+
+void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
+  const auto& t = sparsewave::active_kernels();
+  const int blocks[2][2] = {{8, 4}, {4, 4}};
+  const int shapes[][2] = {{1, 1}, {3, 5}, {8, 4}, {17, 33}, {31, 16}, {64, 64}, {100, 37}, {257, 129}, {768, 256}};
+  const double densities[] = {0.0, 0.03, 0.1, 0.5, 1.0};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> coin(0, 1);
+  const float big = 3.0f;  // any magnitude: all x equally large quantize to +-127
+  for (const auto& b : blocks)
+    for (const auto& s : shapes) {
+      const int rows = s[0], cols = s[1];
+      const std::string shape = isa + " i8 " + std::to_string(b[0]) + "x" + std::to_string(b[1]) + " " +
+                                std::to_string(rows) + "x" + std::to_string(cols);
+      for (double d : densities)
+        for (bool holes : {false, true}) {
+          if (holes && (d == 0.0 || rows < 2 * b[0])) continue;
+          auto w = int8_weights(gen, rows, cols, b[0], b[1], d, holes, [&] { return normal(gen); });
+          auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+          m.store_int8();
+          std::vector<float> x(cols);
+          for (auto& v : x) v = normal(gen);
+          const std::string label = shape + " d=" + std::to_string(d) + (holes ? " holes" : "");
+          check_spmv_i8(t, m, x, gen, label);
+          std::fill(x.begin(), x.end(), 0.0f);
+          check_spmv_i8(t, m, x, gen, label + " x=0");
+        }
+      // Extremes: every weight and every x quantizes to +-127, so the int16
+      // pair sums (127 * 127 * 2) are at their largest, with one sign or mixed.
+      for (int signs = 0; signs < 3; ++signs) {
+        auto w = int8_weights(gen, rows, cols, b[0], b[1], 1.0, false,
+                              [&] { return signs == 2 && coin(gen) ? -1.0f : 1.0f; });
+        auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+        m.store_int8();
+        std::vector<float> x(cols, signs == 1 ? -big : big);
+        if (signs == 2)
+          for (auto& v : x) v = coin(gen) ? -big : big;
+        check_spmv_i8(t, m, x, gen, shape + " extreme signs=" + std::to_string(signs));
+      }
+    }
+}
+
+// A table that only adds int8 kernels (neon_dotprod) shares every float slot
+// with the one below it, so the float tests need not run twice.
+bool same_float_slots(const sparsewave::KernelTable& a, const sparsewave::KernelTable& b) {
+  auto same = [](const sparsewave::BlockKernels& x, const sparsewave::BlockKernels& y) {
+    return x.spmv == y.spmv && x.spmv_many == y.spmv_many && x.spmm == y.spmm && x.spmv_f16 == y.spmv_f16 &&
+           x.spmv_many_f16 == y.spmv_many_f16;
+  };
+  return same(a.shape_4x4, b.shape_4x4) && same(a.shape_8x4, b.shape_8x4) && same(a.shape_16x1, b.shape_16x1) &&
+         same(a.shape_1x1, b.shape_1x1) && a.elementwise.gru_update == b.elementwise.gru_update &&
+         a.elementwise.sample_softmax == b.elementwise.sample_softmax && a.elementwise.relu == b.elementwise.relu &&
+         a.elementwise.weighted_sum == b.elementwise.weighted_sum;
 }
 
 double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -269,10 +432,27 @@ int main() {
   std::printf("features: avx2=%d fma=%d avx512f=%d neon=%d dotprod=%d fp16=%d\n", f.avx2, f.fma, f.avx512f, f.neon,
               f.dotprod, f.fp16);
 #if defined(__aarch64__)
-  check(isas.back() == "neon", "aarch64 build selects NEON");
+  check(std::find(isas.begin(), isas.end(), "neon") != isas.end(), "aarch64 build has NEON");
+  check(isas.back() == (f.dotprod ? "neon_dotprod" : "neon"), "aarch64 build selects NEON (with sdot where HWCAP says)");
 #endif
-  for (const auto& isa : isas) test_isa(isa, gen);
-  for (const auto& isa : isas) test_elementwise(isa, gen);
+  std::vector<std::string> float_isas;
+  for (const auto& isa : isas) {
+    sparsewave::set_isa(isa);
+    const sparsewave::KernelTable& t = sparsewave::active_kernels();
+    if (isa == "neon_dotprod") {
+      sparsewave::set_isa("neon");
+      check(same_float_slots(t, sparsewave::active_kernels()), "neon_dotprod differs from neon only in int8 slots");
+    } else {
+      float_isas.push_back(isa);
+    }
+  }
+  for (const auto& isa : isas) {
+    sparsewave::set_isa(isa);
+    test_quantize(isa, gen);
+    test_spmv_i8(isa, gen);
+  }
+  for (const auto& isa : float_isas) test_isa(isa, gen);
+  for (const auto& isa : float_isas) test_elementwise(isa, gen);
   test_dispatch_errors();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;

@@ -9,7 +9,8 @@ _core.apply_isa_from_environment()
 
 
 def isa() -> str:
-    """Name of the kernel path in use: 'generic', 'avx2', 'avx512' or 'neon'."""
+    """Name of the kernel path in use: 'generic', 'avx2', 'avx512', 'neon' or
+    'neon_dotprod' (NEON with the armv8.2 dot-product int8 kernels)."""
     return _core.isa()
 
 

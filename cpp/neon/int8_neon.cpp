@@ -1,0 +1,144 @@
+// int8 block products on plain armv8-a NEON (Cortex-A53/A55: no dotprod)
+// and the NEON activation quantizer.
+//
+// smull multiplies eight weight bytes by eight x bytes into int16, and smlal
+// adds a second block's products to the same lanes: two products are at most
+// 2 * 127 * 127 = 32258 < 32767, so the int16 lanes are exact. sadalp then
+// adds adjacent int16 pairs into int32 accumulators. A weight register holds
+// four rows of four bytes (a 4x4 block, or half an 8x4 block), and x's four
+// bytes repeat in every 32-bit lane, so after sadalp each int32 lane holds
+// half a row (two of its columns): one pairwise add per four rows at the end
+// of a block row gives the row sums. Every result equals the generic int32
+// reference bit for bit.
+#include "neon/int8_neon.h"
+
+#include <cstring>
+
+namespace sparsewave {
+namespace {
+
+// acc[0..1] take rows 0-1 and 2-3 of register w (weights of block k, with
+// x), adding block k+1's register w2 (with x2) in int16 first.
+inline void mac_pair(int32x4_t* acc, int8x16_t w, int8x16_t x, int8x16_t w2, int8x16_t x2) {
+  acc[0] = vpadalq_s16(acc[0], vmlal_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), vget_low_s8(w2), vget_low_s8(x2)));
+  acc[1] = vpadalq_s16(acc[1], vmlal_high_s8(vmull_high_s8(w, x), w2, x2));
+}
+inline void mac_one(int32x4_t* acc, int8x16_t w, int8x16_t x) {
+  acc[0] = vpadalq_s16(acc[0], vmull_s8(vget_low_s8(w), vget_low_s8(x)));
+  acc[1] = vpadalq_s16(acc[1], vmull_high_s8(w, x));
+}
+
+// 8x4 blocks, 32 bytes: rows 0-3 then rows 4-7. Two blocks per step (one
+// four-register load), four int32 accumulators (rows 01, 23, 45, 67) that
+// never wait on each other; k and the weight pointer run on across rows.
+void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                 bool accumulate) {
+  const BsrView a = view;
+  const float32x4_t xs = vdupq_n_f32(x_scale);
+  const int32_t* col = a.col_start;
+  int32_t k = a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 32;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t end = a.row_ptr[rb + 1];
+    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (; k + 2 <= end; k += 2, w += 64) {
+      const int8x16x4_t b = vld1q_s8_x4(w);
+      const int8x16_t x0 = broadcast4(xq + col[k]), x1 = broadcast4(xq + col[k + 1]);
+      mac_pair(acc, b.val[0], x0, b.val[2], x1);
+      mac_pair(acc + 2, b.val[1], x0, b.val[3], x1);
+    }
+    if (k < end) {
+      const int8x16_t x0 = broadcast4(xq + col[k]);
+      mac_one(acc, vld1q_s8(w), x0);
+      mac_one(acc + 2, vld1q_s8(w + 16), x0);
+      ++k;
+      w += 32;
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
+    store_rows(y + r0, a.row_scale + r0, vpaddq_s32(acc[0], acc[1]), xs, accumulate);
+    store_rows(y + r0 + 4, a.row_scale + r0 + 4, vpaddq_s32(acc[2], acc[3]), xs, accumulate);
+  }
+}
+
+// 4x4 blocks, 16 bytes: four blocks per step (one four-register load),
+// blocks 0+1 and 2+3 sharing int16 lanes, into two accumulator pairs.
+void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                 bool accumulate) {
+  const BsrView a = view;
+  const float32x4_t xs = vdupq_n_f32(x_scale);
+  const int32_t* col = a.col_start;
+  int32_t k = a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t end = a.row_ptr[rb + 1];
+    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (; k + 4 <= end; k += 4, w += 64) {
+      const int8x16x4_t b = vld1q_s8_x4(w);
+      mac_pair(acc, b.val[0], broadcast4(xq + col[k]), b.val[1], broadcast4(xq + col[k + 1]));
+      mac_pair(acc + 2, b.val[2], broadcast4(xq + col[k + 2]), b.val[3], broadcast4(xq + col[k + 3]));
+    }
+    if (k + 2 <= end) {
+      const int8x16x2_t b = vld1q_s8_x2(w);
+      mac_pair(acc, b.val[0], broadcast4(xq + col[k]), b.val[1], broadcast4(xq + col[k + 1]));
+      k += 2;
+      w += 32;
+    }
+    if (k < end) {
+      mac_one(acc + 2, vld1q_s8(w), broadcast4(xq + col[k]));
+      ++k;
+      w += 16;
+    }
+    const int32x4_t rows = vpaddq_s32(vaddq_s32(acc[0], acc[2]), vaddq_s32(acc[1], acc[3]));
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
+    store_rows(y + r0, a.row_scale + r0, rows, xs, accumulate);
+  }
+}
+
+// The generic rule (kernels/table.h QuantizeFn) sixteen floats at a time.
+// fmax/fmaxv propagate NaN, so a NaN or Inf anywhere leaves m not finite;
+// fcvtns rounds half to even like nearbyint, and the values are within
+// [-127, 127] so the saturating narrows change nothing.
+float quantize_neon(const float* x, int n, int8_t* q) {
+  float32x4_t m0 = vdupq_n_f32(0.0f), m1 = m0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const float32x4x4_t v = vld1q_f32_x4(x + i);
+    m0 = vmaxq_f32(m0, vmaxq_f32(vabsq_f32(v.val[0]), vabsq_f32(v.val[1])));
+    m1 = vmaxq_f32(m1, vmaxq_f32(vabsq_f32(v.val[2]), vabsq_f32(v.val[3])));
+  }
+  for (; i + 4 <= n; i += 4) m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(x + i)));
+  float m = vmaxvq_f32(vmaxq_f32(m0, m1));
+  bool finite = m <= 3.402823466e38f;  // false for NaN and Inf
+  for (; i < n; ++i) {
+    const float v = x[i] < 0 ? -x[i] : x[i];
+    finite &= v <= 3.402823466e38f;
+    m = v > m ? v : m;
+  }
+  if (!finite || m == 0.0f) {
+    std::memset(q, 0, static_cast<std::size_t>(n));
+    return finite ? 0.0f : __builtin_nanf("");
+  }
+  const float inv = 127.0f / m;
+  const float32x4_t inv4 = vdupq_n_f32(inv);
+  i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const float32x4x4_t v = vld1q_f32_x4(x + i);
+    const int16x8_t lo = vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
+                                      vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4))));
+    const int16x8_t hi = vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[2], inv4))),
+                                      vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[3], inv4))));
+    vst1q_s8(q + i, vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
+  }
+  for (; i < n; ++i) q[i] = static_cast<int8_t>(__builtin_nearbyintf(x[i] * inv));
+  return m / 127.0f;
+}
+
+}  // namespace
+
+void add_neon_int8_kernels(KernelTable& t) {
+  t.shape_8x4.spmv_i8 = spmv_i8_8x4;
+  t.shape_4x4.spmv_i8 = spmv_i8_4x4;
+  t.quantize = quantize_neon;
+}
+
+}  // namespace sparsewave
