@@ -78,3 +78,38 @@ def test_pack_matrix_stores_the_auto_packing(name):
     np.testing.assert_array_equal(t["W.bsr_shape"], [*w.shape, *m.block])
     for got, want in zip((t["W.bsr_row_ptr"], t["W.bsr_block_col"], t["W.bsr_values"]), m.packed()):
         np.testing.assert_array_equal(got, want)
+
+
+# dtype="int8": the int8 shapes compete at their lower cost per value (a
+# dot-product instruction per 4 values), the float 16x1 and 1x1 stay in (a
+# winner among them stays float32). Order, for ties: 8x4, 4x4, 16x1, 1x1.
+INT8_COST_PER_VALUE = {(8, 4): 0.35, (4, 4): 0.4, (16, 1): 1.0, (1, 1): 6.0}
+INT8_PATTERNS = {**PATTERNS,
+                 "8x4_structured": (random_block_sparse(np.random.default_rng(5), 256, 192, (8, 4), 0.1)[0], (8, 4))}
+# Where int8 changes the choice: 4x4 at 0.4 per value undercuts 1x1 on the unstructured one.
+INT8_EXPECTED = {"unstructured_very_sparse": (4, 4)}
+
+
+def int8_cost(w, block):
+    m = BlockSparseMatrix.from_dense(w, block=block)
+    n_block_rows = -(-w.shape[0] // block[0])
+    return m.nnz_blocks * block[0] * block[1] * INT8_COST_PER_VALUE[block] + 8 * n_block_rows
+
+
+@pytest.mark.parametrize("name", INT8_PATTERNS)
+def test_auto_int8_picks_the_least_documented_cost(isa, rng, name):
+    w, expected = INT8_PATTERNS[name]
+    expected = INT8_EXPECTED.get(name, expected)
+    costs = [(int8_cost(w, b), i, b) for i, b in enumerate(INT8_COST_PER_VALUE)]
+    assert min(costs)[2] == expected
+    m = BlockSparseMatrix.from_dense(w, block="auto", dtype="int8")
+    assert m.block == expected and m.shape == w.shape
+    int8 = expected in ((8, 4), (4, 4))
+    assert m.dtype == (np.int8 if int8 else np.float32)
+    # The same matrix as packing with that shape and dtype directly.
+    direct = BlockSparseMatrix.from_dense(w, block=expected, dtype="int8" if int8 else "float32")
+    np.testing.assert_array_equal(m.to_dense(), direct.to_dense())
+    x = rng.standard_normal(w.shape[1]).astype(np.float32)
+    np.testing.assert_array_equal(m.matvec(x), direct.matvec(x))
+    if not int8:
+        np.testing.assert_array_equal(m.to_dense(), w)
