@@ -2,8 +2,8 @@
 // (built static for aarch64 by bench/android/build.sh; see docs/android.md).
 //
 //   sparsewave_bench [model.sw] [--seconds S] [--batched] [--threads N]
-//                    [--isa NAME|all] [--half-weights] [--kernels spmv|all|none]
-//                    [--seed N] [google-benchmark flags]
+//                    [--isa NAME|all] [--weights float32|float16|int8]
+//                    [--kernels spmv|all|none] [--seed N] [google-benchmark flags]
 //
 // It runs two kinds of google-benchmark cases:
 //
@@ -34,7 +34,9 @@
 //   --threads N       threads for --batched (default 1)
 //   --isa NAME|all    kernel path for the e2e case (default: SPARSEWAVE_ISA if
 //                     set, else the best this CPU runs); "all" = one case each
-//   --half-weights    load the sample-loop weights as float16
+//   --weights T       how the sample-loop weights are stored: float32
+//                     (default), float16 or int8 (LoadOptions::weights)
+//   --half-weights    the same as --weights float16
 //   --kernels SET     spmv (default) | all | none
 //   --seed N          seed of the mels and of the sampling (default 0)
 // Everything starting with --benchmark_ goes to google-benchmark, e.g.
@@ -59,6 +61,7 @@
 
 #include "api/vocoder.h"
 #include "kernels/dispatch.h"
+#include "matrix/weight_type.h"
 #include "kernel_cases.h"
 
 namespace sw = sparsewave;
@@ -67,7 +70,8 @@ namespace {
 
 const char kUsage[] =
     "usage: sparsewave_bench [model.sw] [--seconds S] [--batched] [--threads N]\n"
-    "                        [--isa NAME|all] [--half-weights] [--kernels spmv|all|none]\n"
+    "                        [--isa NAME|all] [--weights float32|float16|int8]\n"
+    "                        [--half-weights] [--kernels spmv|all|none]\n"
     "                        [--seed N] [google-benchmark flags]\n"
     "Kernel microbenchmarks at WaveRNN shapes, plus end-to-end synthesis of model.sw\n"
     "(samples/s and real-time factor) when a model is given. Examples:\n"
@@ -84,7 +88,7 @@ struct Options {
   bool batched = false;
   int threads = 1;
   std::string isa;  // empty: SPARSEWAVE_ISA or best
-  bool half_weights = false;
+  sw::WeightType weights = sw::WeightType::f32;
   std::string kernels = "spmv";
   std::uint64_t seed = 0;
   bool console = true;
@@ -149,9 +153,15 @@ bool parse_args(int argc, char** argv, Options& o) {
         o.threads = static_cast<int>(n);
       } else if (flag == "--isa") {
         o.isa = take();
-      } else if (flag == "--half-weights") {
+      } else if (flag == "--weights") {
+        try {
+          o.weights = sw::parse_weight_type(take());
+        } catch (const std::invalid_argument& e) {
+          throw UsageError(std::string("--weights: ") + e.what());
+        }
+      } else if (flag == "--half-weights") {  // the older spelling of --weights float16
         no_value();
-        o.half_weights = true;
+        o.weights = sw::WeightType::f16;
       } else if (flag == "--kernels") {
         o.kernels = take();
         if (o.kernels != "spmv" && o.kernels != "all" && o.kernels != "none")
@@ -341,7 +351,7 @@ int main(int argc, char** argv) {
   if (!o.model.empty()) {
     try {
       sw::LoadOptions lo;
-      lo.half_weights = o.half_weights;
+      lo.weights = o.weights;
       vocoder = sw::Vocoder::load(o.model, lo);
     } catch (const std::exception& e) {
       std::cerr << "sparsewave_bench: cannot load '" << o.model << "': " << e.what() << "\n";
@@ -356,7 +366,7 @@ int main(int argc, char** argv) {
     info << "sparsewave_bench: model " << o.model << ": family=" << m.family() << " sample_rate=" << m.sample_rate()
          << " hop_length=" << m.hop_length() << " n_mels=" << m.n_mels()
          << " loop_nonzero_macs=" << m.loop_nonzero_macs() << " loop_stored_macs=" << m.loop_stored_macs()
-         << " weights=" << (o.half_weights ? "float16" : "float32") << "\n";
+         << " weights=" << sw::weight_type_name(o.weights) << "\n";
     info << "sparsewave_bench: e2e input: " << frames << " frames = " << frames * m.hop_length() << " samples ("
          << static_cast<double>(frames * m.hop_length()) / m.sample_rate() << " s), "
          << (o.batched ? "batched, threads=" + std::to_string(o.threads) : std::string("unbatched")) << "\n";
