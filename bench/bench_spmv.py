@@ -3,19 +3,23 @@
 What is measured
 ----------------
 For each WaveRNN weight shape (2688x896, 3072x1024, 768x256), density (1.0,
-0.1, 0.05, 0.03) and block (4x4, 16x1) a random block-sparse float32 matrix
-``W`` is built (each block kept with probability = density, fixed seed), and
-three things are timed on the same machine, in the same process:
+0.1, 0.05, 0.03) and kernel (float32 4x4 and 16x1 blocks, int8 8x4 and 4x4;
+``--dtypes`` adds float16) a random block-sparse float32 matrix ``W`` is built
+(each block kept with probability = density, fixed seed), stored in the
+kernel's dtype, and three things are timed on the same machine, in the same
+process:
 
 * ours      ``BlockSparseMatrix.matvec(x, out=out)`` at the best ISA (or every
             ISA with ``--all-isas``): the public Python API, so the pybind11
-            call and argument checks (~1 us) are included;
-* numpy     ``W @ x`` on the same matrix stored dense (run as
+            call and argument checks (~1 us) are included, and for int8 the
+            quantization of x that every int8 product does;
+* numpy     ``W @ x`` on the same matrix stored dense in float32 (run as
             ``np.matmul(W, x, out=y)``, i.e. without allocating the result,
             which if anything favours numpy);
-* dense-eq  our own kernel on a density-1.0 *square* matrix with about the
-            same number of stored weights (side = round(sqrt(nnz)/16)*16),
-            to compare sparse vs dense GFLOP/s at equal nonzero count.
+* dense-eq  our own kernel (same block and dtype) on a density-1.0 *square*
+            matrix with about the same number of stored weights (side =
+            round(sqrt(nnz)/16)*16), to compare sparse vs dense GFLOP/s at
+            equal nonzero count.
 
 How
 ---
@@ -43,6 +47,7 @@ Usage::
     python bench/bench_spmv.py                 # full table, best ISA
     python bench/bench_spmv.py --quick         # smoke run, a few seconds
     python bench/bench_spmv.py --all-isas --json results.json
+    python bench/bench_spmv.py --blocks 16x1,8x4 --dtypes float32,int8 --shapes 2688x896 --densities 0.05
 """
 from __future__ import annotations
 
@@ -70,7 +75,10 @@ from sparsewave import BlockSparseMatrix  # noqa: E402
 
 SHAPES = ((2688, 896), (3072, 1024), (768, 256))
 DENSITIES = (1.0, 0.1, 0.05, 0.03)
-BLOCKS = ((4, 4), (16, 1))
+BLOCKS = ((4, 4), (16, 1), (8, 4))
+# dtype -> the blocks it has kernels for (float16 on request: --dtypes)
+DTYPE_BLOCKS = {"float32": ((4, 4), (16, 1)), "float16": ((4, 4), (16, 1)), "int8": ((8, 4), (4, 4))}
+DTYPES = ("float32", "int8")
 HEADLINE = ((2688, 896), 0.05)
 TARGET_SPEEDUP = 20.0
 TARGET_DENSE_RATIO = 0.80
@@ -97,6 +105,25 @@ def case_seed(rows: int, cols: int, block: tuple[int, int], density: float, base
 def stored_weights(m: BlockSparseMatrix) -> int:
     br, bc = m.block
     return m.nnz_blocks * br * bc
+
+
+def check_result(label: str, m: BlockSparseMatrix, w: np.ndarray, x: np.ndarray, y_ours: np.ndarray,
+                 y_np: np.ndarray) -> None:
+    """Ours against numpy, once before timing. float16 and int8 are checked against the
+    weights they store (``to_dense()``: rounded, dequantized); int8 also within the
+    rounding of x (half a step of max |x| / 127 per weight)."""
+    scale = float(np.abs(w).sum(axis=1).max()) or 1.0
+    if m.dtype == np.float32:
+        ref, tol = y_np.astype(np.float64), 1e-4 * np.abs(y_np) + 1e-5 * scale
+    else:
+        wd = m.to_dense().astype(np.float64)
+        ref = wd @ x.astype(np.float64)
+        tol = 1e-4 * np.abs(ref) + 1e-5 * scale
+        if m.dtype == np.int8:
+            tol = tol + 0.5 * float(np.abs(x).max()) / 127 * np.abs(wd).sum(axis=1) * (1 + 1e-3)
+    err = np.abs(y_ours - ref)
+    if not np.all(err <= tol):
+        raise RuntimeError(f"{label}: result differs from numpy (max abs err {float(err.max()):.3g})")
 
 
 def dense_eq_side(nnz: int) -> int:
@@ -142,11 +169,11 @@ class _DenseEqCache:
         self._seed = seed
         self._cache = {}
 
-    def get(self, side: int, block: tuple[int, int]):
-        key = (side, block)
+    def get(self, side: int, block: tuple[int, int], dtype: str):
+        key = (side, block, dtype)
         if key not in self._cache:
             w = make_weights(side, side, block, 1.0, case_seed(side, side, block, 1.0, self._seed))
-            m = BlockSparseMatrix.from_dense(w, block=block)
+            m = BlockSparseMatrix.from_dense(w, block=block, dtype=dtype)
             x = np.random.default_rng(self._seed + side).uniform(-1, 1, side).astype(np.float32)
             self._cache[key] = (m, x, np.empty(side, dtype=np.float32))
         return self._cache[key]
@@ -160,25 +187,22 @@ def call_overhead(repeats: int, sample_s: float) -> float:
     return interleaved_medians({"tiny": lambda: m.matvec(x, out=out)}, repeats, sample_s)["tiny"]
 
 
-def bench_case(isa: str, shape, density: float, block, args, dense_eq: _DenseEqCache) -> dict:
+def bench_case(isa: str, shape, density: float, block, dtype: str, args, dense_eq: _DenseEqCache) -> dict:
     rows, cols = shape
     w = make_weights(rows, cols, block, density, case_seed(rows, cols, block, density, args.seed))
-    m = BlockSparseMatrix.from_dense(w, block=block)
+    m = BlockSparseMatrix.from_dense(w, block=block, dtype=dtype)
     x = np.random.default_rng(args.seed + 1).uniform(-1, 1, cols).astype(np.float32)
     y_ours = np.empty(rows, dtype=np.float32)
     y_np = np.empty(rows, dtype=np.float32)
 
     nnz = stored_weights(m)
     side = dense_eq_side(nnz)
-    md, xd, yd = dense_eq.get(side, block)
+    md, xd, yd = dense_eq.get(side, block, dtype)
 
     # Correctness once, before timing: same matrix, same x.
     m.matvec(x, out=y_ours)
     np.matmul(w, x, out=y_np)
-    scale = float(np.abs(w).sum(axis=1).max()) or 1.0
-    if not np.allclose(y_ours, y_np, rtol=1e-4, atol=1e-5 * scale):
-        raise RuntimeError(f"{isa} {block} {shape} d{density}: result differs from numpy "
-                           f"(max abs err {float(np.abs(y_ours - y_np).max()):.3g})")
+    check_result(f"{isa} {block} {dtype} {shape} d{density}", m, w, x, y_ours, y_np)
 
     med = interleaved_medians({
         "ours": lambda: m.matvec(x, out=y_ours),
@@ -192,6 +216,7 @@ def bench_case(isa: str, shape, density: float, block, args, dense_eq: _DenseEqC
     return {
         "isa": isa,
         "block": f"{block[0]}x{block[1]}",
+        "dtype": dtype,
         "shape": f"{rows}x{cols}",
         "density": density,
         "actual_density": m.density,
@@ -211,12 +236,12 @@ def bench_case(isa: str, shape, density: float, block, args, dense_eq: _DenseEqC
 
 
 def markdown_table(rows: list[dict]) -> str:
-    head = ("| isa | block | shape | density | nnz | ours µs | numpy µs | speedup | ours GFLOP/s "
+    head = ("| isa | block | dtype | shape | density | nnz | ours µs | numpy µs | speedup | ours GFLOP/s "
             "| dense-eq | dense-eq µs | dense-eq GFLOP/s | sparse/dense |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(
-            f"| {r['isa']} | {r['block']} | {r['shape']} | {r['density']:g} | {r['nnz']:,} "
+            f"| {r['isa']} | {r['block']} | {r['dtype']} | {r['shape']} | {r['density']:g} | {r['nnz']:,} "
             f"| {r['ours_us']:.2f} | {r['numpy_us']:.1f} | {r['speedup']:.1f}x | {r['ours_gflops']:.1f} "
             f"| {r['dense_eq_side']}² | {r['dense_eq_us']:.2f} | {r['dense_eq_gflops']:.1f} "
             f"| {r['sparse_vs_dense']:.2f} |")
@@ -233,10 +258,12 @@ def headline_report(rows: list[dict], overhead_s: float, peak_gflops: float | No
     lines.append(f"Headline {shape} at density {hd:g} (one thread), per-call API overhead "
                  f"(16x16 matvec) {overhead_s * 1e6:.2f} µs:")
     for r in cases:
-        values_bytes = r["nnz"] * 4
-        floor = (f"  floor [{r['isa']} {r['block']}]: {r['nnz']:,} nonzero MACs, "
+        values_bytes = r["nnz"] * np.dtype(r["dtype"]).itemsize
+        tag = f"{r['isa']} {r['block']} {r['dtype']}"
+        floor = (f"  floor [{tag}]: {r['nnz']:,} nonzero MACs, "
                  f"{r['weight_bytes']:,} bytes of weights ({values_bytes:,} values + "
-                 f"{r['weight_bytes'] - values_bytes:,} indices); {r['ours_us']:.2f} µs = "
+                 f"{r['weight_bytes'] - values_bytes:,} indices{' and row scales' if r['dtype'] == 'int8' else ''}); "
+                 f"{r['ours_us']:.2f} µs = "
                  f"{r['ours_gflops']:.1f} GFLOP/s, {r['weight_bytes'] / (r['ours_us'] * 1e-6) * 1e-9:.1f} GB/s "
                  f"of weights")
         if peak_gflops:
@@ -244,11 +271,11 @@ def headline_report(rows: list[dict], overhead_s: float, peak_gflops: float | No
         lines.append(floor)
         ok_speed = r["speedup"] >= TARGET_SPEEDUP
         ok_ratio = r["sparse_vs_dense"] >= TARGET_DENSE_RATIO
-        lines.append(f"  target [{r['isa']} {r['block']}]: speedup vs numpy {r['speedup']:.1f}x "
+        lines.append(f"  target [{tag}]: speedup vs numpy {r['speedup']:.1f}x "
                      f"(>= {TARGET_SPEEDUP:g}x: {'MET' if ok_speed else 'NOT MET'}); sparse/dense-eq "
                      f"GFLOP/s {r['sparse_vs_dense']:.2f} (>= {TARGET_DENSE_RATIO:.2f}: "
                      f"{'MET' if ok_ratio else 'NOT MET'})")
-        verdict[f"{r['isa']}/{r['block']}"] = {"speedup_met": ok_speed, "dense_ratio_met": ok_ratio,
+        verdict[f"{r['isa']}/{r['block']}/{r['dtype']}"] = {"speedup_met": ok_speed, "dense_ratio_met": ok_ratio,
                                               "speedup": r["speedup"], "sparse_vs_dense": r["sparse_vs_dense"]}
     return lines, verdict
 
@@ -262,7 +289,8 @@ def parse_args(argv=None):
     p.add_argument("--isa", help="run this ISA only (default: the best available)")
     p.add_argument("--shapes", help="comma list like 2688x896,768x256")
     p.add_argument("--densities", help="comma list like 0.05,0.03")
-    p.add_argument("--blocks", help="comma list like 4x4,16x1")
+    p.add_argument("--blocks", help="comma list like 4x4,16x1,8x4 (each dtype runs those it has kernels for)")
+    p.add_argument("--dtypes", help="comma list of float32, float16, int8 (default float32,int8)")
     p.add_argument("--repeats", type=int, help="interleaved samples per measurement (default 41; quick 7)")
     p.add_argument("--sample-ms", type=float, help="target length of one sample in ms (default 2; quick 0.3)")
     p.add_argument("--seed", type=int, default=2024)
@@ -287,6 +315,13 @@ def main(argv=None) -> int:
     densities = tuple(float(d) for d in args.densities.split(",")) if args.densities else DENSITIES
     blocks = tuple(tuple(int(v) for v in b.lower().split("x")) for b in args.blocks.split(",")) \
         if args.blocks else BLOCKS
+    dtypes = tuple(d.strip() for d in args.dtypes.split(",")) if args.dtypes else DTYPES
+    unknown = [d for d in dtypes if d not in DTYPE_BLOCKS]
+    if unknown:
+        print(f"error: unknown dtype(s) {', '.join(unknown)}; choose from {', '.join(DTYPE_BLOCKS)}",
+              file=sys.stderr)
+        return 2
+    kernels = [(b, d) for d in dtypes for b in DTYPE_BLOCKS[d] if b in blocks]
 
     available = sparsewave.available_isas()
     if args.isa:
@@ -312,9 +347,9 @@ def main(argv=None) -> int:
         for isa in isas:
             sparsewave.set_isa(isa)
             for shape in shapes:
-                for block in blocks:
+                for block, dtype in kernels:
                     for density in densities:
-                        rows.append(bench_case(isa, shape, density, block, args, dense_eq))
+                        rows.append(bench_case(isa, shape, density, block, dtype, args, dense_eq))
     finally:
         sparsewave.set_isa("auto")
     elapsed = time.perf_counter() - t_start

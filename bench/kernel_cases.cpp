@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -33,7 +34,22 @@ struct Block {
 
 const Shape kShapes[] = {{2688, 896}, {3072, 1024}, {768, 256}};
 const double kDensities[] = {1.0, 0.1, 0.05, 0.03};
-const Block kBlocks[] = {{4, 4}, {16, 1}};
+
+// The kernels timed: a block shape and how its weights are stored. spmm
+// (batch > 1) has only float32 kernels; spmv has every storage.
+struct Kernel {
+  Block b;
+  sw::WeightType t;
+};
+const Kernel kSpmmKernels[] = {{{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}};
+const Kernel kSpmvKernels[] = {
+    {{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}, {{4, 4}, sw::WeightType::f16},
+    {{16, 1}, sw::WeightType::f16}, {{8, 4}, sw::WeightType::i8},  {{4, 4}, sw::WeightType::i8}};
+// The weight-storage summary's columns (labels of kSpmvKernels, same order)
+// and its baseline: the float32 16x1 kernel.
+const char* const kSpmvLabels[] = {"f32 4x4", "f32 16x1", "f16 4x4", "f16 16x1", "i8 8x4", "i8 4x4"};
+constexpr int kBaseline = 1;
+static_assert(std::size(kSpmvLabels) == std::size(kSpmvKernels), "one label per spmv kernel");
 
 std::string density_tag(double d) {
   if (d >= 1.0) return "d1.0";
@@ -42,11 +58,17 @@ std::string density_tag(double d) {
   return buf;
 }
 
-std::string op_name(int batch) { return batch == 1 ? "spmv" : "spmm_b" + std::to_string(batch); }
+// spmv, spmv_f16, spmv_i8 (the kernel slots' names) or spmm_b<batch>.
+std::string op_name(int batch, sw::WeightType t) {
+  if (batch != 1) return "spmm_b" + std::to_string(batch);
+  return t == sw::WeightType::f16 ? "spmv_f16" : t == sw::WeightType::i8 ? "spmv_i8" : "spmv";
+}
 
 // Random block-sparse matrix: each block kept with probability `density`,
-// values uniform in [-1, 1). The seed depends only on the case.
-sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density) {
+// values uniform in [-1, 1), stored as `t`. The seed depends only on the
+// shape, block and density: a block's float32, float16 and int8 cases run
+// the same pattern and values.
+sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density, sw::WeightType t) {
   const std::uint32_t seed = 0x5eed0000u ^ static_cast<std::uint32_t>(rows * 131 + cols * 17 + b.br * 7 + b.bc) ^
                              static_cast<std::uint32_t>(std::lround(density * 10000.0)) << 20;
   std::mt19937 rng(seed);
@@ -66,23 +88,26 @@ sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density) {
     }
     row_ptr[rb + 1] = static_cast<int32_t>(block_col.size());
   }
-  return sw::BlockSparseMatrix::from_packed(rows, cols, b.br, b.bc, row_ptr, block_col, values.data(),
-                                            values.size());
+  sw::BlockSparseMatrix m =
+      sw::BlockSparseMatrix::from_packed(rows, cols, b.br, b.bc, row_ptr, block_col, values.data(), values.size());
+  m.store_as(t);
+  return m;
 }
 
 // Matrices are shared between ISAs and ops; built once, on first request.
-using MatrixKey = std::tuple<int, int, int, int, long>;
+using MatrixKey = std::tuple<int, int, int, int, long, int>;
 std::map<MatrixKey, std::shared_ptr<const sw::BlockSparseMatrix>>& matrix_cache() {
   static std::map<MatrixKey, std::shared_ptr<const sw::BlockSparseMatrix>> cache;
   return cache;
 }
 
-std::shared_ptr<const sw::BlockSparseMatrix> get_matrix(int rows, int cols, Block b, double density) {
-  const MatrixKey key{rows, cols, b.br, b.bc, std::lround(density * 1e6)};
+std::shared_ptr<const sw::BlockSparseMatrix> get_matrix(int rows, int cols, Block b, double density,
+                                                        sw::WeightType t) {
+  const MatrixKey key{rows, cols, b.br, b.bc, std::lround(density * 1e6), static_cast<int>(t)};
   auto& cache = matrix_cache();
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  auto m = std::make_shared<const sw::BlockSparseMatrix>(make_matrix(rows, cols, b, density));
+  auto m = std::make_shared<const sw::BlockSparseMatrix>(make_matrix(rows, cols, b, density, t));
   cache.emplace(key, m);
   return m;
 }
@@ -103,7 +128,8 @@ void fill_random(float* p, std::size_t n, std::uint32_t seed) {
 }
 
 // One benchmark case: matrix, kernel table and batch are fixed here; the
-// buffers are allocated (aligned, padded) before the timed loop.
+// buffers are allocated (aligned, padded) before the timed loop. An int8
+// matrix's spmv quantizes x inside spmv_padded, as every product does.
 void run_case(benchmark::State& state, std::shared_ptr<const sw::BlockSparseMatrix> mp,
               const sw::KernelTable* table, int batch) {
   const sw::BlockSparseMatrix& m = *mp;
@@ -139,6 +165,21 @@ void run_case(benchmark::State& state, std::shared_ptr<const sw::BlockSparseMatr
   state.counters["density"] = benchmark::Counter(m.density());
 }
 
+// The activation quantizer alone (KernelTable::quantize on n floats): the
+// part of every int8 spmv that float kernels do not have.
+void run_quantize(benchmark::State& state, int n, const sw::KernelTable* table) {
+  sw::AlignedVector<float> x(static_cast<std::size_t>(n));
+  sw::AlignedVector<int8_t> q(static_cast<std::size_t>(n));
+  fill_random(x.data(), x.size(), 12345u);
+  float scale = 0;
+  for (auto _ : state) {
+    scale = table->quantize(x.data(), n, q.data());
+    benchmark::DoNotOptimize(scale);
+    benchmark::ClobberMemory();
+  }
+  state.counters["floats"] = benchmark::Counter(n);
+}
+
 struct CaseInfo {
   std::string sparse, dense_eq, full_dense;  // benchmark names
   double density;
@@ -146,6 +187,23 @@ struct CaseInfo {
 std::vector<CaseInfo>& case_infos() {
   static std::vector<CaseInfo> v;
   return v;
+}
+
+// One row of the weight-storage summary: the spmv case of each kSpmvKernels
+// entry at one ISA, shape and density, and the quantizer at that width.
+struct StorageRow {
+  std::string isa, shape, density, quantize;
+  std::string spmv[std::size(kSpmvKernels)];
+};
+std::vector<StorageRow>& storage_rows() {
+  static std::vector<StorageRow> v;
+  return v;
+}
+StorageRow& storage_row(const std::string& isa, const std::string& shape, const std::string& density) {
+  for (StorageRow& r : storage_rows())
+    if (r.isa == isa && r.shape == shape && r.density == density) return r;
+  storage_rows().push_back({isa, shape, density, "", {}});
+  return storage_rows().back();
 }
 
 std::vector<char*> to_argv(std::vector<std::string>& args) {
@@ -173,28 +231,43 @@ int register_kernel_benchmarks(const KernelCaseSet& set) {
 
   int count = 0;
   for (int batch : set.batches)
-    for (const auto& isa : isas)
-      for (Block b : kBlocks)
+    for (const auto& isa : isas) {
+      const bool spmv = batch == 1;
+      const Kernel* kernels = spmv ? kSpmvKernels : kSpmmKernels;
+      const int n_kernels = static_cast<int>(spmv ? std::size(kSpmvKernels) : std::size(kSpmmKernels));
+      for (int ki = 0; ki < n_kernels; ++ki)
         for (Shape s : kShapes)
           for (double d : kDensities) {
+            const Block b = kernels[ki].b;
+            const sw::WeightType t = kernels[ki].t;
             const std::string block = std::to_string(b.br) + "x" + std::to_string(b.bc);
             const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);
-            const std::string base = op_name(batch) + "/" + isa.first + "/" + block + "/" + shape;
+            const std::string base = op_name(batch, t) + "/" + isa.first + "/" + block + "/" + shape;
             const std::string name = base + "/" + density_tag(d);
-            auto m = get_matrix(s.rows, s.cols, b, d);
+            auto m = get_matrix(s.rows, s.cols, b, d, t);
             benchmark::RegisterBenchmark(name.c_str(), run_case, m, isa.second, batch)
                 ->Unit(benchmark::kNanosecond);
             ++count;
+            if (spmv) storage_row(isa.first, shape, density_tag(d)).spmv[ki] = name;
             if (d >= 1.0) continue;
             const int side = dense_eq_side(nnz_values(*m));
             const std::string eq_name =
                 name + "/dense_eq_" + std::to_string(side) + "x" + std::to_string(side);
-            auto dm = get_matrix(side, side, b, 1.0);
+            auto dm = get_matrix(side, side, b, 1.0, t);
             benchmark::RegisterBenchmark(eq_name.c_str(), run_case, dm, isa.second, batch)
                 ->Unit(benchmark::kNanosecond);
             ++count;
             case_infos().push_back({name, eq_name, base + "/" + density_tag(1.0), d});
           }
+      if (!spmv) continue;
+      for (Shape s : kShapes) {  // the quantizer at each width an int8 spmv quantizes
+        const std::string name = "quantize/" + isa.first + "/" + std::to_string(s.cols);
+        benchmark::RegisterBenchmark(name.c_str(), run_quantize, s.cols, isa.second)->Unit(benchmark::kNanosecond);
+        ++count;
+        const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);
+        for (double d : kDensities) storage_row(isa.first, shape, density_tag(d)).quantize = name;
+      }
+    }
   return count;
 }
 
@@ -243,7 +316,51 @@ void KernelSummaryReporter::Finalize() {
                   d->second.gflops, ratio, full, ratio >= 0.8 ? "" : "  (< 0.80)");
     out << buf;
   }
+  storage_summary(out);
   out.flush();
+}
+
+void KernelSummaryReporter::storage_summary(std::ostream& out) const {
+  constexpr int n = static_cast<int>(std::size(kSpmvKernels));
+  auto time_of = [&](const std::string& name) {
+    auto it = results_.find(name);
+    return it == results_.end() ? 0.0 : it->second.time_ns;
+  };
+  bool header = false;
+  for (const StorageRow& r : storage_rows()) {
+    const double base = time_of(r.spmv[kBaseline]);
+    if (base <= 0) continue;
+    if (!header) {
+      out << "\nSummary: spmv by weight storage, us per call (x: time / " << kSpmvLabels[kBaseline]
+          << "'s, same run); int8 times include quantizing x, shown alone as quant\n";
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "%-8s %-10s %-6s", "isa", "shape", "dens");
+      out << buf;
+      for (const char* label : kSpmvLabels) {
+        std::snprintf(buf, sizeof buf, " %15s", label);
+        out << buf;
+      }
+      out << "   quant\n";
+      header = true;
+    }
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%-8s %-10s %-6s", r.isa.c_str(), r.shape.c_str(), r.density.c_str());
+    out << buf;
+    for (int k = 0; k < n; ++k) {
+      const double t = time_of(r.spmv[k]);
+      if (t > 0)
+        std::snprintf(buf, sizeof buf, " %8.2f (%.2fx)", t * 1e-3, t / base);
+      else
+        std::snprintf(buf, sizeof buf, " %15s", "-");
+      out << buf;
+    }
+    const double q = time_of(r.quantize);
+    if (q > 0)
+      std::snprintf(buf, sizeof buf, " %7.3f\n", q * 1e-3);
+    else
+      std::snprintf(buf, sizeof buf, " %7s\n", "-");
+    out << buf;
+  }
 }
 
 bool initialize_benchmark(std::vector<std::string> args) {

@@ -1,12 +1,15 @@
 // Kernel microbenchmark cases shared by bench_kernels and sparsewave_bench:
-// registration of the block-sparse spmv/spmm cases at the WaveRNN shapes, the
-// console summary (sparse vs dense-equivalent GFLOP/s), and the argument
-// handling both binaries need (google-benchmark version differences).
+// registration of the block-sparse spmv/spmm cases at the WaveRNN shapes
+// (float32, float16 and int8 weights) and of the int8 quantizer, the console
+// summaries (sparse vs dense-equivalent GFLOP/s; spmv time by weight storage
+// next to float32 16x1's), and the argument handling both binaries need
+// (google-benchmark version differences).
 // The case list, names and counters are documented in bench_kernels.cpp.
 #pragma once
 #include <benchmark/benchmark.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,9 @@ class KernelSummaryReporter : public benchmark::ConsoleReporter {
   void Finalize() override;
 
  private:
+  // Per ISA, shape and density: each spmv weight storage's time next to the
+  // float32 16x1 kernel's, and the int8 quantizer's alone.
+  void storage_summary(std::ostream& out) const;
   struct Measured {
     double gflops = 0, time_ns = 0;
     bool from_median = false;
