@@ -128,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0, help="audio per timed run (default 2)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per build and model (default 5)")
     ap.add_argument("--mel", help="a (frames, n_mels) .npy mel instead of a smooth random one")
-    ap.add_argument("--weights", choices=("float32", "float16"), default="float32",
+    ap.add_argument("--weights", choices=("float32", "float16", "int8"), default="float32",
                     help="storage of the sample loop's weights (Vocoder.load(weights=...))")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions per sample (valgrind)")
     ap.add_argument("--top", type=int, default=0, help="with --callgrind: list the top N functions per sample")

@@ -25,7 +25,6 @@ inline __m256i dot4(__m256i w, __m256i x, __m256i ones16) {
   const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
   return _mm256_madd_epi16(pairs, ones16);
 }
-
 // y (=|+=) acc * (row_scale * x_scale) for 8 rows.
 inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {
   __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_loadu_ps(row_scale), x_scale));
@@ -40,34 +39,42 @@ inline void store4(float* y, const float* row_scale, __m128i acc, __m128 x_scale
 
 // 8x4 blocks: one 32-byte load is a whole block, lane r holding row r's four
 // weights, and x's four bytes are broadcast to every lane, so each lane sums
-// its own row: no reduction at the end of a block row. Two accumulators
-// hide the multiply latency; k runs on across rows (one index stream, one
-// advancing weight pointer).
+// its own row: no reduction at the end of a block row. Four accumulators
+// keep four blocks in flight; the index and weight pointers run on across
+// rows (one index stream, one advancing weight pointer). About eight
+// instructions per block (index, broadcast, load, abs, sign, two multiplies,
+// add): on Zen 3 it runs near 2 cycles per block, bound by issue width; a
+// table of |x| instead of the abs measured the same.
 void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                  bool accumulate) {
   const BsrView a = view;
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256 xs = _mm256_set1_ps(x_scale);
-  const int32_t* col = a.col_start;
-  int32_t k = a.row_ptr[rb_begin];
-  const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + k;
+  const int32_t* col = a.col_start + a.row_ptr[rb_begin];
+  const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + a.row_ptr[rb_begin];
+  auto block = [&](int i) { return dot4(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(xq + col[i])), ones16); };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
-    const int32_t end = a.row_ptr[rb + 1];
+    int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
     __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    for (; k + 2 <= end; k += 2, w += 2) {
-      const __m256i x0 = _mm256_set1_epi32(load4(xq + col[k]));
-      const __m256i x1 = _mm256_set1_epi32(load4(xq + col[k + 1]));
-      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(w), x0, ones16));
-      acc1 = _mm256_add_epi32(acc1, dot4(_mm256_loadu_si256(w + 1), x1, ones16));
+    __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
+    for (; n >= 4; n -= 4, col += 4, w += 4) {
+      acc0 = _mm256_add_epi32(block(0), acc0);
+      acc1 = _mm256_add_epi32(block(1), acc1);
+      acc2 = _mm256_add_epi32(block(2), acc2);
+      acc3 = _mm256_add_epi32(block(3), acc3);
     }
-    if (k < end) {
-      const __m256i x0 = _mm256_set1_epi32(load4(xq + col[k]));
-      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(w), x0, ones16));
-      ++k;
-      ++w;
+    if (n >= 2) {
+      acc0 = _mm256_add_epi32(block(0), acc0);
+      acc1 = _mm256_add_epi32(block(1), acc1);
+      n -= 2, col += 2, w += 2;
     }
+    if (n) {
+      acc2 = _mm256_add_epi32(block(0), acc2);
+      ++col, ++w;
+    }
+    const __m256i acc = _mm256_add_epi32(_mm256_add_epi32(acc0, acc1), _mm256_add_epi32(acc2, acc3));
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
-    store8(y + r0, a.row_scale + r0, _mm256_add_epi32(acc0, acc1), xs, accumulate);
+    store8(y + r0, a.row_scale + r0, acc, xs, accumulate);
   }
 }
 

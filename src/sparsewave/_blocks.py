@@ -3,9 +3,9 @@ from __future__ import annotations
 
 __all__ = ["parse_block", "format_block", "PRUNING_BLOCKS"]
 
-# The shapes block pruning produces: the engine's block kernels (its third shape, 1x1, is the
+# The shapes block pruning produces: the engine's block kernels (8x4 is the int8 shape; 1x1 is the
 # unstructured fallback, not a pruning choice). Training and ``sparsewave bench --random`` offer these.
-PRUNING_BLOCKS = ((4, 4), (16, 1))
+PRUNING_BLOCKS = ((4, 4), (16, 1), (8, 4))
 
 
 def parse_block(block, supported=None) -> tuple[int, int]:
