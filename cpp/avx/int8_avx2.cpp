@@ -142,7 +142,7 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
     finite &= v <= 3.402823466e38f;
     m = v > m ? v : m;
   }
-  if (!finite || m == 0.0f) {
+  if (!finite || m < kQuantizeTinyMax) {  // zero, or 127 / m would overflow
     std::memset(q, 0, static_cast<std::size_t>(n));
     return finite ? 0.0f : __builtin_nanf("");
   }

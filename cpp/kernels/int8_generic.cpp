@@ -52,7 +52,7 @@ float quantize_generic(const float* x, int n, int8_t* q) {
     finite &= v <= std::numeric_limits<float>::max();  // false for NaN and Inf
     m = v > m ? v : m;
   }
-  if (!finite || m == 0.0f) {
+  if (!finite || m < kQuantizeTinyMax) {  // zero, or 127 / m would overflow
     std::fill(q, q + n, int8_t{0});
     return finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
   }

@@ -35,9 +35,11 @@ using SpmvI8Fn = void (*)(const BsrView& a, const int8_t* xq, float x_scale, flo
 
 // Quantizes n floats to int8 for an int8 product and returns their scale:
 // m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
-// m / 127 (all float32, so NumPy reproduces it bit for bit). All-zero (or
-// n = 0) gives q = 0 and scale 0; a NaN or Inf anywhere gives q = 0 and a NaN
-// scale, so the product comes out NaN rather than silently wrong.
+// m / 127 (all float32, so NumPy reproduces it bit for bit). m below
+// kQuantizeTinyMax (all-zero, n = 0, or so small that 127 / m would
+// overflow) gives q = 0 and scale 0; a NaN or Inf anywhere gives q = 0 and a
+// NaN scale, so the product comes out NaN rather than silently wrong.
+constexpr float kQuantizeTinyMax = 1e-30f;
 using QuantizeFn = float (*)(const float* x, int n, int8_t* q);
 
 // The kernels for one block shape. The _f16 ones read BsrView::values_f16,
