@@ -222,4 +222,21 @@ std::vector<int32_t> SafetensorsFile::read_i32(const std::string& name, const st
   return out;
 }
 
+std::vector<int8_t> SafetensorsFile::read_i8(const std::string& name, const std::vector<int64_t>& shape) const {
+  const TensorInfo& t = tensor(name);
+  check_shape(name, t, shape);
+  if (t.dtype != DType::I8) throw std::invalid_argument("tensor '" + name + "' must be I8, got " + dtype_name(t.dtype));
+  std::vector<int8_t> out(static_cast<std::size_t>(t.numel()));
+  if (!out.empty()) std::memcpy(out.data(), t.data, t.nbytes);
+  return out;
+}
+
+bool SafetensorsFile::has_suffix(const std::string& suffix) const {
+  for (const auto& entry : tensors_) {
+    const std::string& n = entry.first;
+    if (n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace sparsewave

@@ -35,6 +35,9 @@ class SafetensorsFile {
   // Copies a float32 tensor after checking its shape (-1 matches any size).
   std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& shape) const;
   std::vector<int32_t> read_i32(const std::string& name, const std::vector<int64_t>& shape) const;
+  std::vector<int8_t> read_i8(const std::string& name, const std::vector<int64_t>& shape) const;
+  // True when some tensor's name ends with `suffix`.
+  bool has_suffix(const std::string& suffix) const;
 
  private:
   void parse(const std::string& path);

@@ -107,9 +107,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   exercise(*vocoder);
-  // The float16 and int8 weight paths build their own copies of the loop
-  // matrices (float16 refuses weights outside its range).
-  for (sparsewave::WeightType t : {sparsewave::WeightType::f16, sparsewave::WeightType::i8}) {
+  // Each weight type builds its own copies of the loop matrices: float32
+  // packs an int8 file's dequantized weights (the default load runs a file's
+  // int8 matrices as stored), float16 refuses weights outside its range,
+  // int8 quantizes a float file's.
+  for (sparsewave::WeightType t :
+       {sparsewave::WeightType::f32, sparsewave::WeightType::f16, sparsewave::WeightType::i8}) {
     sparsewave::LoadOptions options;
     options.weights = t;
     try {

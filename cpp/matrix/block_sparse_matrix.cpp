@@ -68,15 +68,11 @@ BlockSparseMatrix BlockSparseMatrix::from_dense(const float* w, int rows, int co
   return m;
 }
 
-BlockSparseMatrix BlockSparseMatrix::from_packed(int rows, int cols, int br, int bc,
-                                                 const std::vector<int32_t>& row_ptr,
-                                                 const std::vector<int32_t>& block_col, const float* values,
-                                                 std::size_t n_values) {
-  BlockSparseMatrix m;
-  m.set_shape(rows, cols, br, bc);
-  if (row_ptr.size() != static_cast<std::size_t>(m.n_block_rows_) + 1)
+void BlockSparseMatrix::set_structure(const std::vector<int32_t>& row_ptr, const std::vector<int32_t>& block_col,
+                                      std::size_t n_values) {
+  if (row_ptr.size() != static_cast<std::size_t>(n_block_rows_) + 1)
     throw std::invalid_argument("row_ptr has " + std::to_string(row_ptr.size()) + " entries, expected " +
-                                std::to_string(m.n_block_rows_ + 1));
+                                std::to_string(n_block_rows_ + 1));
   if (row_ptr.front() != 0) throw std::invalid_argument("row_ptr[0] must be 0");
   for (std::size_t i = 1; i < row_ptr.size(); ++i)
     if (row_ptr[i] < row_ptr[i - 1])
@@ -84,34 +80,141 @@ BlockSparseMatrix BlockSparseMatrix::from_packed(int rows, int cols, int br, int
   if (static_cast<std::size_t>(row_ptr.back()) != block_col.size())
     throw std::invalid_argument("row_ptr ends at " + std::to_string(row_ptr.back()) + " but there are " +
                                 std::to_string(block_col.size()) + " column indices");
-  const std::size_t block_size = static_cast<std::size_t>(br) * bc;
+  const std::size_t block_size = static_cast<std::size_t>(block_rows_) * block_cols_;
   if (n_values != block_col.size() * block_size)
     throw std::invalid_argument("expected " + std::to_string(block_col.size() * block_size) +
                                 " block values, got " + std::to_string(n_values));
-  for (int rb = 0; rb < m.n_block_rows_; ++rb)
+  for (int rb = 0; rb < n_block_rows_; ++rb)
     for (int32_t k = row_ptr[rb]; k < row_ptr[rb + 1]; ++k) {
-      if (block_col[k] < 0 || block_col[k] >= m.n_block_cols_)
+      if (block_col[k] < 0 || block_col[k] >= n_block_cols_)
         throw std::invalid_argument("block column index " + std::to_string(block_col[k]) + " at position " +
-                                    std::to_string(k) + " is outside [0, " + std::to_string(m.n_block_cols_) +
-                                    ")");
+                                    std::to_string(k) + " is outside [0, " + std::to_string(n_block_cols_) + ")");
       if (k > row_ptr[rb] && block_col[k] <= block_col[k - 1])
         throw std::invalid_argument("block column indices of block row " + std::to_string(rb) +
                                     " are not strictly increasing");
     }
+  row_ptr_ = row_ptr;
+  col_start_.resize(block_col.size());
+  for (std::size_t k = 0; k < block_col.size(); ++k) col_start_[k] = block_col[k] * block_cols_;
+}
+
+template <class T>
+void BlockSparseMatrix::check_padding_zero(const T* values) const {
+  // Padding rows/columns must hold zeros, or to_dense and products disagree.
+  const std::size_t block_size = static_cast<std::size_t>(block_rows_) * block_cols_;
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+      for (int r = 0; r < block_rows_; ++r)
+        for (int c = 0; c < block_cols_; ++c)
+          if ((rb * block_rows_ + r >= rows_ || col_start_[k] + c >= cols_) &&
+              values[k * block_size + r * block_cols_ + c] != 0)
+            throw std::invalid_argument("non-zero value in the padding of block " + std::to_string(k));
+}
+
+BlockSparseMatrix BlockSparseMatrix::from_packed(int rows, int cols, int br, int bc,
+                                                 const std::vector<int32_t>& row_ptr,
+                                                 const std::vector<int32_t>& block_col, const float* values,
+                                                 std::size_t n_values) {
+  BlockSparseMatrix m;
+  m.set_shape(rows, cols, br, bc);
+  m.set_structure(row_ptr, block_col, n_values);
   for (std::size_t i = 0; i < n_values; ++i)
     if (!std::isfinite(values[i]))
       throw std::invalid_argument("block value " + std::to_string(i) + " is not finite (NaN or Inf)");
-  // Padding rows/columns must hold zeros, or to_dense and products disagree.
-  for (int rb = 0; rb < m.n_block_rows_; ++rb)
-    for (int32_t k = row_ptr[rb]; k < row_ptr[rb + 1]; ++k)
-      for (int r = 0; r < br; ++r)
-        for (int c = 0; c < bc; ++c)
-          if ((rb * br + r >= rows || block_col[k] * bc + c >= cols) && values[k * block_size + r * bc + c] != 0.0f)
-            throw std::invalid_argument("non-zero value in the padding of block " + std::to_string(k));
-  m.row_ptr_ = row_ptr;
-  m.col_start_.resize(block_col.size());
-  for (std::size_t k = 0; k < block_col.size(); ++k) m.col_start_[k] = block_col[k] * bc;
+  m.check_padding_zero(values);
   m.values_.assign(values, values + n_values);
+  return m;
+}
+
+BlockSparseMatrix BlockSparseMatrix::from_packed_int8(int rows, int cols, int br, int bc,
+                                                      const std::vector<int32_t>& row_ptr,
+                                                      const std::vector<int32_t>& block_col, const int8_t* values,
+                                                      std::size_t n_values, const float* row_scale,
+                                                      std::size_t n_scales) {
+  BlockSparseMatrix m;
+  m.set_shape(rows, cols, br, bc);
+  if (!((br == 8 || br == 4) && bc == 4))
+    throw std::invalid_argument("int8 weights need 8x4 or 4x4 blocks, got " + std::to_string(br) + "x" +
+                                std::to_string(bc));
+  if (m.padded_cols() > kMaxInt8Cols)
+    throw std::invalid_argument("int8 weights: " + std::to_string(cols) + " columns is more than " +
+                                std::to_string(kMaxInt8Cols) + " (the int32 sums could overflow)");
+  m.set_structure(row_ptr, block_col, n_values);
+  const int pr = m.padded_rows();
+  if (n_scales != static_cast<std::size_t>(pr))
+    throw std::invalid_argument("expected " + std::to_string(pr) + " row scales (one per padded row), got " +
+                                std::to_string(n_scales));
+  for (int r = 0; r < pr; ++r) {
+    if (!std::isfinite(row_scale[r]))
+      throw std::invalid_argument("row scale " + std::to_string(r) + " is not finite (NaN or Inf)");
+    if (row_scale[r] < 0.0f)
+      throw std::invalid_argument("row scale " + std::to_string(r) + " is negative");
+    if (r >= rows && row_scale[r] != 0.0f)
+      throw std::invalid_argument("row scale " + std::to_string(r) + " of a padding row is not zero");
+  }
+  for (std::size_t i = 0; i < n_values; ++i)
+    if (values[i] < -127)  // -128 has no positive twin: the kernels' sign trick needs [-127, 127]
+      throw std::invalid_argument("int8 value " + std::to_string(values[i]) + " at position " + std::to_string(i) +
+                                  " is outside [-127, 127]");
+  m.check_padding_zero(values);
+  // The state store_int8 leaves: int8 values, scales, row sums and the
+  // dequantized float values (computed as store_int8 computes them).
+  const int bs = br * bc;
+  m.values_i8_.assign(values, values + n_values);
+  m.row_scale_.assign(row_scale, row_scale + pr);
+  m.row_sum_.assign(pr, 0);
+  m.values_.resize(n_values);
+  for (int rb = 0; rb < m.n_block_rows_; ++rb)
+    for (int32_t k = m.row_ptr_[rb]; k < m.row_ptr_[rb + 1]; ++k)
+      for (int i = 0; i < bs; ++i) {
+        const int r = rb * br + i / bc;
+        const std::size_t at = static_cast<std::size_t>(k) * bs + i;
+        m.row_sum_[r] += m.values_i8_[at];
+        m.values_[at] = static_cast<float>(m.values_i8_[at]) * m.row_scale_[r];
+      }
+  m.int8_ = true;
+  return m;
+}
+
+BlockSparseMatrix BlockSparseMatrix::permute_block_rows(const std::vector<int>& order) const {
+  if (order.size() != static_cast<std::size_t>(n_block_rows_))
+    throw std::invalid_argument("permute_block_rows: " + std::to_string(order.size()) + " entries for " +
+                                std::to_string(n_block_rows_) + " block rows");
+  std::vector<char> seen(n_block_rows_, 0);
+  for (int b : order) {
+    if (b < 0 || b >= n_block_rows_ || seen[b]) throw std::invalid_argument("permute_block_rows: not a permutation");
+    seen[b] = 1;
+  }
+  BlockSparseMatrix m;
+  m.set_shape(rows_, cols_, block_rows_, block_cols_);
+  if ((rows_ % block_rows_) != 0) {
+    // A padding block row would move inside the matrix: only the identity keeps it last.
+    for (int b = 0; b < n_block_rows_; ++b)
+      if (order[b] != b) throw std::invalid_argument("permute_block_rows: the padded last block row must stay last");
+  }
+  m.half_ = half_;
+  m.int8_ = int8_;
+  const std::size_t bs = static_cast<std::size_t>(block_rows_) * block_cols_;
+  m.row_ptr_.assign(1, 0);
+  if (int8_) {
+    m.row_scale_.resize(row_scale_.size());
+    m.row_sum_.resize(row_sum_.size());
+  }
+  for (int b = 0; b < n_block_rows_; ++b) {
+    const int src = order[b];
+    const int32_t k0 = row_ptr_[src], k1 = row_ptr_[src + 1];
+    m.col_start_.insert(m.col_start_.end(), col_start_.begin() + k0, col_start_.begin() + k1);
+    m.values_.insert(m.values_.end(), values_.begin() + k0 * bs, values_.begin() + k1 * bs);
+    if (half_) m.values_f16_.insert(m.values_f16_.end(), values_f16_.begin() + k0 * bs, values_f16_.begin() + k1 * bs);
+    if (int8_) {
+      m.values_i8_.insert(m.values_i8_.end(), values_i8_.begin() + k0 * bs, values_i8_.begin() + k1 * bs);
+      for (int r = 0; r < block_rows_; ++r) {
+        m.row_scale_[b * block_rows_ + r] = row_scale_[src * block_rows_ + r];
+        m.row_sum_[b * block_rows_ + r] = row_sum_[src * block_rows_ + r];
+      }
+    }
+    m.row_ptr_.push_back(static_cast<int32_t>(m.col_start_.size()));
+  }
   return m;
 }
 

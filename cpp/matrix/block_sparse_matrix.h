@@ -29,6 +29,22 @@ class BlockSparseMatrix {
                                        const std::vector<int32_t>& block_col, const float* values,
                                        std::size_t n_values);
 
+  // The int8 form as a weight file stores it (docs/format.md, "int8
+  // matrices"): block shape 8x4 or 4x4, values in [-127, 127] (row-major
+  // blocks like from_packed), one scale per padded row (finite, >= 0, zero on
+  // padding rows); row r's weights are values * row_scale[r]. Every entry is
+  // checked; the result equals store_int8() of the dequantized weights when
+  // the scales are the rows' max|w| / 127.
+  static BlockSparseMatrix from_packed_int8(int rows, int cols, int block_rows, int block_cols,
+                                            const std::vector<int32_t>& row_ptr,
+                                            const std::vector<int32_t>& block_col, const int8_t* values,
+                                            std::size_t n_values, const float* row_scale, std::size_t n_scales);
+
+  // The same matrix with its block rows reordered: block row b of the result
+  // is block row order[b] of this one (any storage; order must be a
+  // permutation of the block rows).
+  BlockSparseMatrix permute_block_rows(const std::vector<int>& order) const;
+
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   int block_rows() const { return block_rows_; }
@@ -92,6 +108,12 @@ class BlockSparseMatrix {
 
  private:
   void set_shape(int rows, int cols, int block_rows, int block_cols);
+  // Checks row_ptr / block_col against the shape and the value count, then
+  // stores them (shared by from_packed and from_packed_int8).
+  void set_structure(const std::vector<int32_t>& row_ptr, const std::vector<int32_t>& block_col, std::size_t n_values);
+  // Rejects a non-zero value in the padding rows / columns.
+  template <class T>
+  void check_padding_zero(const T* values) const;
 
   int rows_ = 0, cols_ = 0, block_rows_ = 1, block_cols_ = 1;
   int n_block_rows_ = 0, n_block_cols_ = 0;

@@ -1,6 +1,7 @@
 #include "matrix/csr_matrix.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +62,27 @@ CsrMatrix CsrMatrix::columns(int begin, int end) const {
     for (auto it = std::lower_bound(first, last, begin); it != last && *it < end; ++it) {
       m.col_.push_back(*it - begin);
       m.values_.push_back(values_[static_cast<std::size_t>(it - col_.begin())]);
+    }
+    m.row_ptr_[static_cast<std::size_t>(r) + 1] = static_cast<int64_t>(m.values_.size());
+  }
+  return m;
+}
+
+CsrMatrix CsrMatrix::hstack(const CsrMatrix& left, const CsrMatrix& right) {
+  if (left.rows_ != right.rows_) throw std::invalid_argument("hstack of matrices with different row counts");
+  if (static_cast<int64_t>(left.cols_) + right.cols_ > INT32_MAX) throw std::invalid_argument("hstack: too many columns");
+  CsrMatrix m;
+  m.rows_ = left.rows_;
+  m.cols_ = left.cols_ + right.cols_;
+  m.row_ptr_.assign(static_cast<std::size_t>(m.rows_) + 1, 0);
+  for (int r = 0; r < m.rows_; ++r) {
+    for (int64_t k = left.row_ptr_[r]; k < left.row_ptr_[r + 1]; ++k) {
+      m.col_.push_back(left.col_[k]);
+      m.values_.push_back(left.values_[k]);
+    }
+    for (int64_t k = right.row_ptr_[r]; k < right.row_ptr_[r + 1]; ++k) {
+      m.col_.push_back(right.col_[k] + left.cols_);
+      m.values_.push_back(right.values_[k]);
     }
     m.row_ptr_[static_cast<std::size_t>(r) + 1] = static_cast<int64_t>(m.values_.size());
   }

@@ -30,6 +30,8 @@ class CsrMatrix {
   const std::vector<float>& values() const { return values_; }
 
   CsrMatrix columns(int begin, int end) const;  // [begin, end), renumbered from 0
+  // [left right]: the columns of `right` after those of `left` (same rows).
+  static CsrMatrix hstack(const CsrMatrix& left, const CsrMatrix& right);
   // Row r of the result is row order[r] of this matrix.
   CsrMatrix permute_rows(const std::vector<int>& order) const;
   std::vector<float> column(int c) const;  // dense

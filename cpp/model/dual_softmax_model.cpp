@@ -8,6 +8,7 @@
 #include "kernels/dispatch.h"
 #include "matrix/block_choice.h"
 #include "model/load_budget.h"
+#include "model/loop_matrix.h"
 #include "model/output_heads.h"
 
 namespace sparsewave {
@@ -52,6 +53,7 @@ struct DualSoftmaxModel::Workspace : GenerationState {
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
     : c_(cfg) {
   const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
+  const WeightType loop_weights = loop_weight_type(opt, f);
   upsampler_.factors = {c_.hop_length};
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
                                            : std::vector<float>{}};
@@ -92,16 +94,19 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
     in_cur_c_[r] = r >= 3 * half ? in_w[r * 3 + 2] : 0.0f;
   }
 
-  const CsrMatrix R = read_matrix(f, "R.weight", 3 * N, N);
-  r_ = pack_best(R.permute_rows(perm), opt.weights);
+  // An int8 R keeps its stored form when the permutation moves whole block
+  // rows (hidden / 2 a multiple of the block height), else it is requantized.
+  LoopMatrix r = loop_matrix(sparsewave::permute_rows(read_file_matrix(f, "R.weight", 3 * N, N), perm), "R.weight", N,
+                             loop_weights);
+  r_ = std::move(r.packed);
   r_bias_.assign(3 * N, 0.0f);
   if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
-  loop_.add(R, r_);
+  loop_.add(r.weights, r_);
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
-    const CsrMatrix w = read_matrix(f, name + ".weight", out, in);
-    m = pack_best(w, opt.weights);
+    LoopMatrix w = loop_matrix(read_file_matrix(f, name + ".weight", out, in), name + ".weight", in, loop_weights);
+    m = std::move(w.packed);
     b = f.read_f32(name + ".bias", {out});
-    loop_.add(w, m);
+    loop_.add(w.weights, m);
   };
   load_linear("O1", Ho, half, o1_, b1_);
   load_linear("O2", 256, Ho, o2_, b2_);

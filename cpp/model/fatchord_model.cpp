@@ -8,6 +8,7 @@
 #include "kernels/dispatch.h"
 #include "matrix/block_choice.h"
 #include "model/load_budget.h"
+#include "model/loop_matrix.h"
 #include "model/output_heads.h"
 
 namespace sparsewave {
@@ -59,7 +60,7 @@ struct FatchordModel::Workspace : GenerationState {
 };
 
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
-  const WeightType loop_weights = opt.weights;  // for the matrices the sample loop streams
+  const WeightType loop_weights = loop_weight_type(opt, f);  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
   LoadBudget budget;
   check_tables(c_, budget);
@@ -100,18 +101,26 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
   };
 
   auto load_gru = [&](const std::string& n, int aux_w, Layer& ih, BlockSparseMatrix& hh, std::vector<float>& hh_bias) {
-    const CsrMatrix w_ih = read_matrix(f, n + ".weight_ih_l0", 3 * H, H + aux_w);
-    const CsrMatrix w_hh = read_matrix(f, n + ".weight_hh_l0", 3 * H, H);
-    CsrMatrix main = w_ih.columns(0, H);
+    const FileMatrix w_ih = read_file_matrix(f, n + ".weight_ih_l0", 3 * H, H + aux_w);
+    const FileMatrix w_hh = read_file_matrix(f, n + ".weight_hh_l0", 3 * H, H);
+    CsrMatrix main;
     ih.name = n;
-    ih.main = pack_best(main, n == "rnn2" ? loop_weights : WeightType::f32);  // rnn2's W_ih h1 runs per sample
-    if (aux_w) ih.aux = pack_best(w_ih.columns(H, H + aux_w));
+    if (n == "rnn2") {  // rnn2's W_ih h1 runs per sample; rnn1's input side is all hoisted
+      LoopMatrix lm = loop_matrix(w_ih, n + ".weight_ih_l0", H, loop_weights);
+      ih.main = std::move(lm.packed);
+      main = std::move(lm.weights);
+    } else {
+      main = w_ih.values.columns(0, H);
+      ih.main = pack_best(main);
+    }
+    if (aux_w) ih.aux = pack_best(w_ih.values.columns(H, H + aux_w));
     ih.aux_start = c_.aux_start(n);
     ih.aux_width = aux_w;
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
-    hh = pack_best(w_hh, loop_weights);
+    LoopMatrix lm_hh = loop_matrix(w_hh, n + ".weight_hh_l0", H, loop_weights);
+    hh = std::move(lm_hh.packed);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
-    loop_.add(w_hh, hh);
+    loop_.add(lm_hh.weights, hh);
     return main;
   };
   fc_.reserve(c_.fc_names.size());  // hoisted_ keeps pointers into fc_
@@ -129,12 +138,13 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const int in_main = i == 0 ? H : F;
     const int out = i + 1 == c_.fc_names.size() ? c_.n_classes : F;
     const int aux_w = c_.aux_width(n);
-    const CsrMatrix w = read_matrix(f, n + ".weight", out, in_main + aux_w);
+    const FileMatrix w = read_file_matrix(f, n + ".weight", out, in_main + aux_w);
     Layer l;
     l.name = n;
-    const CsrMatrix main = w.columns(0, in_main);
-    l.main = pack_best(main, loop_weights);
-    if (aux_w) l.aux = pack_best(w.columns(in_main, in_main + aux_w));
+    LoopMatrix lm = loop_matrix(w, n + ".weight", in_main, loop_weights);
+    const CsrMatrix main = std::move(lm.weights);
+    l.main = std::move(lm.packed);
+    if (aux_w) l.aux = pack_best(w.values.columns(in_main, in_main + aux_w));
     l.aux_start = c_.aux_start(n);
     l.aux_width = aux_w;
     l.bias = f.read_f32(n + ".bias", {out});

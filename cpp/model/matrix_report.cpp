@@ -5,7 +5,8 @@ namespace sparsewave {
 std::string matrix_json(const std::string& name, const BlockSparseMatrix& m, bool per_sample) {
   return "{\"name\": \"" + name + "\", \"shape\": [" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) +
          "], \"block\": [" + std::to_string(m.block_rows()) + ", " + std::to_string(m.block_cols()) +
-         "], \"density\": " + std::to_string(m.density()) + ", \"stored_values\": " + std::to_string(m.n_values()) +
+         "], \"dtype\": \"" + weight_type_name(m.weight_type()) + "\", \"density\": " + std::to_string(m.density()) +
+         ", \"stored_values\": " + std::to_string(m.n_values()) + ", \"bytes\": " + std::to_string(m.nbytes()) +
          ", \"per_sample\": " + (per_sample ? "true" : "false") + "}";
 }
 

@@ -20,7 +20,9 @@ struct LoopMacs {
   }
 };
 
-// One entry of describe()'s "matrices" list.
+// One entry of describe()'s "matrices" list: name, shape, block, dtype
+// (float32 / float16 / int8), density, stored_values, bytes (what a product
+// reads: values, indices and int8 row scales), per_sample.
 std::string matrix_json(const std::string& name, const BlockSparseMatrix& m, bool per_sample);
 
 // {"family": ..., "matrices": [...], "loop_nonzero_macs": ..., "loop_stored_macs": ...}

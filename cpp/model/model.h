@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,11 @@ struct LoadOptions {
   // How the per-sample matrices store their weights: float16 halves the
   // bytes the sample loop streams from cache, int8 quarters them and runs the
   // int8 dot-product kernels (matrix/weight_type.h). Element-wise math stays
-  // float32.
-  WeightType weights = WeightType::f32;
+  // float32. Unset: as the file stores them, i.e. int8 when the file holds
+  // int8 matrices, else float32. A file's int8 matrices run as stored with
+  // int8; with float32 / float16 their dequantized weights are packed as
+  // floats (docs/format.md, "int8 matrices").
+  std::optional<WeightType> weights;
 };
 
 // Conditioning of samples [first_sample, n_samples) of an utterance: the

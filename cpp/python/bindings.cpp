@@ -53,6 +53,18 @@ BlockSparseMatrix from_packed(int rows, int cols, int br, int bc, const IntArray
                                         static_cast<std::size_t>(values.size()));
 }
 
+BlockSparseMatrix from_packed_int8(int rows, int cols, int br, int bc, const IntArray& row_ptr,
+                                   const IntArray& block_col, const py::array_t<int8_t, py::array::c_style>& values,
+                                   const FloatArray& row_scale) {
+  require(row_ptr.ndim() == 1 && block_col.ndim() == 1 && row_scale.ndim() == 1,
+          "row_ptr, block_col and row_scale must be 1-D");
+  std::vector<int32_t> rp(row_ptr.data(), row_ptr.data() + row_ptr.size());
+  std::vector<int32_t> bcol(block_col.data(), block_col.data() + block_col.size());
+  return BlockSparseMatrix::from_packed_int8(rows, cols, br, bc, rp, bcol, values.data(),
+                                             static_cast<std::size_t>(values.size()), row_scale.data(),
+                                             static_cast<std::size_t>(row_scale.size()));
+}
+
 FloatArray to_dense(const BlockSparseMatrix& m) {
   FloatArray out({m.rows(), m.cols()});
   m.to_dense(out.mutable_data());
@@ -141,6 +153,10 @@ PYBIND11_MODULE(_core, mod) {
       .def_static("from_packed", &from_packed, py::arg("rows"), py::arg("cols"), py::arg("block_rows"),
                   py::arg("block_cols"), py::arg("row_ptr").noconvert(), py::arg("block_col").noconvert(),
                   py::arg("values").noconvert())
+      .def_static("from_packed_int8", &from_packed_int8, py::arg("rows"), py::arg("cols"), py::arg("block_rows"),
+                  py::arg("block_cols"), py::arg("row_ptr").noconvert(), py::arg("block_col").noconvert(),
+                  py::arg("values").noconvert(), py::arg("row_scale").noconvert(),
+                  "int8 block-CSR with one scale per padded row, every entry checked (weight-file form).")
       .def_property_readonly("rows", &BlockSparseMatrix::rows)
       .def_property_readonly("cols", &BlockSparseMatrix::cols)
       .def_property_readonly("block_rows", &BlockSparseMatrix::block_rows)

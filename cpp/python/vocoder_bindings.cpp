@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api/stream.h"
@@ -149,13 +150,13 @@ void bind_vocoder(py::module_& mod) {
 
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",
-                  [](const std::string& path, const std::string& weights) {
-                    sparsewave::LoadOptions o;
-                    o.weights = sparsewave::parse_weight_type(weights);
+                  [](const std::string& path, const std::optional<std::string>& weights) {
+                    sparsewave::LoadOptions o;  // None: as the file stores them
+                    if (weights) o.weights = sparsewave::parse_weight_type(*weights);
                     py::gil_scoped_release release;
                     return Vocoder::load(path, o);
                   },
-                  py::arg("path"), py::arg("weights") = "float32")
+                  py::arg("path"), py::arg("weights") = py::none())
       .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
       .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
       .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })

@@ -1,0 +1,47 @@
+// Which matrix the sample loop multiplies for a weight-file matrix: the int8
+// form the file stores, or one packed at load (matrix/block_choice.h).
+#pragma once
+#include <stdexcept>
+#include <string>
+
+#include "format/matrix_reader.h"
+#include "matrix/block_choice.h"
+#include "model/model.h"
+
+namespace sparsewave {
+
+// The storage the per-sample matrices run in: options.weights, or when it is
+// unset, int8 for a file that stores int8 matrices and float32 otherwise.
+inline WeightType loop_weight_type(const LoadOptions& options, const SafetensorsFile& file) {
+  if (options.weights) return *options.weights;
+  return file.has_suffix(".i8_values") ? WeightType::i8 : WeightType::f32;
+}
+
+struct LoopMatrix {
+  BlockSparseMatrix packed;  // what the sample loop multiplies
+  CsrMatrix weights;         // the same weights for the rest of the model (dequantized when int8)
+};
+
+// Columns [0, cols) of m as the per-sample product stored as `weights`.
+// An int8 file matrix must quantize exactly those columns; with int8 weights
+// it runs as stored, otherwise its dequantized weights are packed like floats.
+// Where an int8 matrix runs, `weights` holds its dequantized values, so every
+// other use of the matrix (hoisted terms, load-time compositions) sees the
+// same weights whether the file or the load quantized them.
+inline LoopMatrix loop_matrix(const FileMatrix& m, const std::string& name, int cols, WeightType weights) {
+  LoopMatrix out;
+  out.weights = cols == m.values.cols() ? m.values : m.values.columns(0, cols);
+  if (m.int8_cols > 0 && m.int8_cols != cols)
+    throw std::invalid_argument("int8 matrix '" + name + "' quantizes its first " + std::to_string(m.int8_cols) +
+                                " columns, but the sample loop multiplies the first " + std::to_string(cols) +
+                                " (docs/format.md, 'int8 matrices')");
+  if (m.int8_cols > 0 && weights == WeightType::i8) {
+    out.packed = m.int8;
+    return out;
+  }
+  out.packed = pack_best(out.weights, weights);
+  if (out.packed.int8()) out.weights = CsrMatrix::from_block_sparse(out.packed);
+  return out;
+}
+
+}  // namespace sparsewave
