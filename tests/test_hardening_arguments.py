@@ -46,14 +46,14 @@ def test_binding_shape_checks_are_value_errors(voice):
 
 def test_io_failures_stay_os_errors(tmp_path):
     with pytest.raises(OSError, match="cannot open"):
-        _core.Vocoder.load(str(tmp_path / "missing.sw"), False)
+        _core.Vocoder.load(str(tmp_path / "missing.sw"))
     with pytest.raises(OSError, match="not a regular file"):
-        _core.Vocoder.load(str(tmp_path), False)
+        _core.Vocoder.load(str(tmp_path))
 
 
 def test_wrong_types_stay_type_errors():
     with pytest.raises(TypeError):
-        _core.Vocoder.load(123, False)
+        _core.Vocoder.load(123)
 
 
 # --------------------------------------------------------------------------- defect 12: integers in range

@@ -2,7 +2,8 @@
 
 Writes small models of every family and variant with ``sparsewave.weights.save_model``
 (dense and block-packed matrices, both heads, both upsamplers, pre-emphasis, the
-trainer's int64 bookkeeping tensors, float16 tensors, an all-zero packed matrix) and
+trainer's int64 bookkeeping tensors, float16 tensors, an all-zero packed matrix, int8
+matrices with per-row scales and float tails) and
 copies the packaged voices (real trained weights: geneing's pruned WaveRNN fine-tuned).
 Seeds are generated (in CI too), never committed.
 
@@ -108,6 +109,10 @@ def small_models(out: Path) -> list[Path]:
     extra["step"] = np.array([1000], dtype=np.int64)
     extra["upsample.resnet.batch_norm.num_batches_tracked"] = np.array(7, dtype=np.int64)
     save("fatchord_mol_bookkeeping", extra, mol, pack_sparse=False)
+    # int8 loop matrices (weights="int8"): 8x4 and 4x4 blocks, padding rows, fc aux tails; both families.
+    save("fatchord_raw_int8", fatchord_tensors(raw, 7, density=0.5), raw, weights="int8")
+    tensors, config = random_dual_softmax(20, 0.6, (4, 4), seed=8, n_mels=3, hop_length=2, output_hidden=6)
+    save("dual_softmax_int8", tensors, config, weights="int8")
     f16 = out / "geneing_float16.sw"
     write_float16(f16, fatchord_tensors(gen, 6), gen)
     written.append(f16)

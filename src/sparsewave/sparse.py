@@ -86,12 +86,24 @@ class BlockSparseMatrix:
         return cls(m)
 
     @classmethod
-    def from_packed(cls, shape, block, row_ptr, block_col, values) -> "BlockSparseMatrix":
-        """Build from block-CSR arrays (inverse of :meth:`packed`); every index is checked."""
+    def from_packed(cls, shape, block, row_ptr, block_col, values, row_scale=None) -> "BlockSparseMatrix":
+        """Build from block-CSR arrays (inverse of :meth:`packed`); every index is checked.
+
+        With ``row_scale`` (float32, one per padded row) ``values`` are the int8
+        weights of :meth:`quantized` (integers in [-127, 127]) and the matrix
+        stores int8: the inverse of ``packed()[:2]`` + ``quantized()``.
+        """
         br, bc = _parse_block(block)
         rows, cols = (int(s) for s in shape)
         row_ptr = np.ascontiguousarray(row_ptr, dtype=np.int32)
         block_col = np.ascontiguousarray(block_col, dtype=np.int32)
+        if row_scale is not None:
+            q = np.asarray(values)
+            if q.dtype != np.int8:
+                raise ValueError(f"int8 values must have dtype int8, got {q.dtype}")
+            scale = as_float32(row_scale, "row_scale", 1)
+            return cls(_core.BlockSparseMatrix.from_packed_int8(rows, cols, br, bc, row_ptr, block_col,
+                                                                 np.ascontiguousarray(q).reshape(-1), scale))
         values = as_float32(values, "values", (1, 2, 3)).reshape(-1)
         return cls(_core.BlockSparseMatrix.from_packed(rows, cols, br, bc, row_ptr, block_col, values))
 

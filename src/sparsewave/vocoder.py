@@ -42,9 +42,15 @@ class Vocoder:
         self.max_frames = DEFAULT_MAX_FRAMES
 
     @classmethod
-    def load(cls, path, *, weights: str = "float32") -> "Vocoder":
+    def load(cls, path, *, weights: str | None = None) -> "Vocoder":
         """Load a sparsewave weight file (``.sw``). Validates every tensor before use.
 
+        ``weights``: how the sample loop's matrices are stored for its products.
+        None (default): as the file stores them: int8 for a file written with
+        ``save_model(..., weights="int8")`` / ``sparsewave convert --weights int8``,
+        float32 otherwise.
+        ``weights="float32"`` on such an int8 file runs the float kernels on the
+        dequantized weights (``values * row scale``; no activation quantization).
         ``weights="float16"`` keeps the sample loop's matrices as half floats:
         about half the bytes streamed per sample, so faster where the loop is
         bound by cache bandwidth, at a small cost in accuracy (weights rounded
@@ -52,13 +58,16 @@ class Vocoder:
         ``weights="int8"`` quantizes them to 8 bits with one scale per row
         (matrices packed in 8x4 or 4x4 blocks; 16x1 and unstructured ones stay
         float32) and runs the int8 dot-product kernels: a quarter of the
-        bytes, and each product quantizes its input vector to 8 bits.
+        bytes, and each product quantizes its input vector to 8 bits. The int8
+        weights are the model's weights everywhere (the once-per-frame terms of
+        the same matrices use their dequantized values), so an int8 file and a
+        float32 file loaded with ``weights="int8"`` give identical results.
 
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
         """
         p = check_input_file(path, "model file")
-        if weights not in WEIGHT_TYPES:
+        if weights is not None and weights not in WEIGHT_TYPES:
             raise ValueError(f"weights must be one of {', '.join(map(repr, WEIGHT_TYPES))}, got {weights!r}")
         try:
             core = _core.Vocoder.load(str(p), weights)
@@ -67,7 +76,7 @@ class Vocoder:
         return cls(core, p)
 
     @classmethod
-    def default(cls, *, weights: str = "float32") -> "Vocoder":
+    def default(cls, *, weights: str | None = None) -> "Vocoder":
         """The default voice shipped in the package: a 22,050 Hz, 80-mel dual-softmax WaveRNN
         (N = 256, GRU 90% sparse in 4x4 blocks) trained on LJ Speech. Its mel front end is in
         ``config["mel"]``, so ``sparsewave.audio.mel_spectrogram(audio, v.config["mel"])`` makes

@@ -9,7 +9,7 @@ from .._blocks import PRUNING_BLOCKS, format_block
 from .argtypes import nonneg_int, positive_float, positive_int
 from .errors import EXIT_OK, UsageError
 from .interrupt import run_interruptibly
-from .loading import load_vocoder, model_path
+from .loading import load_vocoder, loop_weights, model_path
 
 
 def register(sub, common) -> None:
@@ -30,8 +30,8 @@ def register(sub, common) -> None:
     b.add_argument("--sample-rate", type=positive_int, default=24000, metavar="HZ",
                    help="--random: sample rate (default 24000)")
     b.add_argument("--hop", type=positive_int, default=300, metavar="H", help="--random: hop length (default 300)")
-    b.add_argument("--weights", choices=("float32", "float16"), default="float32",
-                   help="storage of the sample loop's weights")
+    b.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
+                   help="storage of the sample loop's weights (default: as the file stores them, int8 or float32)")
     b.add_argument("--seconds", type=positive_float, default=None, metavar="S",
                    help="audio length to generate (default 2; with --mel: the whole mel)")
     b.add_argument("--threads", type=positive_int, default=None, metavar="N",
@@ -96,7 +96,7 @@ def _bench(args, path, desc) -> int:
     threads = args.threads if args.threads is not None else min(os.cpu_count() or 1, 4)
     res = run_interruptibly(measure, voc, mel, threads=threads, repeats=args.repeats,
                             target=args.target, overlap=args.overlap)
-    report = {"model": desc, "weights": args.weights, "mel": mel_desc, "repeats": args.repeats, **res}
+    report = {"model": desc, "weights": loop_weights(voc), "mel": mel_desc, "repeats": args.repeats, **res}
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -107,8 +107,8 @@ def _bench(args, path, desc) -> int:
 def _print_table(report: dict) -> None:
     nz, ex = report["loop_macs"]["nonzero"], report["loop_macs"]["executed"]
     print(f"model {report['model']} ({report['variant'] or report['family']}, {report['sample_rate']} Hz), "
-          f"ISA {report['isa']}, {report['audio_seconds']:.2f} s of audio ({report['frames']} frames, "
-          f"{report['mel']}), median of {report['repeats']}")
+          f"{report['weights']} weights, ISA {report['isa']}, {report['audio_seconds']:.2f} s of audio "
+          f"({report['frames']} frames, {report['mel']}), median of {report['repeats']}")
     print()
     print("| mode | threads | folds x length | samples/s | x real time | seconds |")
     print("|---|---:|---:|---:|---:|---:|")

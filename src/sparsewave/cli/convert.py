@@ -30,6 +30,9 @@ def register(sub, common) -> None:
     c.add_argument("--config", metavar="JSON_FILE",
                    help="JSON object of config overrides, e.g. {\"sample_rate\": 22050, \"mel\": {\"fmin\": 40}}, "
                         "or the trainer's own config (Coqui config.json, fatchord / geneing hparams as JSON)")
+    c.add_argument("--weights", choices=("float32", "int8"), default="float32",
+                   help="int8: store the matrices the sample loop multiplies as int8 with one float32 scale per "
+                        "row (about 4x smaller; loads as int8, quantized exactly as load(weights='int8') would)")
     c.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     c.set_defaults(func=run)
 
@@ -69,7 +72,7 @@ def run(args) -> int:
         raise UsageError("the output would overwrite the checkpoint itself; choose another -o path")
     overrides = _overrides(args)
     with atomic_write(out) as tmp:
-        report = convert(src, tmp, source=args.source, overrides=overrides or None)
+        report = convert(src, tmp, source=args.source, overrides=overrides or None, weights=args.weights)
         # Check that the engine accepts the file before it replaces anything.
         try:
             voc = Vocoder.load(tmp)
@@ -79,8 +82,10 @@ def run(args) -> int:
     report.output = out
     if not args.quiet:
         from .. import isa
+        from .loading import loop_weights
 
         nz, ex = voc.loop_macs
         print(report.summary())
-        print(f"  engine: loads OK; sample loop {nz:,} nonzero MACs/sample ({ex:,} executed), ISA {isa()}")
+        print(f"  engine: loads OK; sample loop {nz:,} nonzero MACs/sample ({ex:,} executed), "
+              f"{loop_weights(voc)} weights, ISA {isa()}")
     return EXIT_OK

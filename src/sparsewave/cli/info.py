@@ -20,6 +20,9 @@ def register(sub, common) -> None:
                        epilog="example: sparsewave info geneing.sw --json")
     i.add_argument("model", metavar="MODEL", nargs="?", default=None, help=MODEL_HELP)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
+                   help="describe the model as loaded with this storage of the sample loop's weights "
+                        "(default: as the file stores them, int8 or float32)")
     i.set_defaults(func=run)
 
 
@@ -28,7 +31,7 @@ def run(args) -> int:
 
     path = model_path(args.model)
     before = rss_bytes()
-    voc = load_vocoder(str(path))
+    voc = load_vocoder(str(path), weights=args.weights)
     after = rss_bytes()
     delta = (after - before) if (before is not None and after is not None and after > before) else None
     info = model_info(voc, path, delta)
@@ -40,7 +43,7 @@ def run(args) -> int:
 
 
 def _read_file_header(path: Path) -> dict:
-    """Tensor count / values / format version from the safetensors header (no data read)."""
+    """Tensor count / values / format version / int8 matrices from the safetensors header (no data read)."""
     import struct
 
     try:
@@ -59,7 +62,9 @@ def _read_file_header(path: Path) -> dict:
             c *= int(d)
         values += c
     meta = header.get("__metadata__") or {}
-    return {"tensors": len(tensors), "values": values, "format_version": meta.get("format_version")}
+    int8 = sorted(k[: -len(".i8_values")] for k in tensors if k.endswith(".i8_values"))
+    return {"tensors": len(tensors), "values": values, "format_version": meta.get("format_version"),
+            "int8_matrices": int8}
 
 
 def model_info(voc, path: Path, rss_delta: int | None = None) -> dict:
@@ -71,6 +76,7 @@ def model_info(voc, path: Path, rss_delta: int | None = None) -> dict:
     nz, ex = voc.loop_macs
     file_hdr = _read_file_header(path)
     stored = sum(int(m.get("stored_values", 0)) for m in desc.get("matrices", []))
+    matrix_bytes = sum(int(m.get("bytes", 0)) for m in desc.get("matrices", []))
     return {
         "path": str(path),
         "file_bytes": path.stat().st_size,
@@ -90,8 +96,9 @@ def model_info(voc, path: Path, rss_delta: int | None = None) -> dict:
         "matrices": desc.get("matrices", []),
         "loop_macs": {"nonzero": nz, "executed": ex, "executed_per_nonzero": (ex / nz) if nz else None,
                       "nonzero_per_second_of_audio": nz * voc.sample_rate},
+        "file_int8_matrices": file_hdr.get("int8_matrices"),
         "memory": {"file_tensors": file_hdr.get("tensors"), "file_values": file_hdr.get("values"),
-                   "matrix_stored_values": stored, "matrix_bytes": 4 * stored,
+                   "matrix_stored_values": stored, "matrix_bytes": matrix_bytes,
                    "model_resident_bytes": rss_delta},
         "isa": _isa.isa(),
         "available_isas": _isa.available_isas(),
@@ -137,19 +144,25 @@ def print_info(info: dict) -> None:
     if mel:
         keys = ("n_fft", "win_length", "fmin", "fmax", "normalize", "max_abs_value", "preemphasis")
         w("mel input:    " + ", ".join(f"{k} {mel[k]}" for k in keys if k in mel))
+    int8 = info.get("file_int8_matrices")
+    if int8:
+        w(f"file:         int8 matrices {', '.join(int8)} (one float32 scale per row); other tensors float")
     w("matrices (as the engine stores them):")
-    w(f"  {'name':32s} {'shape':>12s} {'block':>7s} {'density':>8s} {'stored':>10s}  per sample")
+    w(f"  {'name':32s} {'shape':>12s} {'block':>7s} {'dtype':>8s} {'density':>8s} {'stored':>10s} {'bytes':>10s}"
+      "  per sample")
     for m in info["matrices"]:
         shape = "x".join(str(d) for d in m.get("shape", []))
         block = "x".join(str(d) for d in m.get("block", []))
-        w(f"  {m.get('name', '?'):32s} {shape:>12s} {block:>7s} {m.get('density', 0):8.3f} "
-          f"{m.get('stored_values', 0):>10,}  {'yes' if m.get('per_sample') else 'no (per frame/batch)'}")
+        w(f"  {m.get('name', '?'):32s} {shape:>12s} {block:>7s} {m.get('dtype', '?'):>8s} {m.get('density', 0):8.3f} "
+          f"{m.get('stored_values', 0):>10,} {m.get('bytes', 0):>10,}  "
+          f"{'yes' if m.get('per_sample') else 'no (per frame/batch)'}")
     lm = info["loop_macs"]
     ratio = f" = {lm['executed_per_nonzero']:.2f}x the nonzeros" if lm["executed_per_nonzero"] else ""
     w(f"loop MACs:    {lm['nonzero']:,} nonzero / {lm['executed']:,} executed per sample{ratio}; "
       f"{lm['nonzero_per_second_of_audio'] / 1e9:.2f} GMAC per second of audio")
     mem = info["memory"]
     resident = format_bytes(mem["model_resident_bytes"]) if mem["model_resident_bytes"] else "n/a"
-    w(f"memory:       {format_bytes(mem['matrix_bytes'])} of matrix values ({mem['matrix_stored_values']:,} stored); "
+    w(f"memory:       {format_bytes(mem['matrix_bytes'])} of matrix weights and indices "
+      f"({mem['matrix_stored_values']:,} values stored); "
       f"{mem['file_tensors']} tensors / {mem['file_values']:,} values in the file; resident after load ~{resident}")
     w(f"ISA:          {info['isa']} (available: {', '.join(info['available_isas'])})")

@@ -21,8 +21,10 @@ def model_path(path_text) -> Path:
         raise CliError(f"{e}") from None
 
 
-def load_vocoder(path_text, *, weights: str = "float32"):
-    """The Vocoder of :func:`model_path`; a file the engine refuses becomes a CliError naming it."""
+def load_vocoder(path_text, *, weights: str | None = None):
+    """The Vocoder of :func:`model_path`; a file the engine refuses becomes a CliError naming it.
+
+    ``weights`` None: the sample loop's matrices as the file stores them (int8 or float32)."""
     from ..vocoder import Vocoder
 
     path = model_path(path_text)
@@ -31,3 +33,9 @@ def load_vocoder(path_text, *, weights: str = "float32"):
     except (ValueError, RuntimeError) as e:
         msg = one_line(e)
         raise CliError(f"cannot load model: {msg}" if str(path) in msg else f"cannot load model '{path}': {msg}") from e
+
+
+def loop_weights(voc) -> str:
+    """How the per-sample matrices store their weights, e.g. "int8" or "int8 + float32" (describe()'s dtypes)."""
+    kinds = [m.get("dtype", "float32") for m in voc.describe().get("matrices", []) if m.get("per_sample")]
+    return " + ".join(dict.fromkeys(sorted(kinds, key=("int8", "float16", "float32").index))) or "float32"

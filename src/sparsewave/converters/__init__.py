@@ -278,8 +278,12 @@ def prepare_model(sd: Mapping[str, np.ndarray], meta: Mapping | None = None,
     return tensors, config, notes
 
 
-def convert(src, out, *, source: str = "auto", overrides: Mapping | None = None) -> ConversionReport:
-    """Convert a checkpoint to a sparsewave weight file (written atomically)."""
+def convert(src, out, *, source: str = "auto", overrides: Mapping | None = None,
+            weights: str = "float32") -> ConversionReport:
+    """Convert a checkpoint to a sparsewave weight file (written atomically).
+
+    ``weights="int8"`` stores the sample loop's matrices as int8 with per-row scales
+    (``save_model(..., weights="int8")``)."""
     from ..weights import save_model
 
     src = check_input_file(src, "checkpoint")
@@ -306,6 +310,6 @@ def convert(src, out, *, source: str = "auto", overrides: Mapping | None = None)
         report.nonzero += int(np.count_nonzero(arr))
         if arr.ndim == 2 and arr.size >= 1024:
             report.matrices.append((name, arr.shape, np.count_nonzero(arr) / arr.size))
-    save_model(out, tensors, config)
+    save_model(out, tensors, config, weights=weights)
     report.output_bytes = os.path.getsize(out)
     return report
