@@ -258,12 +258,13 @@ void BlockSparseMatrix::store_int8() {
       for (int i = 0; i < bs; ++i) {
         const int r = rb * block_rows_ + i / block_cols_;
         const std::size_t at = static_cast<std::size_t>(k) * bs + i;
-        const float inv = row_max[r] > 0.0f ? 127.0f / row_max[r] : 0.0f;
+        // A row below kQuantizeTinyMax (127 / max would overflow) quantizes to zeros, scale 0.
+        const float inv = row_max[r] >= kQuantizeTinyMax ? 127.0f / row_max[r] : 0.0f;
         const int q = static_cast<int>(std::nearbyint(values_[at] * inv));
         values_i8_[at] = static_cast<int8_t>(std::min(127, std::max(-127, q)));
         row_sum_[r] += values_i8_[at];
       }
-  for (int r = 0; r < pr; ++r) row_scale_[r] = row_max[r] / 127.0f;
+  for (int r = 0; r < pr; ++r) row_scale_[r] = row_max[r] >= kQuantizeTinyMax ? row_max[r] / 127.0f : 0.0f;
   for (int rb = 0; rb < n_block_rows_; ++rb)
     for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
       for (int i = 0; i < bs; ++i) {

@@ -48,6 +48,8 @@ struct DualSoftmaxModel::Workspace : GenerationState {
   std::vector<int> coarse, fine;  // previous (then current) bytes per stream
   std::vector<int64_t> t;
   std::vector<float> scratch;
+  std::vector<const float*> terms;  // step's weighted-sum terms, allocated once
+  std::vector<float> term_weights;
 };
 
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
@@ -175,6 +177,10 @@ DualSoftmaxModel::Workspace DualSoftmaxModel::make_workspace(int B) const {
   w.fine.assign(B, 0);
   w.t.assign(B, 0);
   w.scratch.assign(256, 0.0f);
+  std::size_t taps = 0;
+  for (const auto& phase : taps_) taps = std::max(taps, phase.size());
+  w.terms.assign(taps + 3, nullptr);  // const bias, the taps, two byte columns
+  w.term_weights.assign(taps + 3, 0.0f);
   return w;
 }
 
@@ -198,23 +204,29 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
 
   r_.spmv_streams_padded(w.h.data(), w.gh.data(), B, ld, false, k);  // R h over the whole state, once
   for (int s = 0; s < B; ++s) {
-    float* gh = w.gh.data() + s * ld;
-    for (int i = 0; i < rows; ++i) gh[i] += r_bias_[i];
-    float* pre = w.pre.data() + s * ld;
-    std::copy(const_bias_.begin(), const_bias_.end(), pre);
+    // pre = const bias + the upsampling taps' Z rows + I's two previous-byte
+    // columns, in one pass over the 3N rows (one weighted sum, not a pass per term).
+    int n_terms = 0;
+    w.terms[n_terms] = const_bias_.data();
+    w.term_weights[n_terms++] = 1.0f;
     const int64_t t = w.t[s];
     if (t < d.n_samples) {
       const int64_t frame = t / hop;
       for (const PolyphaseTap& tap : taps_[static_cast<std::size_t>(t % hop)]) {
         const int64_t src = frame - tap.frame_back;
         if (src < d.z_first || src >= d.z_end) continue;  // zero padding outside the utterance
-        const float* z = d.z.data() + (src - d.z_first) * rows;
-        for (int i = 0; i < rows; ++i) pre[i] += tap.weight * z[i];
+        w.terms[n_terms] = d.z.data() + (src - d.z_first) * rows;
+        w.term_weights[n_terms++] = tap.weight;
       }
     }
-    const float xc = byte_input(w.coarse[s]), xf = byte_input(w.fine[s]);
-    for (int i = 0; i < rows; ++i) pre[i] += in_prev_c_[i] * xc + in_prev_f_[i] * xf;
-    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, nullptr, half);  // coarse half
+    w.terms[n_terms] = in_prev_c_.data();
+    w.term_weights[n_terms++] = byte_input(w.coarse[s]);
+    w.terms[n_terms] = in_prev_f_.data();
+    w.term_weights[n_terms++] = byte_input(w.fine[s]);
+    float* pre = w.pre.data() + s * ld;
+    k.elementwise.weighted_sum(pre, rows, w.terms.data(), w.term_weights.data(), n_terms, false);
+    // R's bias joins gh inside the gate update (r = sigmoid(gi_r + (gh_r + b_r))).
+    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, r_bias_.data(), half);  // coarse half
   }
   head(o1_, b1_, o2_, b2_, w.h.data(), w.logits_c.data());
   pick_coarse();  // sets w.coarse[s] = c_t
@@ -222,7 +234,8 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_
     float* pre = w.pre.data() + s * ld + 3 * half;
     const float xc = byte_input(w.coarse[s]);
     for (int i = 0; i < 3 * half; ++i) pre[i] += in_cur_c_[3 * half + i] * xc;
-    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, nullptr, half);  // fine half
+    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, r_bias_.data() + 3 * half,
+                             half);  // fine half
   }
   head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
 }
