@@ -111,11 +111,11 @@ def instructions_per_sample(pythonpath, model, mel, weights, top):
 
 
 def weight_bytes(matrices, weights):
-    """Values (4 or 2 bytes) plus a 32-bit column index per block."""
-    value = 2 if weights == "float16" else 4
+    """Values (4, 2 or 1 bytes, as each matrix stores them) plus a 32-bit column index per block."""
     total = 0
     for m in matrices:
         br, bc = m["block"]
+        value = {"int8": 1, "float16": 2}.get(m.get("dtype"), 2 if weights == "float16" else 4)
         total += value * m["stored_values"] + 4 * (m["stored_values"] // (br * bc))
     return total
 
