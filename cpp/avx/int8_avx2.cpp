@@ -6,6 +6,7 @@
 // 32258 < 32767: the int16 sums are exact, and vpmaddwd by ones widens them
 // to int32. Every result equals the generic int32 reference bit for bit.
 #include "avx/int8_avx2.h"
+#include "kernels/quantize_rule.h"
 
 #include <immintrin.h>
 
@@ -134,19 +135,13 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
   }
   float lanes[8];
   _mm256_storeu_ps(lanes, m8);
-  float m = 0.0f;
-  for (float v : lanes) m = v > m ? v : m;
-  bool finite = _mm256_movemask_ps(bad8) == 0;
-  for (int j = i; j < n; ++j) {
-    const float v = x[j] < 0 ? -x[j] : x[j];
-    finite &= v <= 3.402823466e38f;
-    m = v > m ? v : m;
-  }
-  if (!finite || m < kQuantizeTinyMax) {  // zero, or 127 / m would overflow
-    std::memset(q, 0, static_cast<std::size_t>(n));
-    return finite ? 0.0f : __builtin_nanf("");
-  }
-  const float inv = 127.0f / m;
+  AbsMax r;
+  for (float v : lanes) r.m = v > r.m ? v : r.m;
+  r.finite = _mm256_movemask_ps(bad8) == 0;
+  abs_max_tail(x, i, n, r);
+  float scale;
+  if (quantize_degenerate(r, n, q, &scale)) return scale;
+  const float inv = quantize_multiplier(r);
   const __m256 inv8 = _mm256_set1_ps(inv);
   i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -160,8 +155,8 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
     const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), ordered);
   }
-  for (; i < n; ++i) q[i] = static_cast<int8_t>(__builtin_nearbyintf(x[i] * inv));
-  return m / 127.0f;
+  quantize_tail(x, i, n, inv, q);
+  return quantize_scale(r);
 }
 
 }  // namespace

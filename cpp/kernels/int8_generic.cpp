@@ -3,6 +3,7 @@
 // target (gcc would otherwise fuse them into fmadd on aarch64, and the bits
 // would depend on the compiler instead of the definition).
 #include "kernels/int8_generic.h"
+#include "kernels/quantize_rule.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,20 +46,12 @@ void spmv_i8_generic_8x4(const BsrView& a, const int8_t* xq, float x_scale, floa
 }
 
 float quantize_generic(const float* x, int n, int8_t* q) {
-  float m = 0.0f;
-  bool finite = true;
-  for (int i = 0; i < n; ++i) {
-    const float v = std::fabs(x[i]);
-    finite &= v <= std::numeric_limits<float>::max();  // false for NaN and Inf
-    m = v > m ? v : m;
-  }
-  if (!finite || m < kQuantizeTinyMax) {  // zero, or 127 / m would overflow
-    std::fill(q, q + n, int8_t{0});
-    return finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
-  }
-  const float inv = 127.0f / m;
-  for (int i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::nearbyint(x[i] * inv));
-  return m / 127.0f;
+  AbsMax r;
+  abs_max_tail(x, 0, n, r);
+  float scale;
+  if (quantize_degenerate(r, n, q, &scale)) return scale;
+  quantize_tail(x, 0, n, quantize_multiplier(r), q);
+  return quantize_scale(r);
 }
 
 }  // namespace sparsewave

@@ -11,6 +11,7 @@
 // of a block row gives the row sums. Every result equals the generic int32
 // reference bit for bit.
 #include "neon/int8_neon.h"
+#include "kernels/quantize_rule.h"
 
 #include <cstring>
 
@@ -107,18 +108,13 @@ float quantize_neon(const float* x, int n, int8_t* q) {
     m1 = vmaxq_f32(m1, vmaxq_f32(vabsq_f32(v.val[2]), vabsq_f32(v.val[3])));
   }
   for (; i + 4 <= n; i += 4) m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(x + i)));
-  float m = vmaxvq_f32(vmaxq_f32(m0, m1));
-  bool finite = m <= 3.402823466e38f;  // false for NaN and Inf
-  for (; i < n; ++i) {
-    const float v = x[i] < 0 ? -x[i] : x[i];
-    finite &= v <= 3.402823466e38f;
-    m = v > m ? v : m;
-  }
-  if (!finite || m < kQuantizeTinyMax) {  // zero, or 127 / m would overflow
-    std::memset(q, 0, static_cast<std::size_t>(n));
-    return finite ? 0.0f : __builtin_nanf("");
-  }
-  const float inv = 127.0f / m;
+  AbsMax r;
+  r.m = vmaxvq_f32(vmaxq_f32(m0, m1));
+  r.finite = r.m <= 3.402823466e38f;  // false for NaN and Inf
+  abs_max_tail(x, i, n, r);
+  float scale;
+  if (quantize_degenerate(r, n, q, &scale)) return scale;
+  const float inv = quantize_multiplier(r);
   const float32x4_t inv4 = vdupq_n_f32(inv);
   i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -129,8 +125,8 @@ float quantize_neon(const float* x, int n, int8_t* q) {
                                       vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[3], inv4))));
     vst1q_s8(q + i, vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
   }
-  for (; i < n; ++i) q[i] = static_cast<int8_t>(__builtin_nearbyintf(x[i] * inv));
-  return m / 127.0f;
+  quantize_tail(x, i, n, inv, q);
+  return quantize_scale(r);
 }
 
 }  // namespace
