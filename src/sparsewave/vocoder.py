@@ -77,8 +77,9 @@ class Vocoder:
 
     @classmethod
     def default(cls, *, weights: str | None = None) -> "Vocoder":
-        """The default voice shipped in the package: a 22,050 Hz, 80-mel dual-softmax WaveRNN
-        (N = 256, GRU 90% sparse in 4x4 blocks) trained on LJ Speech. Its mel front end is in
+        """The default voice shipped in the package: geneing's pretrained WaveRNN (MIT) fine-tuned
+        on LJ Speech, 16 kHz on its own 80-mel front end (GRU 256, softmax over 1,024 classes,
+        sampled at temperature 0.5). Its mel front end is in
         ``config["mel"]``, so ``sparsewave.audio.mel_spectrogram(audio, v.config["mel"])`` makes
         its input. See ``sparsewave/models/README.md`` for its training and measured quality."""
         from .models import default_model_path
