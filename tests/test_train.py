@@ -105,7 +105,7 @@ def test_schedule_formula():
     assert float(block_scores(w, (4, 4), "l2")[0, 0]) == pytest.approx(float(w[:4, :4].norm()))
 
 
-@pytest.mark.parametrize("block", [(4, 4), (16, 1)], ids=["4x4", "16x1"])
+@pytest.mark.parametrize("block", [(4, 4), (16, 1), (8, 4)], ids=["4x4", "16x1", "8x4"])
 def test_masks_follow_the_schedule(block):
     """A manual loop: after each step the zero-block fraction of every pruned matrix is exactly
     the schedule's value at the last mask update, whole blocks are zero, and pruned stays pruned."""
