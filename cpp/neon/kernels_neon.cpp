@@ -11,13 +11,26 @@ namespace sparsewave {
 namespace {
 
 // Where the q-th four weights of block k come from: float32, or float16
-// widened on load (half the bytes).
+// widened on load (half the bytes). block() loads a whole block (16 weights)
+// at p with as few instructions as it can: one ld1 of four registers for
+// float32, one of two for float16.
 struct F32 {
+  using T = float;
+  static const T* values(const BsrView& a) { return a.values; }
   static float32x4_t load(const BsrView& a, std::ptrdiff_t k, int q) { return vld1q_f32(a.values + k * 16 + q * 4); }
+  static float32x4x4_t block(const T* p) { return vld1q_f32_x4(p); }
 };
 struct F16 {
+  using T = uint16_t;
+  static const T* values(const BsrView& a) { return a.values_f16; }
   static float32x4_t load(const BsrView& a, std::ptrdiff_t k, int q) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(a.values_f16 + k * 16 + q * 4)));
+  }
+  static float32x4x4_t block(const T* p) {
+    const uint16x8x2_t h = vld1q_u16_x2(p);
+    const float16x8_t h0 = vreinterpretq_f16_u16(h.val[0]), h1 = vreinterpretq_f16_u16(h.val[1]);
+    return {{vcvt_f32_f16(vget_low_f16(h0)), vcvt_high_f32_f16(h0), vcvt_f32_f16(vget_low_f16(h1)),
+             vcvt_high_f32_f16(h1)}};
   }
 };
 
@@ -115,22 +128,38 @@ struct Many {
 // accumulators, so consecutive blocks do not wait on FMA latency (one set
 // chains one FMA per block: latency-bound at twice the throughput cost);
 // the sets are added, and summed horizontally (4x4), once per block row.
+// One index stream and one weight pointer advance across all rows (the view
+// is a local copy, so the stores to y do not make anything reload). A step
+// takes four blocks, each one ld1 (float32), one x load and four FMAs, so
+// the loop and pointer instructions are shared by four blocks: 16x1 went
+// from 12.6 to 9.6 instructions per block (floor 4) under qemu's count.
 template <class W, class Shape>
-void spmv(const BsrView& a, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+void spmv(const BsrView& view, const float* x, float* y, int rb_begin, int rb_end, bool accumulate) {
+  const BsrView a = view;
+  const int32_t* col = a.col_start + a.row_ptr[rb_begin];
+  const typename W::T* w = W::values(a) + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * 16;
   for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t* const end = a.col_start + a.row_ptr[rb + 1];
     float32x4_t even[4], odd[4];
     for (int q = 0; q < 4; ++q) even[q] = odd[q] = vdupq_n_f32(0.f);
-    auto block = [&](int32_t k, float32x4_t* acc) {
-      const typename Shape::X xv = Shape::x(x + a.col_start[k]);
-      for (int q = 0; q < 4; ++q) acc[q] = Shape::fma(acc[q], W::load(a, k, q), xv);
+    auto block = [&](float32x4_t* acc, int32_t c) {  // the next block, at w
+      const float32x4x4_t b = W::block(w);
+      w += 16;
+      const typename Shape::X xv = Shape::x(x + c);
+      for (int q = 0; q < 4; ++q) acc[q] = Shape::fma(acc[q], b.val[q], xv);
     };
-    int32_t k = a.row_ptr[rb];
-    const int32_t end = a.row_ptr[rb + 1];
-    for (; k + 1 < end; k += 2) {
-      block(k, even);
-      block(k + 1, odd);
+    for (; end - col >= 4; col += 4) {
+      block(even, col[0]);
+      block(odd, col[1]);
+      block(even, col[2]);
+      block(odd, col[3]);
     }
-    if (k < end) block(k, even);
+    if (end - col >= 2) {
+      block(even, col[0]);
+      block(odd, col[1]);
+      col += 2;
+    }
+    if (col != end) block(even, *col++);
     for (int q = 0; q < 4; ++q) even[q] = vaddq_f32(even[q], odd[q]);
     Shape::store(y + static_cast<std::ptrdiff_t>(rb) * Shape::rows, even, accumulate);
   }
