@@ -34,8 +34,9 @@
 //   --threads N       threads for --batched (default 1)
 //   --isa NAME|all    kernel path for the e2e case (default: SPARSEWAVE_ISA if
 //                     set, else the best this CPU runs); "all" = one case each
-//   --weights T       how the sample-loop weights are stored: float32
-//                     (default), float16 or int8 (LoadOptions::weights)
+//   --weights T       how the sample-loop weights are stored: float32,
+//                     float16 or int8 (LoadOptions::weights; default: as the
+//                     file stores them, int8 for an int8 file)
 //   --half-weights    the same as --weights float16
 //   --kernels SET     spmv (default) | all | none
 //   --seed N          seed of the mels and of the sampling (default 0)
@@ -53,6 +54,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -88,7 +90,7 @@ struct Options {
   bool batched = false;
   int threads = 1;
   std::string isa;  // empty: SPARSEWAVE_ISA or best
-  sw::WeightType weights = sw::WeightType::f32;
+  std::optional<sw::WeightType> weights;  // unset: as the file stores them
   std::string kernels = "spmv";
   std::uint64_t seed = 0;
   bool console = true;
@@ -366,7 +368,7 @@ int main(int argc, char** argv) {
     info << "sparsewave_bench: model " << o.model << ": family=" << m.family() << " sample_rate=" << m.sample_rate()
          << " hop_length=" << m.hop_length() << " n_mels=" << m.n_mels()
          << " loop_nonzero_macs=" << m.loop_nonzero_macs() << " loop_stored_macs=" << m.loop_stored_macs()
-         << " weights=" << sw::weight_type_name(o.weights) << "\n";
+         << " weights=" << (o.weights ? sw::weight_type_name(*o.weights) : "as stored") << "\n";
     info << "sparsewave_bench: e2e input: " << frames << " frames = " << frames * m.hop_length() << " samples ("
          << static_cast<double>(frames * m.hop_length()) / m.sample_rate() << " s), "
          << (o.batched ? "batched, threads=" + std::to_string(o.threads) : std::string("unbatched")) << "\n";
