@@ -49,6 +49,10 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--freeze", choices=("none", "conditioning", "all-but-recurrent"), default="none",
                    help="with --init on a fatchord-family model: hold the conditioning network (MelResNet + "
                         "upsampler), or everything but the GRU and fc layers, fixed (default none)")
+    a.add_argument("--quantize", choices=("int8",), default=None,
+                   help="quantization-aware training for Vocoder.load(weights='int8'): the recurrent product "
+                        "and the heads see int8-rounded weights (per row) and inputs (per vector), exactly as "
+                        "the engine computes them; the export stays float (needs --block 4x4 or 8x4)")
     a = p.add_argument_group("pruning")
     a.add_argument("--keep-masks", action="store_true",
                    help="with --init: keep the model's own zero weights at zero (its sparsity pattern) instead "
@@ -114,7 +118,8 @@ def config_from_args(args: argparse.Namespace):
         val_clips=args.val_clips, val_crops=args.val_crops, val_every=args.val_every,
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
-        quiet=args.quiet, init=args.init, freeze=args.freeze, keep_masks=args.keep_masks, keep_exports=args.keep_exports)
+        quiet=args.quiet, init=args.init, freeze=args.freeze, keep_masks=args.keep_masks, keep_exports=args.keep_exports,
+        quantize=args.quantize)
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -12,6 +12,11 @@ The coarse half of h_t depends only on h_{t-1}, c_{t-1}, f_{t-1} and the mel (so
 computed before c_t is drawn at synthesis time), the fine half also on c_t. Running
 ``torch.nn.GRU`` over a whole sequence therefore trains the model with teacher forcing.
 
+With ``quantize="int8"`` (quantization-aware training, docs/training.md) the forward pass runs
+an explicit per-step GRU cell with the same math, whose recurrent product and heads use
+fake-quantized weights (per row) and inputs (per vector) exactly as the engine's int8 products
+(:mod:`.fake_quant`); the weights themselves stay float and export unchanged.
+
 Export (see docs/training.md) maps PyTorch's gate order (r, z, n) to the file's (u, r, e)
 with u = z, r = r, e = n; ``bias_hh`` becomes the optional ``R.bias``.
 """
@@ -27,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.emphasis import preemphasize
+from .fake_quant import fake_quant
 
 __all__ = ["DualSoftmaxWaveRNN", "split_bytes", "preemphasize", "export_tensors", "export_config", "export_model",
            "GATE_ORDER_TO_FILE"]
@@ -58,12 +64,18 @@ class DualSoftmaxWaveRNN(nn.Module):
     ``upsample``: "repeat" (each mel frame repeated ``hop_length`` times) or "conv" (repeat, then
     a zero-padded smoothing conv of odd length ``upsample_kernel`` along time; a fixed Hann
     kernel, or learned when ``learn_upsample``).
+
+    ``quantize``: None (float) or "int8": train what the engine runs with int8 weights (R and
+    O1..O4 products fake-quantized; see the module docstring). Not part of the architecture.
     """
 
     def __init__(self, hidden: int = 384, n_mels: int = 80, hop_length: int = 256, *,
                  output_hidden: int | None = None, upsample: str = "repeat", upsample_kernel: int = 0,
-                 learn_upsample: bool = False):
+                 learn_upsample: bool = False, quantize: str | None = None):
         super().__init__()
+        if quantize not in (None, "int8"):
+            raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+        self.quantize = quantize
         if hidden < 2 or hidden % 2:
             raise ValueError(f"hidden must be an even number >= 2, got {hidden}")
         if upsample not in ("repeat", "conv"):
@@ -151,11 +163,46 @@ class DualSoftmaxWaveRNN(nn.Module):
                        cur_c.unsqueeze(-1).to(dt) / 127.5 - 1, cond], dim=-1)
         # The masked copy of weight_ih is used in the forward pass, so the gradient of the
         # masked entries is exactly zero (they never move away from zero).
-        h, hn = torch.func.functional_call(self.gru, {"weight_ih_l0": self.masked_weight_ih()}, (x, h0))
         half = self.hidden // 2
-        lc = self.O2(F.relu(self.O1(h[..., :half])))
-        lf = self.O4(F.relu(self.O3(h[..., half:])))
+        if self.quantize is None:
+            h, hn = torch.func.functional_call(self.gru, {"weight_ih_l0": self.masked_weight_ih()}, (x, h0))
+            lc = self.O2(F.relu(self.O1(h[..., :half])))
+            lf = self.O4(F.relu(self.O3(h[..., half:])))
+            return lc, lf, hn
+        h, hn = self.gru_steps(x, h0, quantize=True)
+        lc = self._qlinear(self.O2, F.relu(self._qlinear(self.O1, h[..., :half])))
+        lf = self._qlinear(self.O4, F.relu(self._qlinear(self.O3, h[..., half:])))
         return lc, lf, hn
+
+    @staticmethod
+    def _qlinear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        """The engine's int8 product: weights per row, the input per vector, then the float bias."""
+        return F.linear(fake_quant(x, -1), fake_quant(layer.weight, 1), layer.bias)
+
+    def gru_steps(self, x: torch.Tensor, h0: torch.Tensor | None = None, *, quantize: bool = False):
+        """nn.GRU's math as an explicit loop over time (gate order r, z, n; masked weight_ih):
+        (outputs (B, T, N), final state (1, B, N)). With ``quantize`` the recurrent product
+        W_hh h_{t-1} uses fake-quantized W_hh (per row) and h_{t-1} (per vector), as the engine's
+        int8 R does; the input product stays float (the engine applies it in float too)."""
+        g = self.gru
+        N = self.hidden
+        B, T, _ = x.shape
+        gi = F.linear(x, self.masked_weight_ih(), g.bias_ih_l0)  # (B, T, 3N), all steps at once
+        w_hh = fake_quant(g.weight_hh_l0, 1) if quantize else g.weight_hh_l0
+        h = x.new_zeros(B, N) if h0 is None else h0.reshape(B, N)
+        if T == 0:
+            return x.new_zeros(B, 0, N), h.unsqueeze(0)
+        out = []
+        for t in range(T):
+            gh = F.linear(fake_quant(h, -1) if quantize else h, w_hh, g.bias_hh_l0)
+            i_r, i_z, i_n = gi[:, t].split(N, -1)
+            h_r, h_z, h_n = gh.split(N, -1)
+            r = torch.sigmoid(i_r + h_r)
+            z = torch.sigmoid(i_z + h_z)
+            n = torch.tanh(i_n + r * h_n)
+            h = (1 - z) * n + z * h
+            out.append(h)
+        return torch.stack(out, 1), h.unsqueeze(0)
 
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Mean CE(c) + CE(f) in nats per sample of a batch from :mod:`sparsewave.train.data`."""

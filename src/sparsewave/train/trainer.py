@@ -74,6 +74,7 @@ class TrainConfig:
     freeze: str = "none"                  # fatchord fine-tuning: none, conditioning, all-but-recurrent
     keep_masks: bool = False              # with init: hold its zero weights at zero instead of block pruning
     keep_exports: bool = False            # also keep every export as exports/step_NNNNNN.sw
+    quantize: Optional[str] = None        # "int8": quantization-aware training (the engine's int8 products)
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -111,7 +112,8 @@ def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
     """A fresh dual-softmax WaveRNN (fine-tuning starts from :func:`init_model` instead)."""
     return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
                               output_hidden=cfg.output_hidden, upsample=cfg.upsample,
-                              upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample)
+                              upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample,
+                              quantize=cfg.quantize)
 
 
 def init_model(path):
@@ -207,6 +209,23 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         cfg.mel["sample_rate"] = int(init_cfg["sample_rate"])
         say(f"fine-tuning {cfg.init} ({init_cfg['family']}, {init_cfg['sample_rate']} Hz) on its own mel front end")
     fatchord = init_cfg is not None and init_cfg.get("family") == "fatchord"
+    if cfg.quantize is not None:
+        if cfg.quantize != "int8":
+            raise ValueError(f"--quantize: only int8 is supported, got {cfg.quantize!r}")
+        if fatchord:
+            raise ValueError("--quantize int8 trains the dual-softmax family; not with a fatchord --init")
+        if block not in ((4, 4), (8, 4)) and not cfg.keep_masks:
+            # 16x1-pruned matrices stay float32 in the engine (its cost model packs them 16x1).
+            raise ValueError(f"--quantize int8 needs --block 4x4 or 8x4 (the int8 blocks), not {cfg.block}")
+        half = int(init_cfg["hidden"]) // 2 if init_cfg else cfg.hidden // 2
+        width = int(init_cfg["output_hidden"]) if init_cfg else (cfg.output_hidden or cfg.hidden // 2)
+        if half % 4 or width % 4:
+            # The engine quantizes a product's input over its padded columns (a multiple of 4), so
+            # with ragged widths its scale also sees the neighbouring state values.
+            raise ValueError(f"--quantize int8 needs hidden / 2 and --output-hidden to be multiples of 4 "
+                             f"(got {2 * half} and {width})")
+        if init_model_obj is not None:
+            init_model_obj.quantize = cfg.quantize
     if resume is not None:
         arch = json.loads(resume["architecture"])
         mel = json.loads(resume["mel"])
@@ -318,6 +337,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                 "block_sparsity": {k: round(v, 6) for k, v in pruner.block_sparsity().items()},
                 "train_bits": last["train_bits"], "val_bits": last["val_bits"],
                 "training_clips": len(train_clips), "recipe": "sparsewave.train"}
+        if cfg.quantize:
+            info["quantized_training"] = cfg.quantize
         if cfg.keep_masks:  # the init model's own zero pattern: not a block schedule
             del info["target_sparsity"], info["block_sparsity"]
             info["kept_masks_sparsity"] = {k: round(v, 6) for k, v in pruner.block_sparsity().items()}
