@@ -336,8 +336,12 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
                                     const KernelTable& k) const {
   const BlockKernels& kb = k.block(block_rows_, block_cols_);
   if (int8_) {
+    // Only x's true columns set its scale: callers' padding may hold the next
+    // vector's values (the fine half after the coarse), which the zero weights
+    // there would ignore in float but which would coarsen the quantization.
     int8_t* xq = quantize_scratch(padded_cols());
-    const float x_scale = k.quantize(x, padded_cols(), xq);
+    const float x_scale = k.quantize(x, cols_, xq);
+    std::fill(xq + cols_, xq + padded_cols(), int8_t{0});
     kb.spmv_i8(view(), xq, x_scale, y, rb_begin, rb_end, accumulate);
     return;
   }

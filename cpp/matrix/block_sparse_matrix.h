@@ -85,7 +85,8 @@ class BlockSparseMatrix {
   const float* row_scale() const { return row_scale_.data(); }
 
   // Fast products on caller-padded buffers: x has padded_cols() floats (the
-  // padding must be finite), y has padded_rows() (for spmm: rows of ld floats).
+  // padding must be finite; int8 products ignore it), y has padded_rows() (for
+  // spmm: rows of ld floats).
   void spmv_padded(const float* x, float* y, bool accumulate, int rb_begin, int rb_end,
                    const KernelTable& k) const;
   void spmm_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int n, bool accumulate,

@@ -286,6 +286,26 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
     }
 }
 
+// An int8 product quantizes x over its true columns only: whatever the
+// caller's padding holds (here huge values) must not change the result.
+void test_spmv_i8_ignores_padding(const std::string& isa, std::mt19937& gen) {
+  const auto& t = sparsewave::active_kernels();
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const auto& b : {std::pair<int, int>{8, 4}, std::pair<int, int>{4, 4}}) {
+    const int rows = 37, cols = 45;  // padded to 48 columns
+    auto w = int8_weights(gen, rows, cols, b.first, b.second, 0.5, false, [&] { return normal(gen); });
+    auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b.first, b.second);
+    m.store_int8();
+    std::vector<float> x(m.padded_cols(), 0.0f), y0(m.padded_rows()), y1(m.padded_rows());
+    for (int j = 0; j < cols; ++j) x[j] = normal(gen);
+    m.spmv_padded(x.data(), y0.data(), false, 0, m.n_block_rows(), t);
+    for (int j = cols; j < m.padded_cols(); ++j) x[j] = 1e6f;
+    m.spmv_padded(x.data(), y1.data(), false, 0, m.n_block_rows(), t);
+    check(same_bits(y0.data(), y1.data(), y0.size() * sizeof(float)),
+          isa + " i8 " + std::to_string(b.first) + "x4: padding of x does not change the product");
+  }
+}
+
 // A table that only adds int8 kernels (neon_dotprod) shares every float slot
 // with the one below it, so the float tests need not run twice.
 bool same_float_slots(const sparsewave::KernelTable& a, const sparsewave::KernelTable& b) {
@@ -450,6 +470,7 @@ int main() {
     sparsewave::set_isa(isa);
     test_quantize(isa, gen);
     test_spmv_i8(isa, gen);
+    test_spmv_i8_ignores_padding(isa, gen);
   }
   for (const auto& isa : float_isas) test_isa(isa, gen);
   for (const auto& isa : float_isas) test_elementwise(isa, gen);
