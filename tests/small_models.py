@@ -11,6 +11,17 @@ from reference_models import wavernn_numpy as W
 from sparsewave.dual_softmax import random_dual_softmax
 from sparsewave.weights import save_model
 
+# A small mel front end (the training tests): clips of a fraction of a second have tens of frames.
+TINY_MEL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 32, "win_length": 256, "n_mels": 12, "fmin": 0.0,
+            "fmax": 4000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0, "normalize": "symmetric",
+            "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
+
+
+def softmax(z):
+    """Row-wise softmax of logits (float64 in, float64 out)."""
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
 
 def torch_like_params(cfg: dict, seed: int, sparsity=None, prune_input_layer: bool = False) -> dict:
     """PyTorch-like random weights; ``sparsity`` = (block_rows, block_cols, density) prunes the

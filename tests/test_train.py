@@ -24,15 +24,7 @@ from sparsewave.train.prune import BlockPruner, block_scores, blocks_to_prune, s
 from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
 from sparsewave.weights import load_model_tensors  # noqa: E402
 
-# A small mel front end so that clips of a fraction of a second have tens of frames.
-MEL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 32, "win_length": 256, "n_mels": 12, "fmin": 0.0,
-       "fmax": 4000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0, "normalize": "symmetric",
-       "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+from small_models import TINY_MEL as MEL, softmax as _softmax  # noqa: E402
 
 
 def _assert_same_probs(got, want, tol=1e-4):

@@ -18,14 +18,7 @@ from sparsewave.train.fake_quant import fake_quant, quantize_int8  # noqa: E402
 from sparsewave.train.model import DualSoftmaxWaveRNN  # noqa: E402
 from sparsewave.train.trainer import TrainConfig, train  # noqa: E402
 
-MEL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 32, "win_length": 256, "n_mels": 12, "fmin": 0.0,
-       "fmax": 4000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0, "normalize": "symmetric",
-       "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+from small_models import TINY_MEL as MEL, softmax as _softmax  # noqa: E402
 
 
 def _max_prob_error(got, want):
