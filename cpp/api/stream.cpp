@@ -10,7 +10,11 @@
 namespace sparsewave {
 
 Stream::Stream(const Vocoder& vocoder, uint64_t seed)
-    : vocoder_(vocoder), seed_(seed), conditioning_(vocoder.model().start_conditioning()) {}
+    : vocoder_(vocoder), seed_(seed), conditioning_(vocoder.model().start_conditioning()) {
+  if (!vocoder.model().streams())
+    throw std::invalid_argument("a " + vocoder.model().family() +
+                                " model generates whole utterances and cannot stream; use synthesize()");
+}
 
 void Stream::add_conditioning(std::unique_ptr<Conditioning> piece) {
   if (piece) pending_.push_back(std::move(piece));

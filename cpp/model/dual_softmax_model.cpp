@@ -10,47 +10,11 @@
 #include "model/load_budget.h"
 #include "model/loop_matrix.h"
 #include "model/output_heads.h"
+#include "model/dual_softmax_state.h"
+#include "model/dual_softmax_step.h"
+#include "model/sample_bytes.h"
 
 namespace sparsewave {
-
-namespace {
-
-// Byte value k in [0, 255] as the network's input in [-1, 1].
-inline float byte_input(int k) { return k / 127.5f - 1.0f; }
-
-// 16-bit sample from its bytes, in [-1, 1]; and back.
-inline float bytes_to_value(int c, int f) { return (c * 256 + f) / 32767.5f - 1.0f; }
-inline int value_to_u16(float x) {  // in double, so the byte split has no float rounding ties
-  const double v = std::floor((std::min(std::max(static_cast<double>(x), -1.0), 1.0) + 1.0) * 32767.5 + 0.5);
-  return static_cast<int>(std::min(std::max(v, 0.0), 65535.0));
-}
-
-}  // namespace
-
-// Z of frames [z_first, z_end); frames outside read as zero (the padding
-// around the utterance).
-struct DualSoftmaxModel::Data final : Conditioning {
-  int64_t z_first = 0, z_end = 0;
-  std::vector<float> z;  // (z_end - z_first) x 3N: cond.weight * mel, permuted rows
-};
-
-// Streaming state: the Z rows the upsampling taps of the next samples read.
-struct DualSoftmaxModel::Incremental final : ConditioningStream {
-  int64_t z_first = 0;
-  std::vector<float> z;  // Z of frames [z_first, frames_in)
-  int64_t frames_done = 0;  // frames handed out (final_samples / hop)
-};
-
-// Stream-major loop state: stream s's vectors start at s * ld.
-struct DualSoftmaxModel::Workspace : GenerationState {
-  std::ptrdiff_t ld = 0;
-  AlignedVector<float> h, gh, pre, hidden, logits_c, logits_f;
-  std::vector<int> coarse, fine;  // previous (then current) bytes per stream
-  std::vector<int64_t> t;
-  std::vector<float> scratch;
-  std::vector<const float*> terms;  // step's weighted-sum terms, allocated once
-  std::vector<float> term_weights;
-};
 
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
     : c_(cfg) {
@@ -66,18 +30,15 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   tap_reach_ = tap_reach(taps_);
 
   // File rows: gates (u, r, e), each N rows with the coarse half first.
-  // Internal rows: [r_c u_c e_c | r_f u_f e_f]. perm[internal] = file row.
-  std::vector<int> perm(3 * N);
+  // Internal rows: [r_c u_c e_c | r_f u_f e_f]. gate_perm_[internal] = file row.
+  gate_perm_.resize(3 * N);
   const int file_gate_of[3] = {1, 0, 2};  // internal r, u, e -> file gate index
   for (int side = 0; side < 2; ++side)
     for (int g = 0; g < 3; ++g)
-      for (int i = 0; i < half; ++i) perm[side * 3 * half + g * half + i] = file_gate_of[g] * N + side * half + i;
-  auto permute_rows = [&](const std::vector<float>& v, int cols) {
-    std::vector<float> out(v.size());
-    for (int r = 0; r < 3 * N; ++r)
-      std::copy_n(v.data() + static_cast<std::size_t>(perm[r]) * cols, cols, out.data() + static_cast<std::size_t>(r) * cols);
-    return out;
-  };
+      for (int i = 0; i < half; ++i)
+        gate_perm_[side * 3 * half + g * half + i] = file_gate_of[g] * N + side * half + i;
+  const std::vector<int>& perm = gate_perm_;
+  auto permute_rows = [&](const std::vector<float>& v, int cols) { return permute_gate_rows(v, cols); };
 
   // Every 2-D tensor may be stored dense or packed (docs/format.md): save_model packs any sparse one.
   cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).to_dense().v, M);
@@ -114,6 +75,13 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   load_linear("O2", 256, Ho, o2_, b2_);
   load_linear("O3", Ho, half, o3_, b3_);
   load_linear("O4", 256, Ho, o4_, b4_);
+}
+
+std::vector<float> DualSoftmaxModel::permute_gate_rows(const std::vector<float>& v, int cols) const {
+  std::vector<float> out(v.size());
+  for (std::size_t r = 0; r < gate_perm_.size(); ++r)
+    std::copy_n(v.data() + static_cast<std::size_t>(gate_perm_[r]) * cols, cols, out.data() + r * cols);
+  return out;
 }
 
 std::unique_ptr<Conditioning> DualSoftmaxModel::condition(const float* mels, int64_t frames) const {
@@ -179,65 +147,9 @@ DualSoftmaxModel::Workspace DualSoftmaxModel::make_workspace(int B) const {
   w.scratch.assign(256, 0.0f);
   std::size_t taps = 0;
   for (const auto& phase : taps_) taps = std::max(taps, phase.size());
-  w.terms.assign(taps + 3, nullptr);  // const bias, the taps, two byte columns
-  w.term_weights.assign(taps + 3, 0.0f);
+  w.terms.assign(taps + 4, nullptr);  // const bias, the taps, two byte columns, an extra term
+  w.term_weights.assign(taps + 4, 0.0f);
   return w;
-}
-
-template <class PickCoarse>
-void DualSoftmaxModel::step(Workspace& w, const Data& d, int B, PickCoarse pick_coarse) const {
-  const KernelTable& k = active_kernels();
-  const int N = c_.hidden, half = N / 2, rows = 3 * N, hop = c_.hop_length;
-  const std::ptrdiff_t ld = w.ld;
-  auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
-                  const std::vector<float>& bb, const float* y, float* logits) {
-    a.spmv_streams_padded(y, w.hidden.data(), B, ld, false, k);
-    for (int s = 0; s < B; ++s) {
-      float* hid = w.hidden.data() + s * ld;
-      for (std::size_t i = 0; i < ba.size(); ++i) hid[i] += ba[i];
-    }
-    k.elementwise.relu(w.hidden.data(), static_cast<int>(ld * B));
-    b.spmv_streams_padded(w.hidden.data(), logits, B, ld, false, k);
-    for (int s = 0; s < B; ++s)
-      for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
-  };
-
-  r_.spmv_streams_padded(w.h.data(), w.gh.data(), B, ld, false, k);  // R h over the whole state, once
-  for (int s = 0; s < B; ++s) {
-    // pre = const bias + the upsampling taps' Z rows + I's two previous-byte
-    // columns, in one pass over the 3N rows (one weighted sum, not a pass per term).
-    int n_terms = 0;
-    w.terms[n_terms] = const_bias_.data();
-    w.term_weights[n_terms++] = 1.0f;
-    const int64_t t = w.t[s];
-    if (t < d.n_samples) {
-      const int64_t frame = t / hop;
-      for (const PolyphaseTap& tap : taps_[static_cast<std::size_t>(t % hop)]) {
-        const int64_t src = frame - tap.frame_back;
-        if (src < d.z_first || src >= d.z_end) continue;  // zero padding outside the utterance
-        w.terms[n_terms] = d.z.data() + (src - d.z_first) * rows;
-        w.term_weights[n_terms++] = tap.weight;
-      }
-    }
-    w.terms[n_terms] = in_prev_c_.data();
-    w.term_weights[n_terms++] = byte_input(w.coarse[s]);
-    w.terms[n_terms] = in_prev_f_.data();
-    w.term_weights[n_terms++] = byte_input(w.fine[s]);
-    float* pre = w.pre.data() + s * ld;
-    k.elementwise.weighted_sum(pre, rows, w.terms.data(), w.term_weights.data(), n_terms, false);
-    // R's bias joins gh inside the gate update (r = sigmoid(gi_r + (gh_r + b_r))).
-    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, r_bias_.data(), half);  // coarse half
-  }
-  head(o1_, b1_, o2_, b2_, w.h.data(), w.logits_c.data());
-  pick_coarse();  // sets w.coarse[s] = c_t
-  for (int s = 0; s < B; ++s) {
-    float* pre = w.pre.data() + s * ld + 3 * half;
-    const float xc = byte_input(w.coarse[s]);
-    for (int i = 0; i < 3 * half; ++i) pre[i] += in_cur_c_[3 * half + i] * xc;
-    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, r_bias_.data() + 3 * half,
-                             half);  // fine half
-  }
-  head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
 }
 
 std::unique_ptr<GenerationState> DualSoftmaxModel::start_generation(int batch) const {
@@ -259,7 +171,7 @@ void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::
   for (int64_t i = 0; i < n_steps; ++i) {
     const int64_t j = first + i;
     for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
-    step(w, d, B, [&] {
+    step(w, d, 0, B, nullptr, [&] {
       for (int s = 0; s < B; ++s)
         w.coarse[s] = k.elementwise.sample_softmax(w.logits_c.data() + s * w.ld, 256, uniform(s, 2 * j), w.scratch.data());
     });
@@ -281,7 +193,7 @@ double DualSoftmaxModel::teacher_forced(const Conditioning& cond, const float* a
     const int u16 = value_to_u16(audio[t]);
     const int c = u16 >> 8, f = u16 & 255;
     w.t[0] = t;
-    step(w, d, 1, [&] { w.coarse[0] = c; });  // the fine half sees the true c_t
+    step(w, d, 0, 1, nullptr, [&] { w.coarse[0] = c; });  // the fine half sees the true c_t
     if (logits_out) {
       std::copy_n(w.logits_c.data(), 256, logits_out + t * 512);
       std::copy_n(w.logits_f.data(), 256, logits_out + t * 512 + 256);
@@ -292,12 +204,14 @@ double DualSoftmaxModel::teacher_forced(const Conditioning& cond, const float* a
   return nll;
 }
 
-std::string DualSoftmaxModel::describe() const {
+std::vector<std::string> DualSoftmaxModel::matrices_json() const {
   const std::pair<const char*, const BlockSparseMatrix*> mats[] = {
       {"R (rows r, u, e per half)", &r_}, {"O1", &o1_}, {"O2", &o2_}, {"O3", &o3_}, {"O4", &o4_}};
   std::vector<std::string> matrices;
   for (const auto& [name, m] : mats) matrices.push_back(matrix_json(name, *m, true));
-  return describe_json("dual_softmax", matrices, loop_);
+  return matrices;
 }
+
+std::string DualSoftmaxModel::describe() const { return describe_json("dual_softmax", matrices_json(), loop_); }
 
 }  // namespace sparsewave

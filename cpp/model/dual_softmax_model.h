@@ -21,7 +21,7 @@
 
 namespace sparsewave {
 
-class DualSoftmaxModel final : public Model {
+class DualSoftmaxModel : public Model {
  public:
   DualSoftmaxModel(const SafetensorsFile& file, const DualSoftmaxConfig& config, const LoadOptions& options = {});
 
@@ -47,15 +47,25 @@ class DualSoftmaxModel final : public Model {
   int64_t loop_stored_macs() const override { return loop_.stored; }
   std::string describe() const override;
 
- private:
+ protected:  // the subscale family (subscale_model.h) is this cell batched over sub-tensors
   struct Data;
   struct Workspace;
   struct Incremental;
   Workspace make_workspace(int batch) const;
-  // Runs one step for every stream: fills the coarse logits, calls pick_coarse
-  // (which sets c_t per stream), then fills the fine logits.
+  // Runs one step for streams [first, first + count) of the workspace: fills
+  // their coarse logits, calls pick_coarse (which sets c_t per stream), then
+  // fills the fine logits. extra (or null): one more gate pre-activation term
+  // per stream, stream s's 3N rows (internal order) at extra + s * w.ld.
   template <class PickCoarse>
-  void step(Workspace& w, const Data& d, int batch, PickCoarse pick_coarse) const;
+  void step(Workspace& w, const Data& d, int first, int count, const float* extra, PickCoarse pick_coarse) const;
+  // File-order gate rows (u, r, e; N each, coarse half first) in the internal order.
+  std::vector<float> permute_gate_rows(const std::vector<float>& v, int cols) const;
+  const DualSoftmaxConfig& cell_config() const { return c_; }
+  LoopMacs& loop_macs() { return loop_; }
+  const LoopMacs& loop_macs() const { return loop_; }
+  std::vector<std::string> matrices_json() const;
+
+ private:
 
   DualSoftmaxConfig c_;
   Upsampler upsampler_;
@@ -70,6 +80,7 @@ class DualSoftmaxModel final : public Model {
   std::vector<float> r_bias_;  // optional R.bias: recurrent-side bias inside r * (R_e h + b), as PyTorch's GRU
   BlockSparseMatrix o1_, o2_, o3_, o4_;
   std::vector<float> b1_, b2_, b3_, b4_;
+  std::vector<int> gate_perm_;  // gate_perm_[internal row] = file row
   LoopMacs loop_;
 };
 

@@ -84,6 +84,9 @@ class Model {
   virtual int n_mels() const = 0;
   virtual int n_classes() const = 0;  // width of one row of teacher-forced logits
   virtual int uniforms_per_sample() const { return 1; }  // draws per generated sample
+  // Whether samples can be generated as conditioning arrives (Stream); a
+  // family that needs the whole utterance first says false.
+  virtual bool streams() const { return true; }
 
   // mels: frames x n_mels, row-major.
   virtual std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const = 0;

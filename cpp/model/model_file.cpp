@@ -9,6 +9,7 @@
 #include "format/safetensors.h"
 #include "model/dual_softmax_model.h"
 #include "model/fatchord_model.h"
+#include "model/subscale_model.h"
 
 namespace sparsewave {
 
@@ -21,7 +22,8 @@ std::unique_ptr<Model> construct_family(const SafetensorsFile& file, const JsonV
   if (family == "fatchord") return std::make_unique<FatchordModel>(file, FatchordConfig::from_json(config), options);
   if (family == "dual_softmax")
     return std::make_unique<DualSoftmaxModel>(file, DualSoftmaxConfig::from_json(config), options);
-  throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax)");
+  if (family == "subscale") return std::make_unique<SubscaleModel>(file, SubscaleConfig::from_json(config), options);
+  throw std::invalid_argument("unknown model family '" + family + "' (supported: fatchord, dual_softmax, subscale)");
 }
 
 // Config "preemphasis": finite and 0 <= a < 1 as the float the engine uses (0.99999999 rounds

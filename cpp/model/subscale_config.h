@@ -1,0 +1,19 @@
+// Architecture config of the Subscale WaveRNN family (docs/subscale.md): the
+// dual-softmax cell plus the sub-tensor schedule and the context stack.
+#pragma once
+#include "format/json.h"
+#include "model/dual_softmax_config.h"
+
+namespace sparsewave {
+
+struct SubscaleConfig {
+  DualSoftmaxConfig cell;
+  int sub_tensors = 16;      // B: samples per step after the ramp
+  int horizon = 8;           // F: sub-tensor b starts F steps after b - 1
+  int context_channels = 64; // C
+  int context_layers = 6;    // D: dilations 1 .. 2^(D-1)
+  int context_features = 8;  // E: features per sub-tensor into its gates
+  static SubscaleConfig from_json(const JsonValue& config);
+};
+
+}  // namespace sparsewave

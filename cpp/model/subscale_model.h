@@ -1,0 +1,48 @@
+// Subscale WaveRNN ("Efficient Neural Audio Synthesis", section 5; our
+// scheme in docs/subscale.md): the utterance is folded into B interleaved
+// sub-tensors that the dual-softmax cell generates together, one sample each
+// per step after a start-up ramp, so every weight loaded serves up to B
+// multiply-accumulates. A context stack over the already generated samples
+// (model/context_stack.h) adds one more term into each sub-tensor's gates.
+//
+// Whole utterances only: sub-tensor 0 runs (B - 1) * F * B samples ahead of
+// sub-tensor B - 1, so this family cannot stream.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/context_stack.h"
+#include "model/dual_softmax_model.h"
+#include "model/subscale_config.h"
+
+namespace sparsewave {
+
+class SubscaleModel final : public DualSoftmaxModel {
+ public:
+  SubscaleModel(const SafetensorsFile& file, const SubscaleConfig& config, const LoadOptions& options = {});
+
+  std::string family() const override { return "subscale"; }
+  bool streams() const override { return false; }
+  void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
+                           int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
+                           const ProgressFn& progress) const override;
+  double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
+                        float* logits) const override;
+  std::string describe() const override;
+
+ private:
+  // Generates one utterance piece of `length` samples whose sample t reads
+  // conditioning row start + t. pick(b, t, half, logits) returns the byte of
+  // sample t (half 0 coarse, 1 fine); done(t, c, f) sees each finished sample
+  // (t may reach the folded padding, T * B > length); false from
+  // progress_steps(steps, n_steps) cancels.
+  template <class Pick, class Done, class Progress>
+  bool run_utterance(const Data& d, int64_t start, int64_t length, Pick pick, Done done, Progress progress) const;
+
+  SubscaleConfig s_;
+  ContextStack stack_;
+  BlockSparseMatrix proj_;  // ctx.proj.weight, 3N x E, gate rows in the cell's internal order
+};
+
+}  // namespace sparsewave
