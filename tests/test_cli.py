@@ -545,3 +545,9 @@ def test_bench_random_model_json():
 
 def test_bench_takes_a_model_or_random_not_both(model):
     assert_failed(main_run("bench", model, "--random", "dual-softmax"), code=2)
+
+
+def test_bench_random_subscale_shape_is_checked_before_loading():
+    p = main_run("bench", "--random", "subscale", "--hidden", "64", "--sub-tensors", "65")
+    assert_failed(p, code=2)
+    assert "sub_tensors must be in 1..64" in p.stderr

@@ -11,6 +11,8 @@ from .errors import EXIT_OK, UsageError
 from .interrupt import run_interruptibly
 from .loading import load_vocoder, loop_weights, model_path
 
+RANDOM_FAMILIES = ("dual-softmax", "subscale")
+
 
 def register(sub, common) -> None:
     b = sub.add_parser("bench", parents=[common], help="measure synthesis speed",
@@ -20,8 +22,9 @@ def register(sub, common) -> None:
                        epilog="example: sparsewave bench geneing.sw --seconds 2 --threads 2")
     b.add_argument("model", metavar="MODEL", nargs="?", help=".sw weight file (default: the packaged default "
                    "voice; or use --random)")
-    b.add_argument("--random", metavar="FAMILY", choices=("dual-softmax",),
-                   help="measure a model of this shape with random weights, before training it")
+    b.add_argument("--random", metavar="FAMILY", choices=RANDOM_FAMILIES,
+                   help="measure a model of this shape with random weights, before training it "
+                        f"({', '.join(RANDOM_FAMILIES)})")
     b.add_argument("--hidden", type=positive_int, default=896, metavar="N", help="--random: state size (default 896)")
     b.add_argument("--density", type=positive_float, default=0.05, metavar="D",
                    help="--random: fraction of blocks kept (default 0.05)")
@@ -30,6 +33,10 @@ def register(sub, common) -> None:
     b.add_argument("--sample-rate", type=positive_int, default=24000, metavar="HZ",
                    help="--random: sample rate (default 24000)")
     b.add_argument("--hop", type=positive_int, default=300, metavar="H", help="--random: hop length (default 300)")
+    b.add_argument("--sub-tensors", type=positive_int, default=16, metavar="B",
+                   help="--random subscale: sub-tensors, samples per step (default 16)")
+    b.add_argument("--horizon", type=positive_int, default=8, metavar="F",
+                   help="--random subscale: future horizon in positions (default 8)")
     b.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
                    help="storage of the sample loop's weights (default: as the file stores them, int8 or float32)")
     b.add_argument("--seconds", type=positive_float, default=None, metavar="S",
@@ -62,17 +69,29 @@ def run(args) -> int:
 def _random_model(args):
     """A model of the requested size with random block-pruned weights, written to a temp file."""
     from .._blocks import parse_block
-    from ..dual_softmax import random_dual_softmax
-    from ..weights import save_model
+    from ..dual_softmax import write_random_dual_softmax
+    from ..subscale import write_random_subscale
 
-    if args.random != "dual-softmax":
-        raise UsageError(f"--random supports 'dual-softmax', got {args.random!r}")
-    tensors, cfg = random_dual_softmax(args.hidden, args.density, parse_block(args.block), seed=0,
-                                       sample_rate=args.sample_rate, hop_length=args.hop)
+    if args.random not in RANDOM_FAMILIES:
+        raise UsageError(f"--random supports {', '.join(map(repr, RANDOM_FAMILIES))}, got {args.random!r}")
+    common = dict(seed=0, sample_rate=args.sample_rate, hop_length=args.hop)
+    desc = f"random {args.random} N={args.hidden} density {args.density} block {args.block}"
     tmp = tempfile.NamedTemporaryFile(suffix=".sw", delete=False)
     tmp.close()
-    save_model(tmp.name, tensors, cfg)
-    return tmp.name, f"random dual-softmax N={args.hidden} density {args.density} block {args.block}"
+    try:
+        if args.random == "subscale":
+            write_random_subscale(tmp.name, args.hidden, args.density, parse_block(args.block),
+                                  sub_tensors=args.sub_tensors, horizon=args.horizon, **common)
+            desc += f" B={args.sub_tensors} F={args.horizon}"
+        else:
+            write_random_dual_softmax(tmp.name, args.hidden, args.density, parse_block(args.block), **common)
+    except ValueError as e:  # a shape out of the family's limits
+        os.unlink(tmp.name)
+        raise UsageError(str(e)) from None
+    except BaseException:
+        os.unlink(tmp.name)
+        raise
+    return tmp.name, desc
 
 
 def _mel(args, voc):
