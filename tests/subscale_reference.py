@@ -3,18 +3,18 @@
 Kalchbrenner et al. 2018, section 5, in our own scheme:
 
 * fold: L samples, zero-padded to T * B, sub-tensor b = x[b::B] (row b of a B x T grid);
-* schedule: sample (b, j) is generated at step j + b * F; T + (B - 1) * F steps in all;
-* reads: (b, j) may read (b', j') iff that sample is generated at a strictly earlier step
-  and -K <= j' - j <= F - 1 (the window), which gives: own past, earlier sub-tensors up to
-  j + F - 1 (the horizon), later sub-tensors up to j - (b' - b) * F - 1;
-* the context network (masked 1x1 conv over the window's columns, dilated convs, linear
-  projection) adds one more term into the gate pre-activations of the dual-softmax GRU
-  (tests/reference_models/dual_softmax_numpy.py), which runs batched over the active
-  sub-tensors, each with its own state and its own previous sample;
+* schedule: sample (b, j) is generated at step s = j + b * F; T + (B - 1) * F steps in all;
+* skewed columns: z[s'][b'] = grid[b', s' - b' F] (0 outside the grid), what step s' generated;
+* context: one causal dilated stack (kernel 2, dilations 1 .. 2^(D-1), residual, each layer's
+  input zero-padded on the left) over the columns; step s reads its top at column s - 1, so
+  only columns of strictly earlier steps; sub-tensor b gets features g[b E:(b + 1) E],
+  projected by ctx.proj into its gate pre-activations;
+* the recurrent core is the dual-softmax GRU (tests/reference_models/dual_softmax_numpy.py),
+  batched over the active sub-tensors, each with its own state and its own previous sample;
 * fold-back: y[j * B + b] = grid[b, j], cut to L.
 
-Straight loops over the definitions, no cleverness: this is what the engine is checked
-against, step for step, given uniforms.
+Straight loops over the definitions, no cleverness: at every step the whole stack is computed
+again over all columns before it (the engine keeps incremental queues; this checks them).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from reference_models.dual_softmax_numpy import _sigmoid, _softmax, split_bytes, upsample
 
-# ---------------------------------------------------------------- fold / schedule / mask
+# ---------------------------------------------------------------- fold / schedule / reads
 
 
 def n_positions(L: int, B: int) -> int:
@@ -55,108 +55,79 @@ def schedule(B: int, F: int, T: int):
     return [[(b, s - b * F) for b in range(B) if 0 <= s - b * F < T] for s in range(n_steps(B, F, T))]
 
 
-def first_audio_step(B: int, F: int) -> int:
-    """Step after which waveform samples 0..B-1 (column 0) are all generated."""
-    return (B - 1) * F
+def active_range(B: int, F: int, T: int, s: int) -> range:
+    """The sub-tensors active at step s, by the closed form of docs/subscale.md."""
+    lo = max(0, -(-(s - T + 1) // F))
+    return range(lo, min(B - 1, s // F) + 1)
 
 
-def window_mask(B: int, F: int, K: int, b: int) -> np.ndarray:
-    """(B, K + F) bool: may sub-tensor b read row b' at column offset d = j' - j (d = -K..F-1)?
+def steps_to_first_audio(B: int, F: int) -> int:
+    """Steps until waveform samples 0..B-1 (grid column 0) are all generated."""
+    return (B - 1) * F + 1
 
-    Independent of j except at the grid's edges (see read_targets). Strictly earlier step:
-    j' + b' F < j + b F  <=>  d < (b - b') F.
+
+def receptive_field(D: int) -> int:
+    """Columns the stack's top sees: 1 + (1 + 2 + ... + 2^(D-1)) = 2^D."""
+    return 2 ** D
+
+
+def read_targets(B: int, F: int, D: int, T: int, b: int, j: int) -> list:
+    """Every (b', j') the context of sample (b, j) can depend on, sorted.
+
+    Its step s reads the stack's top at column s - 1, which sees columns s - 2^D .. s - 1;
+    column s' holds (b', s' - b' F) for each row b' inside the grid.
     """
-    d = np.arange(-K, F)
-    return d[None, :] < (b - np.arange(B))[:, None] * F
+    s = step_of(b, j, F)
+    cols = range(max(0, s - receptive_field(D)), s)
+    return sorted((bb, c - bb * F) for c in cols for bb in range(B) if 0 <= c - bb * F < T)
 
 
-def read_targets(B: int, F: int, K: int, T: int, b: int, j: int) -> list:
-    """Every (b', j') that sample (b, j) reads: the mask, minus columns outside 0..T-1."""
-    m = window_mask(B, F, K, b)
-    return [(bb, j + d) for bb in range(B) for i, d in enumerate(range(-K, F))
-            if m[bb, i] and 0 <= j + d < T]
+# ---------------------------------------------------------------- the context stack
 
 
-def extract_window(grid, B: int, F: int, K: int, b: int, j: int) -> np.ndarray:
-    """(B, K + F) context of sample (b, j): grid values where readable, 0 elsewhere.
+def read_columns(grid, F: int, s: int) -> np.ndarray:
+    """(B, s): the skewed columns 0 .. s - 1, z[s'][b'] = grid[b', s' - b' F], 0 outside the grid.
 
-    Selects (np.where), never multiplies by the mask: a poisoned (NaN) slot that is
-    not readable must not leak, and one that is readable must show up.
+    Selects (np.where), never multiplies: a NaN (ungenerated) slot that is read shows up.
     """
-    T = grid.shape[1]
-    cols = j + np.arange(-K, F)
-    inside = (cols >= 0) & (cols < T)
-    vals = np.zeros((B, K + F))
-    vals[:, inside] = grid[:, cols[inside]]
-    ok = window_mask(B, F, K, b) & inside[None, :]
-    return np.where(ok, vals, 0.0)
+    B, T = grid.shape
+    j = np.arange(s)[None, :] - (np.arange(B) * F)[:, None]
+    inside = (j >= 0) & (j < T)
+    return np.where(inside, grid[np.arange(B)[:, None], np.clip(j, 0, T - 1)], 0.0)
 
 
-# ---------------------------------------------------------------- model
-
-
-def subscale_config(hidden: int, *, sub_tensors: int = 16, horizon: int = 8, lookback: int = 24,
-                    context_channels: int = 32, context_layers: int = 5, n_mels: int = 80,
-                    sample_rate: int = 24000, hop_length: int = 300, fused: bool = False) -> dict:
-    if hidden < 2 or hidden % 2:
-        raise ValueError(f"hidden must be an even number >= 2, got {hidden}")
-    if sub_tensors < 1 or horizon < 1 or lookback < 0:
-        raise ValueError("need sub_tensors >= 1, horizon >= 1, lookback >= 0")
-    if lookback + horizon > 2 ** context_layers:
-        raise ValueError(f"the window (lookback + horizon = {lookback + horizon} columns) must fit the "
-                         f"dilated stack's receptive field 2 ** context_layers = {2 ** context_layers}")
-    return {"family": "subscale", "sample_rate": sample_rate, "hop_length": hop_length, "n_mels": n_mels,
-            "hidden": hidden, "output_hidden": hidden // 2, "upsample": "repeat",
-            "sub_tensors": sub_tensors, "horizon": horizon, "lookback": lookback,
-            "context_channels": context_channels, "context_layers": context_layers, "fused": fused}
-
-
-def random_subscale(hidden: int, *, seed: int = 0, **cfg_kwargs):
-    """(tensors, config): a tiny randomly initialised subscale model (dense, float64)."""
-    from sparsewave.dual_softmax import random_dual_softmax
-
-    cfg = subscale_config(hidden, **cfg_kwargs)
-    t, _ = random_dual_softmax(hidden, 1.0, seed=seed, n_mels=cfg["n_mels"], hop_length=cfg["hop_length"])
-    t = {k: v.astype(np.float64) for k, v in t.items()}
-    rng = np.random.default_rng(seed + 1)
-    B, C, N = cfg["sub_tensors"], cfg["context_channels"], hidden
-    t["ctx.in.weight"] = rng.standard_normal((C, B)) / np.sqrt(B)
-    t["ctx.in.bias"] = rng.standard_normal(C) * 0.1
-    t["ctx.embed"] = rng.standard_normal((B, C)) * 0.1
+def stack_top(p, cfg, Z) -> np.ndarray:
+    """(C,): e_D at the last of the columns Z (B, s), the whole causal stack computed over all s;
+    zeros when s = 0 (step 0 has no past)."""
+    C = cfg["context_channels"]
+    if Z.shape[1] == 0:
+        return np.zeros(C)
+    e = np.maximum(p["ctx.in.weight"] @ Z + p["ctx.in.bias"][:, None], 0)  # (C, s)
     for layer in range(cfg["context_layers"]):
-        t[f"ctx.conv{layer}.weight"] = rng.standard_normal((C, C, 2)) / np.sqrt(2 * C)
-        t[f"ctx.conv{layer}.bias"] = rng.standard_normal(C) * 0.1
-    t["ctx.proj.weight"] = rng.standard_normal((3 * N, C)) / np.sqrt(C)
-    t["ctx.proj.bias"] = rng.standard_normal(3 * N) * 0.1
-    return t, cfg
-
-
-def context_net(p, cfg, window, b: int) -> np.ndarray:
-    """(B, K + F) masked window of sub-tensor b -> (3N,) gate pre-activation term.
-
-    A causal dilated conv stack (kernel 2, dilations 1, 2, 4, ..., residual) evaluated at its
-    one output position, the window's last column: layer l combines columns 2^l apart, so it
-    is a binary tree over 2^layers columns. The window is left-padded with masked (zero)
-    columns up to that width.
-    """
-    R = 2 ** cfg["context_layers"]
-    x = np.pad(window, ((0, 0), (R - window.shape[1], 0)))
-    e = np.maximum(p["ctx.in.weight"] @ x + (p["ctx.in.bias"] + p["ctx.embed"][b])[:, None], 0)  # (C, R)
-    for layer in range(cfg["context_layers"]):
+        d = 2 ** layer
         w = p[f"ctx.conv{layer}.weight"]  # (C_out, C_in, 2): tap 0 the older column, tap 1 the newer
-        older, newer = e[:, 0::2], e[:, 1::2]
-        e = newer + np.maximum(w[:, :, 0] @ older + w[:, :, 1] @ newer + p[f"ctx.conv{layer}.bias"][:, None], 0)
-    return p["ctx.proj.weight"] @ e[:, 0] + p["ctx.proj.bias"]
+        older = np.pad(e, ((0, 0), (d, 0)))[:, :e.shape[1]]  # e_l[s' - d], zero left of column 0
+        e = e + np.maximum(w[:, :, 0] @ older + w[:, :, 1] @ e + p[f"ctx.conv{layer}.bias"][:, None], 0)
+    return e[:, -1]
 
 
-def conditioning_rows(p, cfg, mels, L: int) -> np.ndarray:
-    """(T * B, 3N): cond projection for waveform time t = j * B + b; t >= L repeats row L - 1."""
+def context_terms(p, cfg, top, bs) -> np.ndarray:
+    """(len(bs), 3N): ctx_b = ctx.proj . g[b E:(b + 1) E] for each active sub-tensor b."""
+    E = cfg["context_features"]
+    g = np.maximum(p["ctx.out.weight"] @ top + p["ctx.out.bias"], 0)  # (B E,)
+    return np.stack([p["ctx.proj.weight"] @ g[b * E:(b + 1) * E] for b in bs])
+
+
+# ---------------------------------------------------------------- the generator
+
+
+def conditioning_rows(p, cfg, mels, n: int) -> np.ndarray:
+    """(n, 3N): cond projection of upsampled mel row t; rows at or past frames * hop are a zero mel."""
     up = upsample(p, cfg, mels)
-    if len(up) < L:
-        raise ValueError(f"mels give {len(up)} samples, fewer than L = {L}")
-    B = cfg["sub_tensors"]
-    t = np.minimum(np.arange(n_positions(L, B) * B), L - 1)
-    return up[t] @ p["cond.weight"].T + p["cond.bias"]
+    rows = np.zeros((n, up.shape[1]))
+    k = min(n, len(up))
+    rows[:k] = up[:k]
+    return rows @ p["cond.weight"].T + p["cond.bias"]
 
 
 def _draw(probs, u):
@@ -166,20 +137,24 @@ def _draw(probs, u):
     return k, min(u - lo, cdf[k] - u)
 
 
-def run(params, cfg, mels, L: int, *, uniforms=None, audio=None, record_reads=False, poison=True):
+def run(params, cfg, mels, L: int | None = None, *, uniforms=None, audio=None, record_reads=False,
+        poison=True):
     """Generate (uniforms (T * B, 2), row t for waveform sample t) or teacher-force (audio (L,)).
 
-    Returns dict: audio (L,), coarse/fine bytes (T * B,), logits (T * B, 512) = [coarse | fine],
-    margins (T * B, 2), step (T * B,) the step that produced each sample, and with
-    record_reads a dict (b, j) -> list of (b', j') read by the context window.
-    When generating, ungenerated grid slots hold NaN (poison): a read of one makes
-    everything after it NaN.
+    L defaults to frames * hop_length. Returns dict: audio (L,), coarse/fine bytes (T * B,),
+    logits (T * B, 512) = [coarse | fine], margins (T * B, 2), step (T * B,) the step that
+    produced each sample, ctx (T * B, 3N) the context term added to its gates, and with
+    record_reads a dict (b, j) -> sorted list of the (b', j') its context can depend on.
+    When generating, ungenerated grid slots hold NaN (poison): a read of one makes everything
+    after it NaN.
     """
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    B, F, K, N = cfg["sub_tensors"], cfg["horizon"], cfg["lookback"], cfg["hidden"]
+    B, F, D, N = cfg["sub_tensors"], cfg["horizon"], cfg["context_layers"], cfg["hidden"]
     half = N // 2
+    if L is None:
+        L = len(mels) * cfg["hop_length"]
     T = n_positions(L, B)
-    cond = conditioning_rows(p, cfg, mels, L)
+    cond = conditioning_rows(p, cfg, mels, T * B)
     if audio is not None:
         audio = np.asarray(audio, np.float64)
         if audio.shape != (L,):
@@ -198,7 +173,7 @@ def run(params, cfg, mels, L: int, *, uniforms=None, audio=None, record_reads=Fa
     prev = np.tile([128, 0], (B, 1))  # each sub-tensor's own previous (c, f)
     n = T * B
     out = {"coarse": np.zeros(n, np.int64), "fine": np.zeros(n, np.int64), "logits": np.zeros((n, 512)),
-           "margins": np.full((n, 2), np.inf), "step": np.full(n, -1)}
+           "margins": np.full((n, 2), np.inf), "step": np.full(n, -1), "ctx": np.zeros((n, 3 * N))}
     reads = {} if record_reads else None
     rows_c, rows_f = np.arange(half), np.arange(half, N)
 
@@ -211,12 +186,12 @@ def run(params, cfg, mels, L: int, *, uniforms=None, audio=None, record_reads=Fa
         bs = np.array([b for b, _ in active])
         js = np.array([j for _, j in active])
         ts = js * B + bs
-        # Everything this step reads is taken before anything is written: the B samples of a
+        # Everything this step reads is taken before anything is written: the samples of a
         # step are independent of each other.
-        ctx = np.stack([context_net(p, cfg, extract_window(grid, B, F, K, b, j), b) for b, j in active])
+        ctx = context_terms(p, cfg, stack_top(p, cfg, read_columns(grid, F, s)), bs)
         if reads is not None:
             for b, j in active:
-                reads[(b, j)] = read_targets(B, F, K, T, b, j)
+                reads[(b, j)] = read_targets(B, F, D, T, b, j)
         x = np.column_stack([prev[bs] / 127.5 - 1, np.zeros(len(bs))])
         pre = x @ I.T + p["I.bias"] + cond[ts] + ctx
         rh = h[bs] @ p["R.weight"].T + p.get("R.bias", 0.0)  # one weight pass, len(bs) vectors
@@ -243,7 +218,7 @@ def run(params, cfg, mels, L: int, *, uniforms=None, audio=None, record_reads=Fa
         prev[bs] = np.column_stack([c, f])
         grid[bs, js] = (c * 256 + f) / 32767.5 - 1
         out["logits"][ts, :256], out["logits"][ts, 256:] = lc, lf
-        out["coarse"][ts], out["fine"][ts], out["step"][ts] = c, f, s
+        out["coarse"][ts], out["fine"][ts], out["step"][ts], out["ctx"][ts] = c, f, s, ctx
     out["audio"] = unfold(grid, L)
     if reads is not None:
         out["reads"] = reads

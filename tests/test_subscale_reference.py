@@ -1,25 +1,42 @@
 """The Subscale WaveRNN reference (tests/subscale_reference.py) against docs/subscale.md:
-fold/unfold, the schedule's dependency graph, the reference generator's reads, determinism,
-and B = 1 being the plain dual-softmax WaveRNN."""
+fold/unfold, the schedule, the skewed context stack and its reads (explicit dependency graph,
+NaN poisoning, perturbation), teacher forcing, B = 1 being the plain dual-softmax WaveRNN,
+and sparsewave.subscale's config and random models."""
 from collections import deque
+from functools import lru_cache
 
 import numpy as np
 import pytest
 
 import subscale_reference as sub
 from reference_models import dual_softmax_numpy as ds_ref
+from sparsewave.dual_softmax import random_dual_softmax
+from sparsewave.subscale import SUBSCALE_LIMITS, random_subscale, subscale_config, write_random_subscale
+from sparsewave.weights import load_model_tensors, save_model
 
-GRAPH_CASES = [  # B, F, K, T
-    (1, 1, 4, 9),
-    (2, 1, 3, 10),
-    (4, 2, 5, 12),
-    (4, 3, 0, 7),    # no look-back: only the horizon and the row above
-    (8, 2, 16, 9),   # T < (B - 1) F: sub-tensors that never run side by side
-    (16, 8, 32, 40),  # the defaults' B and F
+GRAPH_CASES = [  # B, F, D, T
+    (1, 1, 2, 9),
+    (2, 1, 0, 10),   # D = 0: the stack sees one column, s - 1
+    (4, 2, 3, 12),
+    (4, 3, 1, 7),    # F > 2^D: row b - 1 at position j is out of sight
+    (3, 4, 2, 10),   # F = 2^D: just in sight
+    (8, 2, 2, 9),    # T < (B - 1) F: sub-tensors that never run side by side
+    (16, 8, 6, 40),  # the defaults' B, F, D
 ]
 
+SMALL = dict(context_channels=6, context_features=3, n_mels=5, hop_length=4)
 
-# ---------------------------------------------------------------- (a) fold / unfold
+
+def _model(B, F, D, seed=0, hidden=16):
+    tensors, cfg = random_subscale(hidden, seed=seed, sub_tensors=B, horizon=F, context_layers=D, **SMALL)
+    return {k: v.astype(np.float64) for k, v in tensors.items()}, cfg
+
+
+def _mels(rng, L, cfg):
+    return rng.standard_normal((-(-L // cfg["hop_length"]), cfg["n_mels"]))
+
+
+# ---------------------------------------------------------------- fold / unfold / schedule
 
 @pytest.mark.parametrize("B", [1, 2, 3, 16])
 @pytest.mark.parametrize("L", [1, 15, 16, 17, 100, 257])
@@ -34,21 +51,31 @@ def test_fold_unfold_round_trip(B, L, rng):
     assert np.all(g.T.reshape(-1)[L:] == 0)  # padding is zeros, at the end only
 
 
-# ---------------------------------------------------------------- (b) dependency graph
+@pytest.mark.parametrize("B,F,D,T", GRAPH_CASES)
+def test_schedule_covers_every_sample_once(B, F, D, T):
+    sched = sub.schedule(B, F, T)
+    assert len(sched) == T + (B - 1) * F == sub.n_steps(B, F, T)
+    flat = [bj for step in sched for bj in step]
+    assert sorted(flat) == [(b, j) for b in range(B) for j in range(T)]
+    for s, step in enumerate(sched):
+        assert [b for b, _ in step] == list(sub.active_range(B, F, T, s))  # the doc's closed form
+        for b, j in step:
+            assert sub.step_of(b, j, F) == s
+    if T > (B - 1) * F:  # after the ramp, all B advance together
+        assert all(len(sched[s]) == B for s in range((B - 1) * F, T))
+    # grid column 0 (waveform samples 0..B-1) is complete after (B - 1) F + 1 steps
+    done = 1 + max(sub.step_of(b, 0, F) for b in range(B))
+    assert done == sub.steps_to_first_audio(B, F) == (B - 1) * F + 1
 
-def _reads_by_availability(B, F, K, T, b, j):
-    """The spec's rule written out a second, independent way (by case, not by step)."""
+
+# ---------------------------------------------------------------- reads: the dependency graph
+
+def _reads_by_rows(B, F, D, T, b, j):
+    """docs/subscale.md's rule, row by row: row b' at positions j + (b - b') F - 2^D .. j + (b - b') F - 1."""
     out = []
     for bb in range(B):
-        for jj in range(max(0, j - K), min(T, j + F)):
-            if bb == b:
-                ok = jj < j
-            elif bb < b:
-                ok = True  # up to j + F - 1, the window's right edge
-            else:
-                ok = jj < j - (bb - b) * F
-            if ok:
-                out.append((bb, jj))
+        top = j + (b - bb) * F - 1
+        out += [(bb, jj) for jj in range(max(0, top + 1 - 2 ** D), min(T - 1, top) + 1)]
     return sorted(out)
 
 
@@ -71,164 +98,305 @@ def _topological_order_exists(nodes, edges):
     return seen == len(nodes)
 
 
-@pytest.mark.parametrize("B,F,K,T", GRAPH_CASES)
-def test_schedule_covers_every_sample_once(B, F, K, T):
-    sched = sub.schedule(B, F, T)
-    assert len(sched) == T + (B - 1) * F == sub.n_steps(B, F, T)
-    flat = [bj for step in sched for bj in step]
-    assert sorted(flat) == [(b, j) for b in range(B) for j in range(T)]
-    for s, step in enumerate(sched):
-        assert len(step) <= B
-        for b, j in step:
-            assert sub.step_of(b, j, F) == s
-    if T > (B - 1) * F:  # after the ramp, all B advance together
-        assert all(len(sched[s]) == B for s in range((B - 1) * F, T))
-    # column 0 of the grid (waveform samples 0..B-1) is complete after the ramp
-    assert max(sub.step_of(b, 0, F) for b in range(B)) == sub.first_audio_step(B, F) == (B - 1) * F
-
-
-@pytest.mark.parametrize("B,F,K,T", GRAPH_CASES)
-def test_dependency_graph(B, F, K, T):
+@pytest.mark.parametrize("B,F,D,T", GRAPH_CASES)
+def test_dependency_graph(B, F, D, T):
     nodes = [(b, j) for b in range(B) for j in range(T)]
-    edges = {v: sub.read_targets(B, F, K, T, *v) for v in nodes}
+    edges = {v: sub.read_targets(B, F, D, T, *v) for v in nodes}
     assert _topological_order_exists(nodes, edges)
     for (b, j), targets in edges.items():
-        assert sorted(targets) == _reads_by_availability(B, F, K, T, b, j)
+        assert targets == _reads_by_rows(B, F, D, T, b, j)
         s = sub.step_of(b, j, F)
-        for bb, jj in targets:
-            assert sub.step_of(bb, jj, F) < s  # strictly earlier step
-            assert -K <= jj - j <= F - 1  # inside the window
-        # the horizon is reached exactly: earlier sub-tensors up to j + F - 1
-        for bb in range(b):
-            got = max((jj for b2, jj in targets if b2 == bb), default=None)
-            assert got == min(j + F - 1, T - 1)
-        # and nothing at or past the horizon's edge is ever one step early
-        assert all(jj <= j + F - 1 for bb, jj in targets if bb < b)
-        own = [jj for bb, jj in targets if bb == b]
-        assert own == list(range(max(0, j - K), j))  # own past, the K most recent
-        for bb in range(b + 1, B):
-            later = [jj for b2, jj in targets if b2 == bb]
-            assert later == list(range(max(0, j - K), max(0, j - (bb - b) * F)))
-    # With the window removed (K, F unbounded) the rule alone is still a strict order:
-    # reads point to strictly earlier steps, so every cycle would need s < s.
+        assert all(s - 2 ** D <= sub.step_of(bb, jj, F) < s for bb, jj in targets)  # strictly earlier
+        assert [jj for bb, jj in targets if bb == b] == list(range(max(0, j - 2 ** D), j))  # own past
+        for bb in range(b + 1, B):  # a later sub-tensor: only what it has already generated
+            assert all(sub.step_of(bb, jj, F) < s for b2, jj in targets if b2 == bb)
 
 
-@pytest.mark.parametrize("B,F,K,T", [(4, 2, 5, 12), (8, 3, 9, 11)])
-def test_mask_is_relative_and_static(B, F, K, T):
-    # The window mask depends on (b, b', d) only: the engine can hold one B x B x (K + F) table.
-    for b in range(B):
-        m = sub.window_mask(B, F, K, b)
-        for j in range(K, T - F):  # away from the grid's edges
-            got = {(bb, jj - j) for bb, jj in sub.read_targets(B, F, K, T, b, j)}
-            assert got == {(bb, d) for bb in range(B) for i, d in enumerate(range(-K, F)) if m[bb, i]}
+def test_kahn_can_fail():
+    # A read of the sample's own step (a self-loop, or two samples of one step) is a cycle.
+    nodes = [(0, 0), (1, 0), (0, 1)]
+    assert not _topological_order_exists(nodes, {(0, 0): [], (1, 0): [(0, 1)], (0, 1): [(1, 0)]})
+    assert _topological_order_exists(nodes, {(0, 0): [], (1, 0): [(0, 0)], (0, 1): [(1, 0), (0, 0)]})
 
 
-SMALL = dict(hidden=16, context_channels=6, context_layers=4, n_mels=5, hop_length=4)
+@pytest.mark.parametrize("D", [1, 2, 3])
+@pytest.mark.parametrize("dF", [-1, 0, 1])
+def test_previous_row_at_own_position_iff_horizon_within_field(D, dF):
+    # (b - 1, j) is waveform time t - 1, generated F steps before (b, j); the top sees the last
+    # 2^D columns, so it is in sight iff F <= 2^D (docs/subscale.md advises F < 2^D).
+    F = 2 ** D + dF
+    if F < 1:
+        return
+    B, T = 4, 3 * F + 2 ** D + 2
+    for b in range(1, B):
+        for j in range(T):
+            assert ((b - 1, j) in sub.read_targets(B, F, D, T, b, j)) == (F <= 2 ** D)
 
 
-def _model(B, F, K, seed=0):
-    return sub.random_subscale(seed=seed, sub_tensors=B, horizon=F, lookback=K, **SMALL)
+def test_b1_is_plain_autoregressive_order():
+    T, D = 20, 2
+    assert sub.schedule(1, 7, T) == [[(0, t)] for t in range(T)]
+    for t in range(T):
+        assert sub.read_targets(1, 7, D, T, 0, t) == [(0, tt) for tt in range(max(0, t - 4), t)]
 
 
-@pytest.mark.parametrize("B,F,K,L", [(4, 2, 5, 43), (8, 1, 3, 50), (3, 4, 6, 31)])
-def test_generator_reads_only_generated_samples(B, F, K, L, rng, monkeypatch):
-    params, cfg = _model(B, F, K)
+# ---------------------------------------------------------------- the stack itself
+
+def _stack_by_recursion(p, cfg, Z, s):
+    """docs/subscale.md's e_l[s'] written as a memoised recursion, column by column."""
+    D = cfg["context_layers"]
+
+    @lru_cache(maxsize=None)
+    def e(layer, col):
+        if col < 0:
+            return np.zeros(cfg["context_channels"])
+        if layer == 0:
+            return np.maximum(p["ctx.in.weight"] @ Z[:, col] + p["ctx.in.bias"], 0)
+        w, prev = p[f"ctx.conv{layer - 1}.weight"], e(layer - 1, col)
+        older = e(layer - 1, col - 2 ** (layer - 1))
+        return prev + np.maximum(w[:, :, 0] @ older + w[:, :, 1] @ prev + p[f"ctx.conv{layer - 1}.bias"], 0)
+
+    return e(D, s - 1) if s > 0 else np.zeros(cfg["context_channels"])
+
+
+@pytest.mark.parametrize("B,F,D", [(3, 2, 3), (1, 1, 0), (4, 5, 2)])
+def test_stack_is_the_documented_recursion(B, F, D, rng):
+    p, cfg = _model(B, F, D, seed=5)
+    Z = np.clip(rng.standard_normal((B, 20)), -1, 1)
+    for s in range(21):
+        np.testing.assert_allclose(sub.stack_top(p, cfg, Z[:, :s]), _stack_by_recursion(p, cfg, Z, s),
+                                   rtol=1e-13, atol=1e-13)
+
+
+def test_read_columns_is_the_skewed_grid(rng):
+    B, F, T = 3, 2, 5
+    grid = rng.standard_normal((B, T))
+    Z = sub.read_columns(grid, F, T + (B - 1) * F)
+    for s in range(Z.shape[1]):
+        for b in range(B):
+            assert Z[b, s] == (grid[b, s - b * F] if 0 <= s - b * F < T else 0.0)
+
+
+def _linear_context(p):
+    """Context weights that keep every relu open (positive weights, biases above any negative
+    input): the stack is then affine in the columns with all coefficients > 0, so the context
+    of a sample changes with every slot it can depend on, and with no other."""
+    p = dict(p)
+    w_in = np.abs(p["ctx.in.weight"]) + 0.1
+    p["ctx.in.weight"], p["ctx.in.bias"] = w_in, w_in.sum(1) + 0.5
+    for k in [k for k in p if k.startswith("ctx.conv") or k.startswith("ctx.out")]:
+        p[k] = np.abs(p[k]) + 0.05
+    return p
+
+
+@pytest.mark.parametrize("B,F,D,T", [(3, 2, 2, 7), (2, 3, 1, 8), (4, 1, 0, 5)])
+def test_reads_are_what_the_context_depends_on(B, F, D, T, rng):
+    # Teacher forcing: change one waveform sample, see which samples' context terms move.
+    p, cfg = _model(B, F, D, seed=7)
+    p = _linear_context(p)
+    L = T * B
+    mels = _mels(rng, L, cfg)
+    audio = rng.uniform(-0.5, 0.5, L)
+    base = sub.run(p, cfg, mels, L, audio=audio, record_reads=True)
+    for bb in range(B):
+        for jj in range(T):
+            moved = audio.copy()
+            moved[jj * B + bb] += 0.4 if moved[jj * B + bb] < 0 else -0.4
+            ctx = sub.run(p, cfg, mels, L, audio=moved)["ctx"]
+            changed = {(t % B, t // B) for t in np.nonzero(np.any(ctx != base["ctx"], axis=1))[0]}
+            assert changed == {bj for bj, targets in base["reads"].items() if (bb, jj) in targets}
+
+
+# ---------------------------------------------------------------- the generator
+
+@pytest.mark.parametrize("B,F,D,L", [(4, 2, 3, 43), (8, 1, 2, 50), (3, 4, 1, 31), (1, 1, 2, 9)])
+def test_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
+    p, cfg = _model(B, F, D)
     T = sub.n_positions(L, B)
-    mels = rng.standard_normal((-(-L // cfg["hop_length"]), cfg["n_mels"]))
+    mels = _mels(rng, L, cfg)
     u = rng.random((T * B, 2))
-    out = sub.run(params, cfg, mels, L, uniforms=u, record_reads=True)  # ungenerated slots are NaN
+    out = sub.run(p, cfg, mels, L, uniforms=u, record_reads=True)  # ungenerated slots are NaN
     assert np.all(np.isfinite(out["logits"])) and np.all(np.isfinite(out["audio"]))
-    for (b, j), targets in out["reads"].items():
-        for bb, jj in targets:
-            assert out["step"][jj * B + bb] < out["step"][j * B + b]
     assert sorted(out["reads"]) == [(b, j) for b in range(B) for j in range(T)]
-    # The poison can fail: a mask one step late (each row may read the sample of the same step,
-    # written after the reads, e.g. its own (b, j)) reads NaN.
-    def one_step_late(B_, F_, K_, b):
-        return np.arange(-K_, F_)[None, :] < (b - np.arange(B_))[:, None] * F_ + 1
-    monkeypatch.setattr(sub, "window_mask", one_step_late)
-    bad = sub.run(params, cfg, mels, L, uniforms=u)
+    for (b, j), targets in out["reads"].items():
+        assert all(out["step"][jj * B + bb] < out["step"][j * B + b] for bb, jj in targets)
+    # The poison can fail: a stack one column late (its top on the current step's column,
+    # written after the reads) reads NaN.
+    columns = sub.read_columns
+    monkeypatch.setattr(sub, "read_columns", lambda grid, F_, s: columns(grid, F_, s + 1))
+    bad = sub.run(p, cfg, mels, L, uniforms=u)
     assert not np.all(np.isfinite(bad["logits"]))
 
 
-@pytest.mark.parametrize("B,F,K", [(4, 2, 5), (2, 3, 4)])
-def test_teacher_forcing_sees_what_generation_saw(B, F, K, rng):
-    # Teacher forcing fills the whole grid at once; only the mask keeps the future out. The
-    # logits equal those of the free run that produced the audio: no read of the future, and
-    # no generated sample missing from a window.
-    params, cfg = _model(B, F, K, seed=3)
-    L = 12 * B
-    mels = rng.standard_normal((L // cfg["hop_length"], cfg["n_mels"]))
-    free = sub.run(params, cfg, mels, L, uniforms=rng.random((L, 2)))
-    forced = sub.run(params, cfg, mels, L, audio=free["audio"])
+@pytest.mark.parametrize("B,F,D", [(4, 2, 3), (2, 3, 1), (3, 1, 2)])
+def test_teacher_forcing_sees_what_generation_saw(B, F, D, rng):
+    # Teacher forcing fills the whole grid at once; only the columns keep the future out. The
+    # logits equal those of the free run that produced the audio.
+    p, cfg = _model(B, F, D, seed=3)
+    T = 12
+    L = T * B - (B - 1)  # B - 1 padded slots at the end of the grid
+    mels = _mels(rng, L, cfg)
+    free = sub.run(p, cfg, mels, L, uniforms=rng.random((T * B, 2)))
+    forced = sub.run(p, cfg, mels, L, audio=free["audio"])
+    # The padded tail is not in the audio: teacher forcing feeds zeros there, generation its own
+    # draws. Everything generated before the first padded slot's step agrees.
+    pad_step = free["step"][L:].min()
+    early = free["step"] < pad_step
+    assert early.sum() > L // 2
+    np.testing.assert_allclose(forced["logits"][early], free["logits"][early], rtol=1e-12, atol=1e-12)
+    assert np.array_equal(forced["coarse"][:L], free["coarse"][:L])
+    assert np.array_equal(forced["fine"][:L], free["fine"][:L])
+
+
+def test_teacher_forcing_reproduces_generation_without_padding(rng):
+    B, F, D = 4, 2, 3
+    p, cfg = _model(B, F, D, seed=3)
+    L = 10 * B
+    mels = _mels(rng, L, cfg)
+    free = sub.run(p, cfg, mels, L, uniforms=rng.random((L, 2)))
+    forced = sub.run(p, cfg, mels, L, audio=free["audio"])
     np.testing.assert_allclose(forced["logits"], free["logits"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forced["ctx"], free["ctx"], rtol=1e-12, atol=1e-12)
     assert np.array_equal(forced["coarse"], free["coarse"]) and np.array_equal(forced["fine"], free["fine"])
 
 
-# ---------------------------------------------------------------- (c) determinism, length
-
 @pytest.mark.parametrize("L", [37, 48])
 def test_generator_is_deterministic_and_has_length_L(L, rng):
-    B, F, K = 4, 2, 6
-    params, cfg = _model(B, F, K, seed=1)
-    T = sub.n_positions(L, B)
-    mels = rng.standard_normal((-(-L // cfg["hop_length"]), cfg["n_mels"]))
-    u = rng.random((T * B, 2))
-    a, b = sub.run(params, cfg, mels, L, uniforms=u), sub.run(params, cfg, mels, L, uniforms=u)
+    p, cfg = _model(4, 2, 3, seed=1)
+    T = sub.n_positions(L, 4)
+    mels = _mels(rng, L, cfg)
+    u = rng.random((T * 4, 2))
+    a, b = sub.run(p, cfg, mels, L, uniforms=u), sub.run(p, cfg, mels, L, uniforms=u)
     assert a["audio"].shape == (L,)
-    for k in ("audio", "logits", "coarse", "fine", "margins", "step"):
+    for k in ("audio", "logits", "coarse", "fine", "margins", "step", "ctx"):
         assert np.array_equal(a[k], b[k]), k
     assert np.all(np.abs(a["audio"]) <= 1)
     # fold-back: waveform sample t is grid[t % B, t // B], i.e. the bytes drawn for row t of u
     assert np.array_equal(a["audio"], ((a["coarse"] * 256 + a["fine"]) / 32767.5 - 1)[:L])
-    # other uniforms, other audio (the uniforms are really used)
-    c = sub.run(params, cfg, mels, L, uniforms=rng.random((T * B, 2)))
-    assert not np.array_equal(a["audio"], c["audio"])
+    c = sub.run(p, cfg, mels, L, uniforms=rng.random((T * 4, 2)))
+    assert not np.array_equal(a["audio"], c["audio"])  # the uniforms are really used
     with pytest.raises(ValueError, match="uniforms"):
-        sub.run(params, cfg, mels, L, uniforms=u[:L - 1])
+        sub.run(p, cfg, mels, L, uniforms=u[:L - 1])
 
 
 def test_context_changes_the_output(rng):
-    # The context term really enters (so the tests above would notice a wrong window).
-    params, cfg = _model(4, 2, 5, seed=2)
+    # The context term really enters (so the tests above would notice a wrong stack).
+    p, cfg = _model(4, 2, 3, seed=2)
     L = 40
-    mels = rng.standard_normal((10, cfg["n_mels"]))
     audio = np.clip(rng.standard_normal(L) * 0.3, -1, 1)
-    zero = dict(params, **{"ctx.proj.weight": np.zeros_like(params["ctx.proj.weight"])})
-    a = sub.run(params, cfg, mels, L, audio=audio)["logits"]
-    z = sub.run(zero, cfg, mels, L, audio=audio)["logits"]
-    assert np.max(np.abs(a - z)) > 1e-3
+    mels = _mels(rng, L, cfg)
+    zero = dict(p, **{"ctx.proj.weight": np.zeros_like(p["ctx.proj.weight"])})
+    a = sub.run(p, cfg, mels, L, audio=audio)
+    z = sub.run(zero, cfg, mels, L, audio=audio)
+    assert np.all(z["ctx"] == 0) and np.max(np.abs(a["logits"] - z["logits"])) > 1e-3
 
 
-# ---------------------------------------------------------------- (d) B = 1
+@pytest.mark.parametrize("b", [0, 2])
+def test_each_sub_tensor_reads_its_own_features(b, rng):
+    # Sub-tensor b's context term comes from features b E .. (b + 1) E - 1 of ctx.out, and only
+    # sub-tensor b's: silence those and exactly the samples of row b lose their context.
+    B, E = 4, SMALL["context_features"]
+    p, cfg = _model(B, 1, 3, seed=6)
+    L = 40
+    audio = np.clip(rng.standard_normal(L) * 0.3, -1, 1)
+    mels = _mels(rng, L, cfg)
+    mute = dict(p)
+    for k in ("ctx.out.weight", "ctx.out.bias"):
+        mute[k] = p[k].copy()
+        mute[k][b * E:(b + 1) * E] = 0
+    a = sub.run(p, cfg, mels, L, audio=audio)["ctx"]
+    m = sub.run(mute, cfg, mels, L, audio=audio)["ctx"]
+    row = np.arange(L) % B == b
+    assert np.all(m[row] == 0) and np.array_equal(m[~row], a[~row])
+    assert np.count_nonzero(np.any(a[row] != 0, axis=1)) > L // B // 2
 
-def test_b1_is_plain_autoregressive_order():
-    T, K = 20, 5
-    sched = sub.schedule(1, 7, T)
-    assert sched == [[(0, t)] for t in range(T)]
-    for t in range(T):
-        assert sub.read_targets(1, 7, K, T, 0, t) == [(0, tt) for tt in range(max(0, t - K), t)]
+
+def test_conditioning_past_the_mel_is_a_zero_mel(rng):
+    # L = frames * hop = 36 is not a multiple of B = 5: grid rows 36..39 have no mel row.
+    B, F, D = 5, 1, 2
+    p, cfg = _model(B, F, D, seed=4)
+    mels = rng.standard_normal((9, cfg["n_mels"]))
+    rows = sub.conditioning_rows(p, cfg, mels, 40)
+    np.testing.assert_array_equal(rows[36:], np.broadcast_to(p["cond.bias"], (4, len(p["cond.bias"]))))
+    u = rng.random((40, 2))
+    a = sub.run(p, cfg, mels, uniforms=u)  # L defaults to frames * hop
+    b = sub.run(p, cfg, np.vstack([mels, np.zeros((1, cfg["n_mels"]))]), 36, uniforms=u)
+    assert a["audio"].shape == (36,)
+    assert np.array_equal(a["logits"], b["logits"])
+    c = sub.run(p, cfg, np.vstack([mels, mels[-1:]]), 36, uniforms=u)  # a repeated last row would differ
+    assert not np.array_equal(a["logits"], c["logits"])
 
 
-def test_b1_without_context_is_the_dual_softmax_reference(rng):
-    params, cfg = _model(1, 1, 4, seed=4)
-    params = dict(params, **{"ctx.proj.weight": np.zeros_like(params["ctx.proj.weight"]),
-                             "ctx.proj.bias": np.zeros_like(params["ctx.proj.bias"])})
-    n_frames = 9
-    L = n_frames * cfg["hop_length"]
-    mels = rng.standard_normal((n_frames, cfg["n_mels"]))
+# ---------------------------------------------------------------- B = 1
+
+@pytest.mark.parametrize("D", [0, 3])
+def test_b1_without_context_is_the_dual_softmax_reference(D, rng):
+    p, cfg = _model(1, 1, D, seed=4)
+    p["ctx.proj.weight"] = np.zeros_like(p["ctx.proj.weight"])
+    mels = rng.standard_normal((9, cfg["n_mels"]))
+    L = 9 * cfg["hop_length"]
     u = rng.random((L, 2))
-    got = sub.run(params, cfg, mels, L, uniforms=u)
-    logits, c, f, margins = ds_ref.run(params, cfg, mels, uniforms=u)
+    got = sub.run(p, cfg, mels, L, uniforms=u)
+    logits, c, f, margins = ds_ref.run(p, cfg, mels, uniforms=u)
     np.testing.assert_allclose(got["logits"], logits, rtol=1e-12, atol=1e-12)
     assert np.array_equal(got["coarse"], c) and np.array_equal(got["fine"], f)
+    np.testing.assert_array_equal(got["margins"], margins)
     np.testing.assert_allclose(got["audio"], (c * 256 + f) / 32767.5 - 1, rtol=0, atol=0)
 
 
-def test_config_is_checked():
-    with pytest.raises(ValueError, match="receptive field"):
-        sub.subscale_config(16, horizon=8, lookback=25, context_layers=5)  # 33 > 32 columns
+# ---------------------------------------------------------------- sparsewave.subscale
+
+def test_config_defaults():
+    cfg = subscale_config(896)
+    assert cfg["family"] == "subscale"
+    assert [cfg[k] for k in ("sub_tensors", "horizon", "context_channels", "context_layers",
+                             "context_features")] == [16, 8, 64, 6, 8]
+    assert (cfg["hidden"], cfg["output_hidden"], cfg["n_mels"], cfg["hop_length"]) == (896, 448, 80, 300)
+    assert "lookback" not in cfg
+
+
+@pytest.mark.parametrize("key", sorted(SUBSCALE_LIMITS))
+def test_config_limits(key):
+    lo, hi = SUBSCALE_LIMITS[key]
+    for ok in (lo, hi):
+        assert subscale_config(16, **{key: ok})[key] == ok
+    for bad in (lo - 1, hi + 1):
+        with pytest.raises(ValueError, match=f"{key} must be in {lo}..{hi}"):
+            subscale_config(16, **{key: bad})
+    for bad in (2.0, True, "4", None):
+        with pytest.raises(ValueError, match=f"{key} must be an integer"):
+            subscale_config(16, **{key: bad})
+
+
+def test_config_keeps_the_dual_softmax_checks():
     with pytest.raises(ValueError, match="hidden"):
-        sub.subscale_config(15)
-    cfg = sub.subscale_config(896)
-    assert (cfg["sub_tensors"], cfg["horizon"], cfg["lookback"]) == (16, 8, 24)
+        subscale_config(15)
+    with pytest.raises(ValueError, match="upsample_kernel"):
+        subscale_config(16, upsample="conv", upsample_kernel=4)
+    with pytest.raises(TypeError):
+        subscale_config(16, lookback=24)  # the old window's key is gone
+
+
+def test_random_subscale_shapes_and_file_round_trip(tmp_path):
+    B, C, D, E, N = 4, 6, 3, 2, 16
+    t, cfg = random_subscale(N, 0.5, (4, 4), seed=2, sub_tensors=B, context_channels=C, context_layers=D,
+                             context_features=E, n_mels=5, hop_length=4)
+    shapes = {"ctx.in.weight": (C, B), "ctx.in.bias": (C,), "ctx.out.weight": (B * E, C),
+              "ctx.out.bias": (B * E,), "ctx.proj.weight": (3 * N, E)}
+    shapes.update({f"ctx.conv{l}.weight": (C, C, 2) for l in range(D)})
+    shapes.update({f"ctx.conv{l}.bias": (C,) for l in range(D)})
+    ds, ds_cfg = random_dual_softmax(N, 0.5, (4, 4), seed=2, n_mels=5, hop_length=4)
+    assert set(t) == set(shapes) | set(ds) and "ctx.proj.bias" not in t
+    for k, shape in shapes.items():
+        assert t[k].shape == shape and t[k].dtype == np.float32, k
+    for k in ds:  # the recurrent core is random_dual_softmax's, unchanged
+        assert np.array_equal(t[k], ds[k]), k
+    assert {k: v for k, v in cfg.items() if k in ds_cfg and k != "family"} == \
+        {k: v for k, v in ds_cfg.items() if k != "family"}
+    path = write_random_subscale(tmp_path / "s.sw", N, 0.5, (4, 4), seed=2, sub_tensors=B, context_channels=C,
+                                 context_layers=D, context_features=E, n_mels=5, hop_length=4)
+    back, back_cfg = load_model_tensors(path)
+    assert back_cfg == cfg
+    assert set(back) == set(t) and all(np.array_equal(back[k], t[k]) for k in t)
+    with pytest.raises(ValueError, match="int8"):
+        save_model(tmp_path / "i8.sw", t, cfg, weights="int8")
