@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=False, help=_DEBUG_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     # Listed for --help only: main() hands `train` to sparsewave.train's own parser.
-    sub.add_parser("train", help="train a sparse dual-softmax WaveRNN on a folder of WAVs (needs torch)",
-                   add_help=False)
+    sub.add_parser("train", add_help=False,
+                   help="train a sparse dual-softmax (or Subscale) WaveRNN on a folder of WAVs (needs torch)")
     for command in COMMANDS:
         command.register(sub, common)
     return p

@@ -1,4 +1,5 @@
-"""Training recipe for the paper's dual-softmax WaveRNN with gradual block pruning.
+"""Training recipe for the paper's dual-softmax WaveRNN (and Subscale WaveRNN, ``--arch subscale``)
+with gradual block pruning.
 
 ``python -m sparsewave.train DATA_DIR -o run/`` (or :func:`main`) trains on a folder of WAV
 files and writes ``run/model.sw``; see docs/training.md. Needs PyTorch
@@ -11,13 +12,13 @@ from .cli import main
 
 __all__ = ["main", "DualSoftmaxWaveRNN", "export_model", "export_tensors", "export_config", "split_bytes",
            "BlockPruner", "scheduled_sparsity", "blocks_to_prune", "TrainConfig", "train", "DEFAULT_MEL",
-           "CropSampler", "load_checkpoint"]
+           "CropSampler", "load_checkpoint", "SubscaleWaveRNN"]
 
 _LAZY = {
     "DualSoftmaxWaveRNN": "model", "export_model": "model", "export_tensors": "model", "export_config": "model",
     "split_bytes": "model", "BlockPruner": "prune", "scheduled_sparsity": "prune", "blocks_to_prune": "prune",
     "TrainConfig": "trainer", "train": "trainer", "load_checkpoint": "trainer", "DEFAULT_MEL": "data",
-    "CropSampler": "data",
+    "CropSampler": "data", "SubscaleWaveRNN": "subscale_model",
 }
 
 

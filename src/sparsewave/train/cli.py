@@ -26,11 +26,15 @@ def _block(s: str) -> str:
 def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Train the paper's dual-softmax WaveRNN (teacher forcing, gradual block pruning) on "
-                    "a folder of WAV files and export a sparsewave model. Resumes from OUT/checkpoint.pt.")
+        description="Train the paper's dual-softmax WaveRNN, or its Subscale form (--arch subscale), with "
+                    "teacher forcing and gradual block pruning on a folder of WAV files and export a sparsewave "
+                    "model. Resumes from OUT/checkpoint.pt.")
     p.add_argument("data", nargs="+", metavar="DATA_DIR", help="folders (searched recursively) or .wav files")
     p.add_argument("-o", "--out", required=True, help="run folder: checkpoint.pt, log.jsonl, model.sw")
     a = p.add_argument_group("model")
+    a.add_argument("--arch", choices=("dual_softmax", "subscale"), default="dual_softmax",
+                   help="dual_softmax (default) or subscale: Subscale WaveRNN, B samples per step "
+                        "(docs/subscale.md; family 'subscale')")
     a.add_argument("--hidden", type=positive_int, default=384, help="GRU state size N (even; default 384)")
     a.add_argument("--output-hidden", type=positive_int, default=None, help="width of O1/O3 (default N/2)")
     a.add_argument("--upsample", choices=("repeat", "conv"), default="repeat",
@@ -53,6 +57,14 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
                    help="quantization-aware training for Vocoder.load(weights='int8'): the recurrent product "
                         "and the heads see int8-rounded weights (per row) and inputs (per vector), exactly as "
                         "the engine computes them; the export stays float (needs --block 4x4 or 8x4)")
+    s = p.add_argument_group("subscale (--arch subscale, docs/subscale.md)")
+    s.add_argument("--sub-tensors", type=positive_int, default=16, help="B, samples per step (default 16)")
+    s.add_argument("--horizon", type=positive_int, default=8, help="F, future horizon in positions (default 8)")
+    s.add_argument("--context-channels", type=positive_int, default=64, help="C, context stack width (default 64)")
+    s.add_argument("--context-layers", type=nonneg_int, default=6,
+                   help="D, dilated layers; the stack sees 2^D steps (default 6)")
+    s.add_argument("--context-features", type=positive_int, default=8,
+                   help="E, context features per sub-tensor (default 8)")
     a = p.add_argument_group("pruning")
     a.add_argument("--keep-masks", action="store_true",
                    help="with --init: keep the model's own zero weights at zero (its sparsity pattern) instead "
@@ -119,7 +131,9 @@ def config_from_args(args: argparse.Namespace):
         log_every=args.log_every, export_every=args.export_every, checkpoint_every=args.checkpoint_every,
         max_minutes=args.max_minutes, threads=args.threads, device=args.device, seed=args.seed, fresh=args.fresh, mel=mel,
         quiet=args.quiet, init=args.init, freeze=args.freeze, keep_masks=args.keep_masks, keep_exports=args.keep_exports,
-        quantize=args.quantize)
+        quantize=args.quantize, arch=args.arch, sub_tensors=args.sub_tensors, horizon=args.horizon,
+        context_channels=args.context_channels, context_layers=args.context_layers,
+        context_features=args.context_features)
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -67,11 +67,14 @@ class DualSoftmaxWaveRNN(nn.Module):
 
     ``quantize``: None (float) or "int8": train what the engine runs with int8 weights (R and
     O1..O4 products fake-quantized; see the module docstring). Not part of the architecture.
+
+    ``extra_inputs``: further GRU input columns after the mels, reaching every gate row (a
+    subclass's own gate terms, e.g. the Subscale context features; 0 for the plain model).
     """
 
     def __init__(self, hidden: int = 384, n_mels: int = 80, hop_length: int = 256, *,
                  output_hidden: int | None = None, upsample: str = "repeat", upsample_kernel: int = 0,
-                 learn_upsample: bool = False, quantize: str | None = None):
+                 learn_upsample: bool = False, quantize: str | None = None, extra_inputs: int = 0):
         super().__init__()
         if quantize not in (None, "int8"):
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
@@ -93,7 +96,8 @@ class DualSoftmaxWaveRNN(nn.Module):
         self.upsample_kernel = int(upsample_kernel) if upsample == "conv" else 0
         half, H = self.hidden // 2, self.output_hidden
 
-        self.gru = nn.GRU(input_size=3 + self.n_mels, hidden_size=self.hidden, batch_first=True)
+        self.gru = nn.GRU(input_size=3 + self.n_mels + int(extra_inputs), hidden_size=self.hidden,
+                          batch_first=True)
         self.O1 = nn.Linear(half, H)
         self.O2 = nn.Linear(H, 256)
         self.O3 = nn.Linear(half, H)
@@ -101,7 +105,7 @@ class DualSoftmaxWaveRNN(nn.Module):
         # c_t (input column 2) reaches only the fine half of each gate. The mask is the same
         # for PyTorch's (r, z, n) and the file's (u, r, e) order: coarse rows are the first
         # half of each gate's N rows.
-        mask = torch.ones(3 * self.hidden, 3 + self.n_mels)
+        mask = torch.ones(3 * self.hidden, self.gru.input_size)
         for g in range(3):
             mask[g * self.hidden:g * self.hidden + half, 2] = 0
         self.register_buffer("ih_mask", mask, persistent=False)
@@ -154,7 +158,8 @@ class DualSoftmaxWaveRNN(nn.Module):
 
     def forward(self, prev_c: torch.Tensor, prev_f: torch.Tensor, cur_c: torch.Tensor,
                 cond: torch.Tensor, h0: torch.Tensor | None = None):
-        """Teacher-forced pass. Bytes (B, T) integer tensors, ``cond`` (B, T, n_mels) upsampled mels.
+        """Teacher-forced pass. Bytes (B, T) integer tensors, ``cond`` (B, T, n_mels) upsampled mels
+        (followed by the ``extra_inputs`` columns, if any).
 
         Returns (coarse logits (B, T, 256), fine logits (B, T, 256), final state (1, B, N)).
         """
@@ -243,6 +248,38 @@ class DualSoftmaxWaveRNN(nn.Module):
         lc, lf, _ = self(prev_c, prev_f, c_t, cond)
         return torch.cat([lc, lf], -1)[0].double().cpu().numpy()
 
+    # ------------------------------------------------------------------ export
+    def file_tensors(self) -> dict[str, torch.Tensor]:
+        """The dual-softmax family's tensors (torch, file names and row order); :func:`export_tensors`
+        makes them NumPy. GRU input columns after the mels (``extra_inputs``) are a subclass's."""
+        N, M = self.hidden, self.n_mels
+        g = self.gru
+        w_ih = _file_order(self.masked_weight_ih().detach().float(), N)
+        out = {
+            "R.weight": _file_order(g.weight_hh_l0.detach().float(), N),
+            "R.bias": _file_order(g.bias_hh_l0.detach().float(), N),
+            "I.weight": w_ih[:, :3],
+            "I.bias": _file_order(g.bias_ih_l0.detach().float(), N),
+            "cond.weight": w_ih[:, 3:3 + M],
+            "cond.bias": torch.zeros(3 * N),
+        }
+        for name in ("O1", "O2", "O3", "O4"):
+            layer = getattr(self, name)
+            out[name + ".weight"] = layer.weight.detach().float()
+            out[name + ".bias"] = layer.bias.detach().float()
+        if self.upsample_mode == "conv":
+            out["upsample.weight"] = self.upsample_weight.detach().float()
+        return out
+
+    def family_config(self, sample_rate: int, block=(4, 4)) -> dict:
+        """The weight file's config without "mel" and informational keys: ``dual_softmax_config``."""
+        from ..dual_softmax import dual_softmax_config
+
+        return dual_softmax_config(self.hidden, n_mels=self.n_mels, sample_rate=int(sample_rate),
+                                   hop_length=self.hop_length, output_hidden=self.output_hidden,
+                                   upsample=self.upsample_mode, upsample_kernel=self.upsample_kernel,
+                                   block=tuple(int(b) for b in block))
+
 
 def _file_order(t: torch.Tensor, hidden: int) -> torch.Tensor:
     """Reorder the 3N rows of a PyTorch GRU tensor from (r, z, n) to the file's (u, r, e)."""
@@ -251,37 +288,17 @@ def _file_order(t: torch.Tensor, hidden: int) -> torch.Tensor:
 
 @torch.no_grad()
 def export_tensors(model: DualSoftmaxWaveRNN) -> dict[str, np.ndarray]:
-    """The weight-file tensors (float32 NumPy, file names) of ``model``."""
-    N = model.hidden
-    g = model.gru
-    w_ih = _file_order(model.masked_weight_ih().detach().float(), N)
-    out = {
-        "R.weight": _file_order(g.weight_hh_l0.detach().float(), N),
-        "R.bias": _file_order(g.bias_hh_l0.detach().float(), N),
-        "I.weight": w_ih[:, :3],
-        "I.bias": _file_order(g.bias_ih_l0.detach().float(), N),
-        "cond.weight": w_ih[:, 3:],
-        "cond.bias": torch.zeros(3 * N),
-    }
-    for name in ("O1", "O2", "O3", "O4"):
-        layer = getattr(model, name)
-        out[name + ".weight"] = layer.weight.detach().float()
-        out[name + ".bias"] = layer.bias.detach().float()
-    if model.upsample_mode == "conv":
-        out["upsample.weight"] = model.upsample_weight.detach().float()
-    return {k: np.ascontiguousarray(v.cpu().numpy(), dtype=np.float32) for k, v in out.items()}
+    """The weight-file tensors (float32 NumPy, file names) of ``model``, of its own family."""
+    return {k: np.ascontiguousarray(v.detach().float().cpu().numpy(), dtype=np.float32)
+            for k, v in model.file_tensors().items()}
 
 
 def export_config(model: DualSoftmaxWaveRNN, *, sample_rate: int, block=(4, 4), mel: Mapping | None = None,
                   extra: Mapping | None = None) -> dict:
-    """The weight file's config: ``dual_softmax_config`` plus the mel front end ("mel") and any
-    informational ``extra`` keys (e.g. "training")."""
-    from ..dual_softmax import dual_softmax_config
-
-    cfg = dual_softmax_config(model.hidden, n_mels=model.n_mels, sample_rate=int(sample_rate),
-                              hop_length=model.hop_length, output_hidden=model.output_hidden,
-                              upsample=model.upsample_mode, upsample_kernel=model.upsample_kernel,
-                              block=tuple(int(b) for b in block))
+    """The weight file's config: the model's family config (``dual_softmax_config``, or the
+    subscale one) plus the mel front end ("mel") and any informational ``extra`` keys (e.g.
+    "training")."""
+    cfg = model.family_config(int(sample_rate), block)
     if mel is not None:
         if int(mel["hop_length"]) != model.hop_length or int(mel["n_mels"]) != model.n_mels:
             raise ValueError("the mel config's hop_length / n_mels differ from the model's")

@@ -1,4 +1,4 @@
-"""The training loop: teacher-forced dual-softmax WaveRNN with gradual block pruning,
+"""The training loop: teacher-forced dual-softmax (or Subscale) WaveRNN with gradual block pruning,
 checkpoints that resume exactly, a JSON-lines log and periodic export to ``model.sw``."""
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ CHECKPOINT_FORMAT = "sparsewave-train-checkpoint"
 class TrainConfig:
     data: list = field(default_factory=list)   # WAV folders or files
     out: str = "run"
+    arch: str = "dual_softmax"           # or "subscale" (docs/subscale.md)
     hidden: int = 384
     output_hidden: Optional[int] = None
     upsample: str = "repeat"
@@ -75,6 +76,11 @@ class TrainConfig:
     keep_masks: bool = False              # with init: hold its zero weights at zero instead of block pruning
     keep_exports: bool = False            # also keep every export as exports/step_NNNNNN.sw
     quantize: Optional[str] = None        # "int8": quantization-aware training (the engine's int8 products)
+    sub_tensors: int = 16                 # --arch subscale: B, F, C, D, E of docs/subscale.md
+    horizon: int = 8
+    context_channels: int = 64
+    context_layers: int = 6
+    context_features: int = 8
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -108,8 +114,24 @@ def load_checkpoint(path) -> dict:
     return ck
 
 
+ARCHS = ("dual_softmax", "subscale")
+# Options the subscale recipe does not take (yet): what they change is not in docs/subscale.md's
+# engine, or they rewrite inputs the subscale grid builds itself.
+_NOT_WITH_SUBSCALE = {"init": "--init", "quantize": "--quantize", "preemphasis": "--preemphasis",
+                      "feedback_noise": "--feedback-noise"}
+
+
 def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
-    """A fresh dual-softmax WaveRNN (fine-tuning starts from :func:`init_model` instead)."""
+    """A fresh dual-softmax or Subscale WaveRNN (fine-tuning starts from :func:`init_model` instead)."""
+    if cfg.arch == "subscale":
+        from .subscale_model import SubscaleWaveRNN
+
+        return SubscaleWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
+                               sub_tensors=cfg.sub_tensors, horizon=cfg.horizon,
+                               context_channels=cfg.context_channels, context_layers=cfg.context_layers,
+                               context_features=cfg.context_features, output_hidden=cfg.output_hidden,
+                               upsample=cfg.upsample, upsample_kernel=cfg.upsample_kernel,
+                               learn_upsample=cfg.learn_upsample)
     return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
                               output_hidden=cfg.output_hidden, upsample=cfg.upsample,
                               upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample,
@@ -199,6 +221,12 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     if int(cfg.mel["hop_length"]) <= 0 or cfg.seq_frames < 1 or cfg.batch < 1 or cfg.steps < 0:
         raise ValueError("hop_length, --seq-frames and --batch must be positive, --steps >= 0")
     block = parse_block(cfg.block)
+    if cfg.arch not in ARCHS:
+        raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch!r}")
+    if cfg.arch == "subscale":
+        for key, flag in _NOT_WITH_SUBSCALE.items():
+            if getattr(cfg, key):
+                raise ValueError(f"{flag} is not supported with --arch subscale")
 
     init_model_obj, init_cfg = (None, None)
     if cfg.init:
