@@ -183,6 +183,8 @@ def run(params, cfg, mels, L: int | None = None, *, uniforms=None, audio=None, r
         return u, np.tanh(r * rh[:, 2 * N + rows] + pre[:, 2 * N + rows])
 
     for s, active in enumerate(schedule(B, F, T)):
+        if not active:  # T < F: a step between two sub-tensors' turns generates nothing
+            continue
         bs = np.array([b for b, _ in active])
         js = np.array([j for _, j in active])
         ts = js * B + bs

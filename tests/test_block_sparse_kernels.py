@@ -95,7 +95,7 @@ def test_empty_shapes(isa, block):
 
 @pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("shape", [(4, 4), (17, 33), (64, 64), (257, 129), (768, 256)])
-@pytest.mark.parametrize("nvec", [1, 2, 3, 4, 5, 7, 8, 9])
+@pytest.mark.parametrize("nvec", [1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 25, 33])
 def test_matvec_many_matches_reference(isa, rng, block, shape, nvec):
     density = rng.choice([0.0, 0.05, 0.3, 1.0])
     w, _ = random_block_sparse(rng, *shape, block, density, empty_block_rows=0.1)

@@ -1,6 +1,8 @@
 // The dual-softmax cell's step (a template over how c_t is picked: drawn,
 // or the teacher's), included by each family that runs the cell.
 #pragma once
+#include <algorithm>
+
 #include "kernels/dispatch.h"
 #include "model/dual_softmax_state.h"
 #include "model/sample_bytes.h"
@@ -21,7 +23,9 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
     a.spmv_streams_padded(y + at, hidden, count, ld, false, k);
     for (int s = 0; s < count; ++s)
       for (std::size_t i = 0; i < ba.size(); ++i) hidden[s * ld + i] += ba[i];
-    k.elementwise.relu(hidden, static_cast<int>(ld * count));
+    // Rows past output_hidden are zero (padding rows of a), so relu stops there.
+    const int width = static_cast<int>(std::min<std::ptrdiff_t>(ld, round16(c_.output_hidden)));
+    for (int s = 0; s < count; ++s) k.elementwise.relu(hidden + s * ld, width);
     b.spmv_streams_padded(hidden, logits + at, count, ld, false, k);
     for (int s = first; s < end; ++s)
       for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];

@@ -104,7 +104,7 @@ void test_isa(const std::string& isa, std::mt19937& gen) {
             compare(rounded, rows, cols, xt, nvec, {}, yt, label + " f16 n=" + std::to_string(nvec));
           }
         }
-        for (int nvec : {2, 3, 4, 5, 9}) {  // multi-vector spmv: X is nvec x cols, row-major
+        for (int nvec : {2, 3, 4, 5, 9, 16, 21}) {  // multi-vector spmv (9+: the wide kernels): X is nvec x cols
           std::vector<float> xs(static_cast<std::size_t>(cols) * nvec), ys(static_cast<std::size_t>(rows) * nvec, nan);
           for (auto& v : xs) v = normal(gen);
           m.matvec_many(xs.data(), nvec, ys.data(), false);

@@ -1,0 +1,154 @@
+"""The engine's subscale family (cpp/model/subscale_model.cpp) against the float64 reference
+(tests/subscale_reference.py): teacher-forced probabilities, free-running samples given
+uniforms, on every ISA; and what the family refuses (streaming, bad configs and tensors)."""
+import numpy as np
+import pytest
+
+import sparsewave
+import subscale_reference as ref
+from sparsewave.subscale import random_subscale
+from sparsewave.weights import save_model
+
+HOP, MELS = 10, 8
+CASES = [  # hidden, density, block, B, F, C, D, E, upsample
+    (16, 1.0, (4, 4), 4, 2, 8, 3, 2, "repeat"),
+    (32, 0.3, (4, 4), 16, 3, 6, 2, 3, "repeat"),   # B = 16: the wide multi-vector kernels
+    (48, 0.25, (16, 1), 5, 4, 5, 0, 1, "conv"),     # no dilated layers; F > 2^D
+    (16, 1.0, (4, 4), 1, 1, 4, 1, 2, "repeat"),     # B = 1: the plain loop plus a context term
+    (24, 0.5, (4, 4), 12, 1, 7, 4, 2, "repeat"),    # 12 vectors: wide kernel with empty lanes
+]
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.fixture(params=CASES, ids=lambda c: f"N{c[0]}-B{c[3]}-F{c[4]}-D{c[6]}-{c[2][0]}x{c[2][1]}-{c[8]}")
+def model(request, tmp_path_factory):
+    N, density, block, B, F, C, D, E, up = request.param
+    kw = dict(upsample="conv", upsample_kernel=5) if up == "conv" else {}
+    tensors, cfg = random_subscale(N, density, block, seed=N + B, n_mels=MELS, hop_length=HOP, sub_tensors=B,
+                                   horizon=F, context_channels=C, context_layers=D, context_features=E, **kw)
+    path = save_model(tmp_path_factory.mktemp("sub") / "model.sw", tensors, cfg)
+    return sparsewave.Vocoder.load(path), tensors, cfg
+
+
+def _assert_same_probabilities(got, want):
+    for half in (slice(0, 256), slice(256, 512)):
+        p, q = _softmax(got[:, half].astype(np.float64)), _softmax(want[:, half])
+        big = q > 1e-12  # relative error is meaningless below float32's range of exp
+        assert np.max(np.abs(p - q)[big] / q[big]) < 1e-5
+
+
+@pytest.mark.parametrize("frames", [1, 7, 13])
+def test_teacher_forced_probabilities(isa, model, rng, frames):
+    v, tensors, cfg = model
+    L = frames * HOP
+    mels = rng.standard_normal((frames, MELS)).astype(np.float32)
+    audio = np.clip(rng.standard_normal(L) * 0.3, -1, 1).astype(np.float32)
+    got = v.logits(mels, audio)
+    want = ref.run(tensors, cfg, mels, L, audio=audio.astype(np.float64))
+    assert got.shape == (L, 512)
+    _assert_same_probabilities(got, want["logits"][:L])
+    c, f = want["coarse"][:L], want["fine"][:L]
+    lp = np.log2(_softmax(want["logits"][:L, :256])[np.arange(L), c]) + \
+        np.log2(_softmax(want["logits"][:L, 256:])[np.arange(L), f])
+    assert v.nll(mels, audio) == pytest.approx(-lp.mean(), rel=1e-5)
+
+
+def test_sampling_with_given_uniforms(isa, model, rng):
+    v, tensors, cfg = model
+    frames = 9
+    L, B = frames * HOP, cfg["sub_tensors"]
+    T = -(-L // B)
+    mels = rng.standard_normal((frames, MELS)).astype(np.float32)
+    u = rng.random((T * B, 2))
+    u[L:] = 0.5  # the folded padding draws with u = 0.5 (docs/subscale.md)
+    y = v.synthesize(mels, uniforms=u[:L].astype(np.float32))
+    want = ref.run(tensors, cfg, mels, L, uniforms=u.astype(np.float32).astype(np.float64))
+    assert y.shape == (L,)
+    # Free running in the engine's order: identical until the first step holding a draw whose
+    # margin is <= 1e-5 (after a legitimate flip the runs follow different histories).
+    low = want["step"][np.nonzero(want["margins"].min(axis=1) <= 1e-5)[0]]
+    first_low_step = low.min() if len(low) else np.inf
+    sure = want["step"][:L] < first_low_step
+    np.testing.assert_allclose(y[sure], want["audio"][sure], atol=1e-6)
+    assert sure.sum() > 0 or len(low)
+
+
+def test_engine_never_reads_ahead(model, rng):
+    """Poison: the reference fills ungenerated grid slots with NaN; its audio is finite, and the
+    engine's samples equal it wherever no low-margin draw came before."""
+    v, tensors, cfg = model
+    mels = rng.standard_normal((4, MELS)).astype(np.float32)
+    L, B = 4 * HOP, cfg["sub_tensors"]
+    u = np.full((-(-L // B) * B, 2), 0.5)
+    u[:L] = rng.random((L, 2))
+    want = ref.run(tensors, cfg, mels, L, uniforms=u, poison=True)
+    assert np.all(np.isfinite(want["audio"]))
+
+
+def test_folded_threads_agree(model, rng):
+    v, *_ = model
+    mels = rng.standard_normal((12, MELS)).astype(np.float32)
+    y1 = v.synthesize(mels, seed=5, batched=True, target=40, overlap=10, threads=1)
+    y2 = v.synthesize(mels, seed=5, batched=True, target=40, overlap=10, threads=2)
+    assert y1.shape == (120,) and np.array_equal(y1, y2) and np.all(np.abs(y1) <= 1)
+    y3 = v.synthesize(mels, seed=5)
+    assert np.array_equal(y3, v.synthesize(mels, seed=5))  # deterministic for a seed
+
+
+def test_describe_and_macs(model):
+    v, tensors, cfg = model
+    d = v.describe()
+    assert d["family"] == "subscale" and d["sub_tensors"] == cfg["sub_tensors"]
+    assert d["steps_to_first_audio"] == (cfg["sub_tensors"] - 1) * cfg["horizon"] + 1
+    N, C, D, E, B = (cfg[k] for k in ("hidden", "context_channels", "context_layers", "context_features",
+                                      "sub_tensors"))
+    assert d["context_macs_per_step"] == C * B + 2 * C * C * D + C * B * E
+    names = [m["name"] for m in d["matrices"]]
+    assert "ctx.proj" in names
+    nonzero, stored = v.loop_macs
+    cell = sum(int(np.count_nonzero(tensors[k])) for k in ("R.weight", "O1.weight", "O2.weight", "O3.weight",
+                                                             "O4.weight"))
+    assert nonzero == cell + int(np.count_nonzero(tensors["ctx.proj.weight"])) + d["context_macs_per_step"] // B
+    assert stored >= nonzero
+
+
+def test_streaming_is_refused(model):
+    v, *_ = model
+    with pytest.raises(ValueError, match="cannot stream"):
+        v.streamer()
+    with pytest.raises(ValueError, match="cannot stream"):
+        list(v.stream(np.zeros((3, MELS), np.float32)))
+
+
+def _write(tmp_path, tensors, cfg):
+    return save_model(tmp_path / "m.sw", tensors, cfg)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("sub_tensors", 0, "sub_tensors"), ("sub_tensors", 65, "sub_tensors"), ("horizon", 0, "horizon"),
+    ("context_layers", 17, "context_layers"), ("context_channels", 0, "context_channels"),
+    ("context_features", 0, "context_features"), ("fused", True, "Fused"),
+])
+def test_bad_config_is_refused(tmp_path, key, value, match):
+    tensors, cfg = random_subscale(16, sub_tensors=2, horizon=1, context_channels=4, context_layers=1,
+                                   context_features=2, n_mels=MELS, hop_length=HOP)
+    cfg = dict(cfg, **{key: value})
+    with pytest.raises(ValueError, match=match):
+        sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
+
+
+@pytest.mark.parametrize("name,shape", [("ctx.in.weight", None), ("ctx.conv0.weight", (4, 4, 3)),
+                                        ("ctx.out.bias", (3,)), ("ctx.proj.weight", (48, 3))])
+def test_bad_context_tensor_is_refused(tmp_path, name, shape):
+    tensors, cfg = random_subscale(16, sub_tensors=2, horizon=1, context_channels=4, context_layers=1,
+                                   context_features=2, n_mels=MELS, hop_length=HOP)
+    if shape is None:
+        del tensors[name]
+    else:
+        tensors[name] = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
