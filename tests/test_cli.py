@@ -551,3 +551,14 @@ def test_bench_random_subscale_shape_is_checked_before_loading():
     p = main_run("bench", "--random", "subscale", "--hidden", "64", "--sub-tensors", "65")
     assert_failed(p, code=2)
     assert "sub_tensors must be in 1..64" in p.stderr
+
+
+def test_bench_random_subscale_json():
+    p = main_run("bench", "--random", "subscale", "--hidden", "64", "--density", "0.1", "--block", "4x4",
+                 "--sub-tensors", "4", "--horizon", "2", "--seconds", "0.1", "--repeats", "1", "--threads", "2",
+                 "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["family"] == "subscale" and d["samples_per_s"] > 0
+    assert [r["mode"] for r in d["results"]] == ["unbatched", "batched", "batched"]  # no stream row: it cannot
+    assert d["steps_to_first_audio"] == 3 * 2 + 1 and 0 < d["first_samples_after_s"] <= d["time_to_first_audio_s"]

@@ -141,6 +141,14 @@ def test_bad_config_is_refused(tmp_path, key, value, match):
         sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
 
 
+def test_huge_context_history_is_refused(tmp_path):
+    tensors, cfg = random_subscale(16, sub_tensors=2, horizon=1, context_channels=4, context_layers=1,
+                                   context_features=2, n_mels=MELS, hop_length=HOP)
+    cfg = dict(cfg, context_layers=13, context_channels=1024)  # 2^13 x 1024 floats of stack history
+    with pytest.raises(ValueError, match="history"):
+        sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
+
+
 @pytest.mark.parametrize("name,shape", [("ctx.in.weight", None), ("ctx.conv0.weight", (4, 4, 3)),
                                         ("ctx.out.bias", (3,)), ("ctx.proj.weight", (48, 3))])
 def test_bad_context_tensor_is_refused(tmp_path, name, shape):

@@ -1,6 +1,8 @@
 #include "model/subscale_config.h"
 
+#include <cstdint>
 #include <stdexcept>
+#include <string>
 
 namespace sparsewave {
 
@@ -12,6 +14,13 @@ SubscaleConfig SubscaleConfig::from_json(const JsonValue& c) {
   k.context_channels = config_int(c, "context_channels", 1, 1024);
   k.context_layers = config_int(c, "context_layers", 0, 16);
   k.context_features = config_int(c, "context_features", 1, 256);
+  // The stack keeps 2^l columns of C floats per layer: bound that history (a hostile file must
+  // not make generation allocate gigabytes).
+  const int64_t history = (int64_t{1} << k.context_layers) * k.context_channels;
+  if (history > kMaxContextHistory)
+    throw std::invalid_argument("config: a context stack of 2^context_layers x context_channels = " +
+                                std::to_string(history) + " floats of history is more than " +
+                                std::to_string(kMaxContextHistory));
   if (c.has("fused") && c.at("fused").as_bool("config 'fused'"))
     throw std::invalid_argument("config 'fused': Fused Subscale is not supported by this sparsewave yet");
   return k;

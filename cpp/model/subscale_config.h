@@ -6,6 +6,9 @@
 
 namespace sparsewave {
 
+// Most floats the context stack may keep (2^context_layers x context_channels).
+constexpr long long kMaxContextHistory = 1 << 22;
+
 struct SubscaleConfig {
   DualSoftmaxConfig cell;
   int sub_tensors = 16;      // B: samples per step after the ramp

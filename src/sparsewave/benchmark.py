@@ -94,7 +94,8 @@ def time_synthesis(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=N
             times.append(time.perf_counter() - t0)
         spans = vocoder.fold_layout(frames, target, overlap) if batched else [(0, n_out)]
         results.append(_row(name, th, spans, times, n_out, vocoder.sample_rate))
-    results.append(time_stream(vocoder, mel, repeats=repeats))
+    if vocoder.streams:
+        results.append(time_stream(vocoder, mel, repeats=repeats))
     return {"samples": n_out, "audio_seconds": n_out / vocoder.sample_rate, "frames": frames, "results": results}
 
 
@@ -127,17 +128,34 @@ def measure(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=None, ov
     timed = time_synthesis(vocoder, mel, threads=threads, repeats=repeats, target=target, overlap=overlap)
     unbatched = timed["results"][0]
     nz, ex = vocoder.loop_macs
+    if vocoder.streams:
+        first_audio = {"time_to_first_audio_s": time_to_first_audio(vocoder, mel)}
+    else:  # whole utterances only: synthesize() returns all of it at once
+        first_audio = {"time_to_first_audio_s": unbatched["seconds_median"],
+                       **_subscale_first_samples(vocoder, mel.shape[0], unbatched["seconds_median"])}
     return {
         "family": vocoder.family, "variant": vocoder.config.get("variant"), "sample_rate": vocoder.sample_rate,
         "isa": isa(),
         "samples_per_s": unbatched["samples_per_second"], "real_time_factor": unbatched["realtime_factor"],
         "macs_per_sample": nz, "executed_macs_per_sample": ex,
-        "time_to_first_audio_s": time_to_first_audio(vocoder, mel),
+        **first_audio,
         **timed,
         "loop_macs": {"nonzero": nz, "executed": ex},
         "unbatched_gmacs_nonzero": nz * unbatched["samples_per_second"] / 1e9,
         "unbatched_gmacs_executed": ex * unbatched["samples_per_second"] / 1e9,
     }
+
+
+def _subscale_first_samples(vocoder, frames: int, seconds: float) -> dict:
+    """When the engine has generated the first B samples of an utterance: after
+    steps_to_first_audio of its T + (B - 1) F steps (docs/subscale.md), at the measured time per
+    step. Grows with B and F; the plain loop's first sample needs one step."""
+    d = vocoder.describe()
+    B, F = d["sub_tensors"], d["horizon"]
+    T = -(-frames * vocoder.hop_length // B)
+    steps = T + (B - 1) * F
+    return {"steps_to_first_audio": d["steps_to_first_audio"], "steps": steps,
+            "first_samples_after_s": seconds * d["steps_to_first_audio"] / steps}
 
 
 def rss_bytes() -> int | None:

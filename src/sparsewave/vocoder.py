@@ -108,6 +108,12 @@ class Vocoder:
         return self._v.family
 
     @property
+    def streams(self) -> bool:
+        """Whether :meth:`stream` / :meth:`streamer` work: False for the subscale family, which
+        generates whole utterances (docs/subscale.md)."""
+        return self._v.streams
+
+    @property
     def preemphasis(self) -> float:
         """a when the model samples pre-emphasised audio y[n] = x[n] - a x[n-1] (config
         "preemphasis"; the engine de-emphasises its output), else 0."""
