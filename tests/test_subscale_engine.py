@@ -160,3 +160,33 @@ def test_bad_context_tensor_is_refused(tmp_path, name, shape):
         tensors[name] = np.zeros(shape, np.float32)
     with pytest.raises(ValueError, match=name.replace(".", r"\.")):
         sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_threads_split_the_sub_tensors_with_the_same_output(model, rng, threads):
+    v, tensors, cfg = model
+    mels = rng.standard_normal((9, MELS)).astype(np.float32)
+    one = v.synthesize(mels, seed=11)
+    if cfg["sub_tensors"] == 1:  # nothing to split: the plain loop's rule
+        with pytest.raises(ValueError, match="batched"):
+            v.synthesize(mels, seed=11, threads=threads)
+        return
+    assert np.array_equal(v.synthesize(mels, seed=11, threads=threads), one)
+    u = rng.random((9 * HOP, 2)).astype(np.float32)
+    assert np.array_equal(v.synthesize(mels, uniforms=u, threads=threads), v.synthesize(mels, uniforms=u))
+
+
+def test_threads_with_progress_and_cancel(model, rng):
+    v, tensors, cfg = model
+    if cfg["sub_tensors"] == 1:
+        pytest.skip("B = 1 has one thread")
+    mels = rng.standard_normal((40, MELS)).astype(np.float32)
+    seen = []
+    y = v.synthesize(mels, seed=1, threads=2, progress=seen.append)
+    assert seen and seen[-1] == len(y) and all(a <= b for a, b in zip(seen, seen[1:]))
+
+    def cancel(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        v.synthesize(mels, seed=1, threads=2, progress=cancel)

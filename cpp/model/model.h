@@ -121,6 +121,17 @@ class Model {
     continue_generation(cond, spans, *state, longest, uniform, out, progress);
   }
 
+  // Threads that can share the generation of one utterance: 1 unless a
+  // family's step splits over independent streams (subscale's sub-tensors).
+  virtual int utterance_threads() const { return 1; }
+  // One whole utterance of n_samples from a zero state, `threads` threads (at
+  // most utterance_threads()) working on it; the same samples for any threads.
+  virtual void generate_utterance(const Conditioning& cond, int64_t n_samples, const UniformFn& uniform, float* out,
+                                  const ProgressFn& progress, int threads) const {
+    (void)threads;
+    generate(cond, {{0, n_samples}}, uniform, {out}, progress);
+  }
+
   // Frames past a sample's own frame that its conditioning depends on: a
   // stream can emit the samples of frame f once frame f + lookahead is known.
   virtual int lookahead_frames() const = 0;

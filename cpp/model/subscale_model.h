@@ -27,18 +27,27 @@ class SubscaleModel final : public DualSoftmaxModel {
   void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
                            int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
                            const ProgressFn& progress) const override;
+  int utterance_threads() const override { return s_.sub_tensors; }
+  void generate_utterance(const Conditioning& cond, int64_t n_samples, const UniformFn& uniform, float* out,
+                          const ProgressFn& progress, int threads) const override;
   double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
                         float* logits) const override;
   std::string describe() const override;
 
  private:
   // Generates one utterance piece of `length` samples whose sample t reads
-  // conditioning row start + t. pick(b, t, half, logits) returns the byte of
-  // sample t (half 0 coarse, 1 fine); done(t, c, f) sees each finished sample
-  // (t may reach the folded padding, T * B > length); false from
-  // progress_steps(steps, n_steps) cancels.
+  // conditioning row start + t, the B sub-tensors split over `threads`
+  // threads. pick(b, t, half, logits, scratch) returns the byte of sample t
+  // (half 0 coarse, 1 fine; called on the thread owning b); done(b, t, c, f,
+  // logits_c, logits_f) sees each finished sample on the calling thread (t
+  // may reach the folded padding, T * B > length); false from
+  // progress(steps, n_steps) cancels.
   template <class Pick, class Done, class Progress>
-  bool run_utterance(const Data& d, int64_t start, int64_t length, Pick pick, Done done, Progress progress) const;
+  bool run_utterance(const Data& d, int64_t start, int64_t length, int threads, Pick pick, Done done,
+                     Progress progress) const;
+  // A span drawn from uniform(stream, 2 t + half); false when progress cancelled.
+  bool generate_span(const Data& d, const StreamSpan& span, int stream, const UniformFn& uniform, float* y,
+                     const ProgressFn& progress, int64_t done_before, int threads) const;
 
   SubscaleConfig s_;
   ContextStack stack_;

@@ -30,7 +30,8 @@ std::vector<float> generate_unbatched(const Model& m, const Conditioning& cond, 
   std::atomic<bool> cancelled{false};
   ProgressFn progress;
   if (o.progress) progress = [&](int64_t n) { return o.progress(n) || (cancelled = true, false); };
-  m.generate(cond, {{0, total}}, whole_utterance_uniforms(o.seed, o.uniforms), {out.data()}, progress);
+  const int threads = std::max(1, std::min({o.threads, m.utterance_threads(), max_useful_threads()}));
+  m.generate_utterance(cond, total, whole_utterance_uniforms(o.seed, o.uniforms), out.data(), progress, threads);
   if (cancelled) throw SynthesisCancelled();
   return out;
 }

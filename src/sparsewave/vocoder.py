@@ -198,8 +198,9 @@ class Vocoder:
         calling thread does its share: same output). Unbatched generation is one
         sequential stream, so ``threads`` > 1 needs ``batched=True`` (a
         ValueError otherwise: switching to batched silently would change the
-        output for a given seed). uniforms: the random number of each
-        step (shape (samples,), or (folds, fold_length) when batched) for
+        output for a given seed), except for the subscale family: its
+        sub-tensors split over up to ``threads`` threads, with the same
+        output. uniforms: the random number of each step (shape (samples,), or (folds, fold_length) when batched) for
         reproducible comparisons (models drawing several numbers per sample,
         like the dual-softmax family's coarse and fine bytes, take a trailing
         axis of that size). progress: callable(samples_done).
@@ -208,7 +209,7 @@ class Vocoder:
         m = self.check_mels(mels)
         seed = _resolve_seed(seed)
         threads = _integer("threads", threads, 1, MAX_THREADS)
-        if threads > 1 and not batched:
+        if threads > 1 and not batched and self._v.utterance_threads == 1:
             raise ValueError(f"threads={threads} needs batched=True: unbatched synthesis is one sequential "
                              "stream on one thread")
         target, overlap = _fold_options(target, overlap)
