@@ -35,6 +35,7 @@ SEEDS=_ci/fuzz-seeds
 rm -rf "$SEEDS"
 "$PYTHON" cpp/fuzz/make_corpus.py "$SEEDS" >/dev/null
 FATCHORD_MODEL=$SEEDS/fatchord_raw_packed.sw
+SUBSCALE_MODEL=$SEEDS/subscale_small.sw  # one utterance on two threads (synth/step_team)
 PACKAGED_MODELS=(src/sparsewave/models/*.sw)
 
 # pytest files that drive the C++ engine through the module: loading and its
@@ -49,6 +50,7 @@ PYTEST_SUBSET=(
   tests/test_stream_incremental.py
   tests/test_stream_threads.py
   tests/test_dual_softmax.py
+  tests/test_subscale_engine.py
   tests/test_fatchord_random.py
   tests/test_block_sparse_api.py
   tests/test_isa_dispatch.py
@@ -99,7 +101,7 @@ tsan() {
   cmake --build _ci/tsan -j "$JOBS" --target test_concurrency
   log "ThreadSanitizer: shared Vocoder and Stream"
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    _ci/tsan/test_concurrency "${PACKAGED_MODELS[@]}" "$FATCHORD_MODEL"
+    _ci/tsan/test_concurrency "${PACKAGED_MODELS[@]}" "$FATCHORD_MODEL" "$SUBSCALE_MODEL"
 }
 
 fuzz() {

@@ -3,7 +3,8 @@
 One process; the same random cell weights (R, I, cond, O1..O4 of WaveRNN-N at the given
 density and block) in both models, the subscale one adding its context stack. Repeats are
 interleaved (plain, subscale, plain, ...) so a busy machine slows both alike; medians.
-Rows: plain unbatched, subscale unbatched (one thread), subscale folded on 2 threads, for each
+Rows: plain unbatched, subscale unbatched (one thread; its sub-tensors split over 2 threads;
+folds on 2 threads), for each
 weight storage asked. Also the floor per step (weight bytes read, MACs) and time to first audio.
 
     python bench/bench_subscale.py [--hidden 896] [--density 0.05] [--block 4x4] [--seconds 2]
@@ -68,6 +69,7 @@ def main() -> None:
             plain = sparsewave.Vocoder.load(plain_path, weights=weights)
             sub = sparsewave.Vocoder.load(sub_path, weights=weights)
             runs = {"plain": (plain, {}), "subscale": (sub, {}),
+                    "subscale, sub-tensors on 2 threads": (sub, dict(threads=2)),
                     "subscale, folds on 2 threads": (sub, dict(batched=True, threads=2))}
             times = {k: [] for k in runs}
             for v, kw in runs.values():

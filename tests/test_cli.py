@@ -560,5 +560,7 @@ def test_bench_random_subscale_json():
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["family"] == "subscale" and d["samples_per_s"] > 0
-    assert [r["mode"] for r in d["results"]] == ["unbatched", "batched", "batched"]  # no stream row: it cannot
+    # threads split the sub-tensors of one utterance; no stream row: it cannot stream
+    assert [(r["mode"], r["threads"]) for r in d["results"]] == [("unbatched", 1), ("unbatched", 2), ("batched", 1),
+                                                                 ("batched", 2)]
     assert d["steps_to_first_audio"] == 3 * 2 + 1 and 0 < d["first_samples_after_s"] <= d["time_to_first_audio_s"]

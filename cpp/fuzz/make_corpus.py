@@ -23,6 +23,7 @@ import numpy as np
 import sparsewave
 from sparsewave.converters.fatchord_family import expected_shapes
 from sparsewave.dual_softmax import random_dual_softmax
+from sparsewave.subscale import random_subscale
 from sparsewave.weights import FORMAT_NAME, FORMAT_VERSION, save_model
 
 
@@ -113,6 +114,10 @@ def small_models(out: Path) -> list[Path]:
     save("fatchord_raw_int8", fatchord_tensors(raw, 7, density=0.5), raw, weights="int8")
     tensors, config = random_dual_softmax(20, 0.6, (4, 4), seed=8, n_mels=3, hop_length=2, output_hidden=6)
     save("dual_softmax_int8", tensors, config, weights="int8")
+    # subscale: the dual-softmax cell plus the context stack (its own tensors and limits).
+    tensors, config = random_subscale(16, 0.5, (4, 4), seed=9, n_mels=3, hop_length=4, sub_tensors=4, horizon=2,
+                                      context_channels=4, context_layers=2, context_features=2)
+    save("subscale_small", tensors, config)
     f16 = out / "geneing_float16.sw"
     write_float16(f16, fatchord_tensors(gen, 6), gen)
     written.append(f16)

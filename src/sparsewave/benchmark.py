@@ -84,6 +84,8 @@ def time_synthesis(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=N
     runs = [("unbatched", False, 1), ("batched", True, 1)]
     if threads > 1:
         runs.append(("batched", True, threads))
+        if vocoder.utterance_threads > 1:  # subscale: one utterance's sub-tensors over the threads
+            runs.insert(1, ("unbatched", False, threads))
     vocoder.synthesize(mel[: min(frames, 4)], seed=0)  # warm up allocations / page faults
     results = []
     for name, batched, th in runs:

@@ -108,6 +108,12 @@ class Vocoder:
         return self._v.family
 
     @property
+    def utterance_threads(self) -> int:
+        """Threads that can share one unbatched :meth:`synthesize` (the subscale family's B
+        sub-tensors); 1 for the plain loop."""
+        return self._v.utterance_threads
+
+    @property
     def streams(self) -> bool:
         """Whether :meth:`stream` / :meth:`streamer` work: False for the subscale family, which
         generates whole utterances (docs/subscale.md)."""
