@@ -112,6 +112,25 @@ def test_matvec_many_matches_reference(isa, rng, block, shape, nvec):
 
 
 @pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape", [(17, 33), (257, 129), (768, 256)])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_matvec_many_bits_do_not_depend_on_the_vector_count(isa, rng, block, shape, accumulate):
+    # Streamed conditioning (a few frames per call) must equal whole-utterance conditioning (all
+    # frames in one product) bit for bit, whichever kernel a vector count picks.
+    w, _ = random_block_sparse(rng, *shape, block, 0.3, empty_block_rows=0.1)
+    m = BlockSparseMatrix.from_dense(w, block=block)
+    x = rng.standard_normal((37, shape[1])).astype(np.float32)
+    y0 = rng.standard_normal((37, shape[0])).astype(np.float32)
+    whole = y0.copy()
+    m.matvec_many(x, out=whole, accumulate=accumulate)
+    for n in (1, 3, 4, 9, 16):
+        for i in range(0, 37, n):
+            part = y0[i:i + n].copy()
+            m.matvec_many(x[i:i + n], out=part, accumulate=accumulate)
+            assert np.array_equal(part, whole[i:i + n]), (n, i)
+
+
+@pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("shape", [(4, 4), (17, 33), (100, 37), (768, 256)])
 def test_float16_weights(isa, rng, block, shape):
     # float16 storage: the kernels must compute exactly the float32 product of

@@ -5,7 +5,6 @@
 #include <immintrin.h>
 
 #include "avx/int8_avx2.h"
-#include "avx/many_wide_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -174,16 +173,6 @@ struct Many {
   };
 };
 
-// float32: 9 or more vectors take the vectors-in-lanes kernel (many_wide_avx2.cpp).
-void spmv_many_4x4_f32(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-                       int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_wide_4x4_avx2(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate, spmv_many<Many<F32, Shape4x4>>);
-}
-void spmv_many_16x1_f32(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-                        int rb_begin, int rb_end, bool accumulate) {
-  spmv_many_wide_16x1_avx2(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate, spmv_many<Many<F32, Shape16x1>>);
-}
-
 }  // namespace
 
 const KernelTable& avx2_kernels() {
@@ -191,12 +180,12 @@ const KernelTable& avx2_kernels() {
     KernelTable t = generic_kernels();  // 1x1 stays generic
     t.name = "avx2";
     t.shape_4x4.spmv = spmv_4x4<F32>;
-    t.shape_4x4.spmv_many = spmv_many_4x4_f32;
+    t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
     t.shape_4x4.spmm = spmm_chunked<4, 4, 4>;
     t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
     t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
     t.shape_16x1.spmv = spmv<F32, Shape16x1>;
-    t.shape_16x1.spmv_many = spmv_many_16x1_f32;
+    t.shape_16x1.spmv_many = spmv_many<Many<F32, Shape16x1>>;
     t.shape_16x1.spmm = spmm_chunked<16, 1, 8>;
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
