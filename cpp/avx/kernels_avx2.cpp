@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "avx/int8_avx2.h"
+#include "avx/many_wide_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -173,6 +174,12 @@ struct Many {
   };
 };
 
+// float32 4x4: 9 or more vectors take the vectors-in-lanes kernel (many_wide_avx2.cpp).
+void spmv_many_4x4_f32(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+                       int rb_begin, int rb_end, bool accumulate) {
+  spmv_many_wide_4x4_avx2(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate, spmv_many<Many<F32, Shape4x4>>);
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernels() {
@@ -180,7 +187,7 @@ const KernelTable& avx2_kernels() {
     KernelTable t = generic_kernels();  // 1x1 stays generic
     t.name = "avx2";
     t.shape_4x4.spmv = spmv_4x4<F32>;
-    t.shape_4x4.spmv_many = spmv_many<Many<F32, Shape4x4>>;
+    t.shape_4x4.spmv_many = spmv_many_4x4_f32;
     t.shape_4x4.spmm = spmm_chunked<4, 4, 4>;
     t.shape_4x4.spmv_f16 = spmv_4x4<F16>;
     t.shape_4x4.spmv_many_f16 = spmv_many<Many<F16, Shape4x4>>;
