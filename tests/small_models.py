@@ -17,9 +17,11 @@ TINY_MEL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 32, "win_length": 2
             "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
 
 
-def write_voiced_clips(folder: Path, durations=((140.0, 0.45), (210.0, 0.5), (170.0, 0.4)), seed: int = 7) -> Path:
+def write_voiced_clips(folder: Path, durations=((140.0, 0.45), (210.0, 0.5), (170.0, 0.4)), seed: int = 7,
+                       envelope: bool = True) -> Path:
     """Synthetic 'voiced' WAV clips at TINY_MEL's rate (harmonics of a moving pitch plus a little
-    noise), one clipN.wav per (f0, seconds): training data for the tiny training tests."""
+    noise; with `envelope`, faded in and out), one clipN.wav per (f0, seconds): training data for
+    the tiny training tests."""
     import wave
 
     rate = TINY_MEL["sample_rate"]
@@ -28,7 +30,9 @@ def write_voiced_clips(folder: Path, durations=((140.0, 0.45), (210.0, 0.5), (17
         n = int(dur * rate)
         t = np.arange(n) / rate
         phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / rate
-        y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) * (0.5 + 0.5 * np.sin(np.pi * t / dur))
+        y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6))
+        if envelope:
+            y = y * (0.5 + 0.5 * np.sin(np.pi * t / dur))
         y = y + 0.01 * rng.standard_normal(n)
         pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
         with wave.open(str(Path(folder) / f"clip{i}.wav"), "wb") as w:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from sparsewave.train.prune import BlockPruner, block_scores, blocks_to_prune, s
 from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
 from sparsewave.weights import load_model_tensors  # noqa: E402
 
-from small_models import TINY_MEL as MEL, softmax as _softmax  # noqa: E402
+from small_models import TINY_MEL as MEL, softmax as _softmax, write_voiced_clips  # noqa: E402
 
 
 def _assert_same_probs(got, want, tol=1e-4):
@@ -37,29 +36,10 @@ def _assert_same_probs(got, want, tol=1e-4):
         assert np.max(np.abs(p - q)[big] / q[big]) <= tol
 
 
-def _write_wav(path, audio, rate):
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-
-
 @pytest.fixture(scope="module")
 def wav_dir(tmp_path_factory):
     """Three synthetic 'voiced' clips (harmonics with a moving pitch plus noise) at 8 kHz."""
-    d = tmp_path_factory.mktemp("wavs")
-    rng = np.random.default_rng(7)
-    for i, (f0, dur) in enumerate([(140.0, 0.45), (210.0, 0.5), (170.0, 0.4)]):
-        n = int(dur * MEL["sample_rate"])
-        t = np.arange(n) / MEL["sample_rate"]
-        pitch = f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))
-        phase = 2 * np.pi * np.cumsum(pitch) / MEL["sample_rate"]
-        y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) * (0.5 + 0.5 * np.sin(np.pi * t / dur))
-        y = y + 0.01 * rng.standard_normal(n)
-        _write_wav(d / f"clip{i}.wav", y, MEL["sample_rate"])
-    return d
+    return write_voiced_clips(tmp_path_factory.mktemp("wavs"))
 
 
 def _config(wav_dir, out, **kw):

@@ -3,7 +3,6 @@ explicit GRU cell is nn.GRU, and a QAT-trained export scores in the int8 engine 
 computes. Tiny models on synthetic clips, CPU only, a few seconds."""
 from __future__ import annotations
 
-import wave
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from sparsewave.train.fake_quant import fake_quant, quantize_int8  # noqa: E402
 from sparsewave.train.model import DualSoftmaxWaveRNN  # noqa: E402
 from sparsewave.train.trainer import TrainConfig, train  # noqa: E402
 
-from small_models import TINY_MEL as MEL, softmax as _softmax  # noqa: E402
+from small_models import TINY_MEL as MEL, softmax as _softmax, write_voiced_clips  # noqa: E402
 
 
 def _max_prob_error(got, want):
@@ -33,20 +32,7 @@ def _max_prob_error(got, want):
 
 @pytest.fixture(scope="module")
 def wav_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("wavs")
-    rng = np.random.default_rng(7)
-    for i, (f0, dur) in enumerate([(140.0, 0.45), (210.0, 0.5), (170.0, 0.4)]):
-        n = int(dur * MEL["sample_rate"])
-        t = np.arange(n) / MEL["sample_rate"]
-        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / MEL["sample_rate"]
-        y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) + 0.01 * rng.standard_normal(n)
-        pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
-        with wave.open(str(d / f"clip{i}.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(MEL["sample_rate"])
-            w.writeframes(pcm.tobytes())
-    return d
+    return write_voiced_clips(tmp_path_factory.mktemp("wavs"), envelope=False)
 
 
 # ------------------------------------------------------------------------------ the rule
