@@ -190,3 +190,15 @@ def test_threads_with_progress_and_cancel(model, rng):
 
     with pytest.raises(KeyboardInterrupt):
         v.synthesize(mels, seed=1, threads=2, progress=cancel)
+
+
+def test_one_active_sub_tensor_per_thread_keeps_the_bits(tmp_path):
+    """A replayed case where a thread had one active sub-tensor in the ramp and the single-vector
+    kernel (another summation order) made threads=2 draw differently from one thread."""
+    tensors, cfg = random_subscale(32, 0.3, (4, 4), seed=48, n_mels=MELS, hop_length=HOP, sub_tensors=16, horizon=3,
+                                   context_channels=6, context_layers=2, context_features=3)
+    v = sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
+    rng = np.random.default_rng(1851648672)
+    mels = rng.standard_normal((9, MELS)).astype(np.float32)
+    uniforms = rng.random((9 * HOP, 2)).astype(np.float32)
+    assert np.array_equal(v.synthesize(mels, uniforms=uniforms, threads=2), v.synthesize(mels, uniforms=uniforms))

@@ -17,21 +17,27 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
   const std::ptrdiff_t ld = w.ld;
   const int end = first + count;
   const std::ptrdiff_t at = first * ld;  // the streams' slab in every stream-major buffer
+  auto product = [&](const BlockSparseMatrix& m, const float* x, float* y) {
+    if (w.multi_vector)
+      m.spmv_many_padded(x, ld, y, ld, count, false, k);
+    else
+      m.spmv_streams_padded(x, y, count, ld, false, k);
+  };
   auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
                   const std::vector<float>& bb, const float* y, float* logits) {
     float* hidden = w.hidden.data() + at;
-    a.spmv_streams_padded(y + at, hidden, count, ld, false, k);
+    product(a, y + at, hidden);
     for (int s = 0; s < count; ++s)
       for (std::size_t i = 0; i < ba.size(); ++i) hidden[s * ld + i] += ba[i];
     // Rows past output_hidden are zero (padding rows of a), so relu stops there.
     const int width = static_cast<int>(std::min<std::ptrdiff_t>(ld, round16(c_.output_hidden)));
     for (int s = 0; s < count; ++s) k.elementwise.relu(hidden + s * ld, width);
-    b.spmv_streams_padded(hidden, logits + at, count, ld, false, k);
+    product(b, hidden, logits + at);
     for (int s = first; s < end; ++s)
       for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
   };
 
-  r_.spmv_streams_padded(w.h.data() + at, w.gh.data() + at, count, ld, false, k);  // R h over the whole state, once
+  product(r_, w.h.data() + at, w.gh.data() + at);  // R h over the whole state, once
   for (int s = first; s < end; ++s) {
     // pre = const bias + the upsampling taps' Z rows + I's two previous-byte
     // columns, in one pass over the 3N rows (one weighted sum, not a pass per term).

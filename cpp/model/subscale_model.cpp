@@ -40,7 +40,10 @@ bool SubscaleModel::run_utterance(const Data& d, int64_t start, int64_t length, 
   StepTeam team(std::max(1, std::min(threads, B)));
   const int P = team.parts();
   std::vector<Workspace> ws;
-  for (int p = 0; p < P; ++p) ws.push_back(make_workspace(B));
+  for (int p = 0; p < P; ++p) {
+    ws.push_back(make_workspace(B));
+    ws.back().multi_vector = true;  // the same bits for any number of active sub-tensors or threads
+  }
   auto owner = [&](int b) {
     int p = 0;
     while (b >= B * (p + 1) / P) ++p;
@@ -61,7 +64,7 @@ bool SubscaleModel::run_utterance(const Data& d, int64_t start, int64_t length, 
       std::copy_n(g.begin() + static_cast<std::ptrdiff_t>(b) * E, E, features.begin() + b * ld);
       w.t[b] = start + local_t[b];
     }
-    proj_.spmv_streams_padded(features.data() + lo * ld, term.data() + lo * ld, hi - lo, ld, false, k);
+    proj_.spmv_many_padded(features.data() + lo * ld, ld, term.data() + lo * ld, ld, hi - lo, false, k);
     step(w, d, lo, hi - lo, term.data(), [&] {
       for (int b = lo; b < hi; ++b) w.coarse[b] = pick(b, local_t[b], 0, w.logits_c.data() + b * ld, w.scratch.data());
     });
