@@ -5,6 +5,11 @@
 // sign (vpsignb) on the signed side, each pair is at most 2 * 127 * 127 =
 // 32258 < 32767: the int16 sums are exact, and vpmaddwd by ones widens them
 // to int32. Every result equals the generic int32 reference bit for bit.
+//
+// Pair-bounded matrices (|w[2i]| + |w[2i+1]| <= 128, checked at store) take
+// the _pair kernels instead: x offset to xu = xq + 128 in [1, 255] is the
+// unsigned side as is, each pair is at most 255 * 128 = 32640, and the
+// offset comes back once per row as 128 * row_sum. No abs or sign per block.
 #include "avx/int8_avx2.h"
 #include "kernels/quantize_rule.h"
 
@@ -25,6 +30,19 @@ inline int32_t load4(const int8_t* p) {
 inline __m256i dot4(__m256i w, __m256i x, __m256i ones16) {
   const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
   return _mm256_madd_epi16(pairs, ones16);
+}
+// Sum over each lane's four bytes of w * xu (xu unsigned): exact for
+// pair-bounded w.
+inline __m256i dot4u(__m256i w, __m256i xu, __m256i ones16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(xu, w), ones16);
+}
+// acc - 128 * row_sum: int32 arithmetic wraps, so even a partial sum past
+// 2^31 comes back exact once the offset is removed (the true sum fits).
+inline __m256i unoffset8(__m256i acc, const int32_t* row_sum) {
+  return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum)), 7));
+}
+inline __m128i unoffset4(__m128i acc, const int32_t* row_sum) {
+  return _mm_sub_epi32(acc, _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum)), 7));
 }
 // y (=|+=) acc * (row_scale * x_scale) for 8 rows.
 inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {
@@ -121,6 +139,80 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   }
 }
 
+// spmv_i8_8x4 for pair-bounded weights on xu = xq + 128: index, broadcast,
+// multiply (weight load folded in), widen, add: five instructions a block.
+void spmv_i8_8x4_pair(const BsrView& view, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
+                      bool accumulate) {
+  const BsrView a = view;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256 xs = _mm256_set1_ps(x_scale);
+  const int32_t* col = a.col_start + a.row_ptr[rb_begin];
+  const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + a.row_ptr[rb_begin];
+  auto block = [&](int i) {
+    return dot4u(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(reinterpret_cast<const int8_t*>(xu) + col[i])),
+                 ones16);
+  };
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
+    for (; n >= 4; n -= 4, col += 4, w += 4) {
+      acc0 = _mm256_add_epi32(block(0), acc0);
+      acc1 = _mm256_add_epi32(block(1), acc1);
+      acc2 = _mm256_add_epi32(block(2), acc2);
+      acc3 = _mm256_add_epi32(block(3), acc3);
+    }
+    if (n >= 2) {
+      acc0 = _mm256_add_epi32(block(0), acc0);
+      acc1 = _mm256_add_epi32(block(1), acc1);
+      n -= 2, col += 2, w += 2;
+    }
+    if (n) {
+      acc2 = _mm256_add_epi32(block(0), acc2);
+      ++col, ++w;
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
+    const __m256i acc = _mm256_add_epi32(_mm256_add_epi32(acc0, acc1), _mm256_add_epi32(acc2, acc3));
+    store8(y + r0, a.row_scale + r0, unoffset8(acc, a.row_sum + r0), xs, accumulate);
+  }
+}
+
+// spmv_i8_4x4 for pair-bounded weights on xu = xq + 128.
+void spmv_i8_4x4_pair(const BsrView& view, const uint8_t* xu_bytes, float x_scale, float* y, int rb_begin,
+                      int rb_end, bool accumulate) {
+  const BsrView a = view;
+  const int8_t* xu = reinterpret_cast<const int8_t*>(xu_bytes);  // for load4; the bits are what count
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m128 xs = _mm_set1_ps(x_scale);
+  const int32_t* col = a.col_start;
+  int32_t k = a.row_ptr[rb_begin];
+  auto pair_x = [&](int32_t j) {
+    return _mm256_blend_epi32(_mm256_set1_epi32(load4(xu + col[j])), _mm256_set1_epi32(load4(xu + col[j + 1])), 0xF0);
+  };
+  auto load_w = [&](int32_t j) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.values_i8 + static_cast<std::ptrdiff_t>(j) * 16));
+  };
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    const int32_t end = a.row_ptr[rb + 1];
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (; k + 4 <= end; k += 4) {
+      acc0 = _mm256_add_epi32(acc0, dot4u(load_w(k), pair_x(k), ones16));
+      acc1 = _mm256_add_epi32(acc1, dot4u(load_w(k + 2), pair_x(k + 2), ones16));
+    }
+    for (; k + 2 <= end; k += 2) acc0 = _mm256_add_epi32(acc0, dot4u(load_w(k), pair_x(k), ones16));
+    const __m256i acc = _mm256_add_epi32(acc0, acc1);
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (k < end) {  // a last, odd block: its 16 bytes alone
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
+      const __m128i pairs = _mm_maddubs_epi16(_mm_set1_epi32(load4(xu + col[k])), w);
+      sum = _mm_add_epi32(sum, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
+      ++k;
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
+    store4(y + r0, a.row_scale + r0, unoffset4(sum, a.row_sum + r0), xs, accumulate);
+  }
+}
+
 // The generic rule (kernels/table.h QuantizeFn) eight floats at a time:
 // vcvtps2dq rounds half to even under the default MXCSR, like nearbyint.
 float quantize_avx2(const float* x, int n, int8_t* q) {
@@ -164,6 +256,8 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
 void add_avx2_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4;
+  t.shape_8x4.spmv_i8_pair = spmv_i8_8x4_pair;
+  t.shape_4x4.spmv_i8_pair = spmv_i8_4x4_pair;
   t.quantize = quantize_avx2;
 }
 

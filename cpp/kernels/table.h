@@ -33,6 +33,15 @@ using SpmvManyFn = void (*)(const BsrView& a, const float* x, std::ptrdiff_t ldx
 using SpmvI8Fn = void (*)(const BsrView& a, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                           bool accumulate);
 
+// The same product for a matrix whose int8 weights are pair-bounded
+// (BlockSparseMatrix::pair_bounded: |w[2i]| + |w[2i+1]| <= 128 inside each
+// 4-column group), given xu = xq + 128 as unsigned bytes: acc[r] = sum w * xu
+// - 128 * row_sum[r], which equals SpmvI8Fn's acc (same bits out). Only ISAs
+// whose instructions need the bound fill it (AVX2's vpmaddubsw cannot
+// saturate then); a null slot means spmv_i8 runs.
+using SpmvU8Fn = void (*)(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
+                          bool accumulate);
+
 // Quantizes n floats to int8 for an int8 product and returns their scale:
 // m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
 // m / 127 (all float32, so NumPy reproduces it bit for bit). m below
@@ -52,6 +61,7 @@ struct BlockKernels {
   SpmvFn spmv_f16 = nullptr;
   SpmvManyFn spmv_many_f16 = nullptr;
   SpmvI8Fn spmv_i8 = nullptr;  // 8x4 and 4x4 only (store_int8 refuses other shapes)
+  SpmvU8Fn spmv_i8_pair = nullptr;  // pair-bounded int8 matrices; may stay null
 };
 
 struct KernelTable {

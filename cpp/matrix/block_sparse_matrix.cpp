@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,15 @@ constexpr long long kMaxDim = 1 << 24;
 constexpr long long kMaxElements = 1LL << 30;
 // 127 * 127 * 131072 < 2^31: an int8 row sum cannot overflow int32.
 constexpr int kMaxInt8Cols = 1 << 17;
+
+// |q_a| + |q_b| <= 128 for every pair of adjacent columns (2i, 2i+1; blocks
+// are 4 wide, so pairs never straddle blocks): 255 * 128 fits int16.
+constexpr int kPairBound = 128;
+bool pairs_within_bound(const int8_t* q, std::size_t n) {
+  for (std::size_t i = 0; i + 1 < n; i += 2)
+    if (std::abs(int{q[i]}) + std::abs(int{q[i + 1]}) > kPairBound) return false;
+  return true;
+}
 }  // namespace
 
 bool is_supported_block(int br, int bc) {
@@ -173,6 +183,7 @@ BlockSparseMatrix BlockSparseMatrix::from_packed_int8(int rows, int cols, int br
         m.values_[at] = static_cast<float>(m.values_i8_[at]) * m.row_scale_[r];
       }
   m.int8_ = true;
+  m.pair_bounded_ = pairs_within_bound(m.values_i8_.data(), m.values_i8_.size());
   return m;
 }
 
@@ -194,6 +205,7 @@ BlockSparseMatrix BlockSparseMatrix::permute_block_rows(const std::vector<int>& 
   }
   m.half_ = half_;
   m.int8_ = int8_;
+  m.pair_bounded_ = pair_bounded_;
   const std::size_t bs = static_cast<std::size_t>(block_rows_) * block_cols_;
   m.row_ptr_.assign(1, 0);
   if (int8_) {
@@ -230,7 +242,7 @@ std::size_t BlockSparseMatrix::nbytes() const {  // what the products read
   return value_bytes + (row_ptr_.size() + col_start_.size()) * sizeof(int32_t);
 }
 
-void BlockSparseMatrix::store_int8() {
+void BlockSparseMatrix::store_int8(Int8Rule rule) {
   if (int8_) return;
   if (!((block_rows_ == 8 || block_rows_ == 4) && block_cols_ == 4))
     throw std::invalid_argument("int8 weights need 8x4 or 4x4 blocks, this matrix has " + std::to_string(block_rows_) +
@@ -250,6 +262,17 @@ void BlockSparseMatrix::store_int8() {
         float& m = row_max[rb * block_rows_ + i / block_cols_];
         m = std::max(m, std::fabs(values_[static_cast<std::size_t>(k) * bs + i]));
       }
+  if (rule == Int8Rule::pair_bounded) {
+    // Raise each row's max to (127 / 128) * its largest pair sum: then
+    // |q_a| + |q_b| ~ (|w_a| + |w_b|) * 127 / max <= 128 (up to float rounding, fixed below).
+    for (int rb = 0; rb < n_block_rows_; ++rb)
+      for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+        for (int i = 0; i < bs; i += 2) {
+          const std::size_t at = static_cast<std::size_t>(k) * bs + i;
+          float& m = row_max[rb * block_rows_ + i / block_cols_];
+          m = std::max(m, (std::fabs(values_[at]) + std::fabs(values_[at + 1])) * (127.0f / 128.0f));
+        }
+  }
   row_scale_.assign(pr, 0.0f);
   row_sum_.assign(pr, 0);
   values_i8_.resize(values_.size());
@@ -264,6 +287,21 @@ void BlockSparseMatrix::store_int8() {
         values_i8_[at] = static_cast<int8_t>(std::min(127, std::max(-127, q)));
         row_sum_[r] += values_i8_[at];
       }
+  if (rule == Int8Rule::pair_bounded) {
+    // Rounding both members up can reach 129 (never more: each moves < 0.5
+    // past a sum <= 128 * (1 + a few ulps)); the larger one (the first on a
+    // tie) steps back toward zero.
+    for (int rb = 0; rb < n_block_rows_; ++rb)
+      for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+        for (int i = 0; i < bs; i += 2) {
+          int8_t* a = &values_i8_[static_cast<std::size_t>(k) * bs + i];
+          if (std::abs(int{a[0]}) + std::abs(int{a[1]}) <= kPairBound) continue;
+          int8_t& big = std::abs(int{a[0]}) >= std::abs(int{a[1]}) ? a[0] : a[1];
+          const int step = big > 0 ? 1 : -1;
+          big = static_cast<int8_t>(big - step);
+          row_sum_[rb * block_rows_ + i / block_cols_] -= step;
+        }
+  }
   for (int r = 0; r < pr; ++r) row_scale_[r] = row_max[r] >= kQuantizeTinyMax ? row_max[r] / 127.0f : 0.0f;
   for (int rb = 0; rb < n_block_rows_; ++rb)
     for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
@@ -272,6 +310,7 @@ void BlockSparseMatrix::store_int8() {
         values_[at] = static_cast<float>(values_i8_[at]) * row_scale_[rb * block_rows_ + i / block_cols_];
       }
   int8_ = true;
+  pair_bounded_ = pairs_within_bound(values_i8_.data(), values_i8_.size());
 }
 
 void BlockSparseMatrix::store_as(WeightType t) {
@@ -342,6 +381,13 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
     int8_t* xq = quantize_scratch(padded_cols());
     const float x_scale = k.quantize(x, cols_, xq);
     std::fill(xq + cols_, xq + padded_cols(), int8_t{0});
+    if (pair_bounded_ && kb.spmv_i8_pair) {
+      // xu = xq + 128 (flipping the sign bit), in place: once per product, not per block.
+      uint8_t* xu = reinterpret_cast<uint8_t*>(xq);
+      for (int i = 0, n = padded_cols(); i < n; ++i) xu[i] ^= 0x80u;
+      kb.spmv_i8_pair(view(), xu, x_scale, y, rb_begin, rb_end, accumulate);
+      return;
+    }
     kb.spmv_i8(view(), xq, x_scale, y, rb_begin, rb_end, accumulate);
     return;
   }

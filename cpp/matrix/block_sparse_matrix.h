@@ -12,6 +12,9 @@
 
 namespace sparsewave {
 
+// How store_int8 picks each row's scale (see store_int8).
+enum class Int8Rule { row_max, pair_bounded };
+
 class BlockSparseMatrix {
  public:
   BlockSparseMatrix() = default;
@@ -76,8 +79,18 @@ class BlockSparseMatrix {
   // dequantized weights, so to_dense() and packed() show what is multiplied.
   // Throws std::invalid_argument for blocks other than 8x4 and 4x4, or more
   // than 131072 padded columns (the int32 sum could overflow).
-  void store_int8();
+  //
+  // Int8Rule::pair_bounded instead scales each row by max(max|w| / 127,
+  // max_pair (|w_a| + |w_b|) / 128) over its adjacent column pairs (2i,
+  // 2i+1) so that every stored pair keeps |q_a| + |q_b| <= 128 (a pair the
+  // float rounding pushes to 129 gives one step back from its larger
+  // member): docs/format.md, "int8 matrices".
+  void store_int8(Int8Rule rule = Int8Rule::row_max);
   bool int8() const { return int8_; }
+  // True for int8 weights whose every pair (columns 2i, 2i+1 of a block row)
+  // has |q_a| + |q_b| <= 128, whichever rule or file made them (checked once
+  // at store): AVX2 then multiplies unsigned x + 128 without saturation.
+  bool pair_bounded() const { return pair_bounded_; }
   WeightType weight_type() const { return int8_ ? WeightType::i8 : half_ ? WeightType::f16 : WeightType::f32; }
   // Converts to `t` (f32: nothing to do).
   void store_as(WeightType t);
@@ -127,6 +140,7 @@ class BlockSparseMatrix {
   AlignedVector<float> row_scale_;   // per padded row
   std::vector<int32_t> row_sum_;     // per padded row
   bool int8_ = false;
+  bool pair_bounded_ = false;
 };
 
 // True for the block shapes kernels exist for: 4x4, 8x4, 16x1 and 1x1.

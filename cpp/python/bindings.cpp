@@ -167,7 +167,13 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("half", &BlockSparseMatrix::half)
       .def("store_half", &BlockSparseMatrix::store_half)
       .def_property_readonly("int8", &BlockSparseMatrix::int8)
-      .def("store_int8", &BlockSparseMatrix::store_int8)
+      .def(
+          "store_int8",
+          [](BlockSparseMatrix& m, bool pair_bounded) {
+            m.store_int8(pair_bounded ? sparsewave::Int8Rule::pair_bounded : sparsewave::Int8Rule::row_max);
+          },
+          py::arg("pair_bounded") = false)
+      .def_property_readonly("pair_bounded", &BlockSparseMatrix::pair_bounded)
       .def("quantized", [](const BlockSparseMatrix& m) {
         // (int8 values (nnz_blocks, br, bc), row scales (padded rows)): what the int8 kernels multiply.
         if (!m.int8()) throw std::invalid_argument("the matrix does not store int8 weights");

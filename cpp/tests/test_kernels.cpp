@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -207,7 +208,9 @@ std::vector<float> int8_weights(std::mt19937& gen, int rows, int cols, int br, i
 
 // This table's spmv_i8 against the generic one on the same quantized x, over
 // all block rows and over an inner range, accumulating or not; y is poisoned
-// (NaN) or random, identically for both, before each call.
+// (NaN) or random, identically for both, before each call. A pair-bounded
+// matrix is also run through the table's spmv_i8_pair (on xu = xq + 128),
+// when it has one, against the same generic result.
 void check_spmv_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m, const std::vector<float>& x,
                    std::mt19937& gen, const std::string& label) {
   const auto view = m.view();
@@ -216,33 +219,47 @@ void check_spmv_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m,
   std::copy(x.begin(), x.end(), xp.begin());
   std::vector<int8_t> xq(xp.size());
   const float xs = sparsewave::generic_kernels().quantize(xp.data(), m.padded_cols(), xq.data());
+  std::vector<uint8_t> xu(xq.size());
+  for (std::size_t i = 0; i < xq.size(); ++i) xu[i] = static_cast<uint8_t>(xq[i] + 128);
   const auto ref_fn = sparsewave::generic_kernels().block(br, bc).spmv_i8;
   const auto fn = t.block(br, bc).spmv_i8;
+  const auto pair_fn = m.pair_bounded() ? t.block(br, bc).spmv_i8_pair : nullptr;
   if (fn == nullptr) {
     check(false, label + ": no spmv_i8 kernel");
     return;
   }
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int ranges[][2] = {{0, nbr}, {std::min(1, nbr), std::max(std::min(1, nbr), nbr - 1)}};
-  for (const auto& range : ranges)
-    for (bool accumulate : {false, true}) {
-      std::vector<float> ref(m.padded_rows(), std::numeric_limits<float>::quiet_NaN());
-      if (accumulate)
-        for (auto& v : ref) v = normal(gen);
-      std::vector<float> got = ref;
-      ref_fn(view, xq.data(), xs, ref.data(), range[0], range[1], accumulate);
-      fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
-      const std::string what = label + " rows [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) + ")" +
-                               (accumulate ? " accumulate" : "");
-      if (!same_bits(got.data(), ref.data(), ref.size() * sizeof(float))) {
-        std::size_t i = 0;
-        while (same_bits(&got[i], &ref[i], sizeof(float))) ++i;
-        check(false, what + ": y[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", generic " +
-                         std::to_string(ref[i]));
-      } else {
-        check(true, what);
+  for (int kernel = 0; kernel < (pair_fn ? 2 : 1); ++kernel)
+    for (const auto& range : ranges)
+      for (bool accumulate : {false, true}) {
+        std::vector<float> ref(m.padded_rows(), std::numeric_limits<float>::quiet_NaN());
+        if (accumulate)
+          for (auto& v : ref) v = normal(gen);
+        std::vector<float> got = ref;
+        ref_fn(view, xq.data(), xs, ref.data(), range[0], range[1], accumulate);
+        if (kernel == 0)
+          fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
+        else
+          pair_fn(view, xu.data(), xs, got.data(), range[0], range[1], accumulate);
+        const std::string what = label + (kernel ? " pair kernel" : "") + " rows [" + std::to_string(range[0]) +
+                                 ", " + std::to_string(range[1]) + ")" + (accumulate ? " accumulate" : "");
+        if (!same_bits(got.data(), ref.data(), ref.size() * sizeof(float))) {
+          std::size_t i = 0;
+          while (same_bits(&got[i], &ref[i], sizeof(float))) ++i;
+          check(false, what + ": y[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", generic " +
+                           std::to_string(ref[i]));
+        } else {
+          check(true, what);
+        }
       }
-    }
+}
+
+// Every stored pair (columns 2i, 2i+1 of a block row) within |a| + |b| <= 128.
+bool pairs_bounded(const BlockSparseMatrix& m) {
+  for (std::size_t i = 0; i + 1 < m.n_values(); i += 2)
+    if (std::abs(int{m.values_i8()[i]}) + std::abs(int{m.values_i8()[i + 1]}) > 128) return false;
+  return true;
 }
 
 void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
@@ -263,14 +280,49 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
           if (holes && (d == 0.0 || rows < 2 * b[0])) continue;
           auto w = int8_weights(gen, rows, cols, b[0], b[1], d, holes, [&] { return normal(gen); });
           auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+          auto mp = m;
           m.store_int8();
+          mp.store_int8(sparsewave::Int8Rule::pair_bounded);
+          check(mp.pair_bounded() && pairs_bounded(mp), shape + " pair_bounded rule keeps every pair within 128");
           std::vector<float> x(cols);
           for (auto& v : x) v = normal(gen);
           const std::string label = shape + " d=" + std::to_string(d) + (holes ? " holes" : "");
           check_spmv_i8(t, m, x, gen, label);
+          check_spmv_i8(t, mp, x, gen, label + " pair_bounded");
           std::fill(x.begin(), x.end(), 0.0f);
           check_spmv_i8(t, m, x, gen, label + " x=0");
+          check_spmv_i8(t, mp, x, gen, label + " pair_bounded x=0");
         }
+      // At the pair bound: pairs (127, 1), (64, 64), (1, 127) of either sign
+      // (the row max 127 makes q = w), x at +-127 (xu 255 or 1), so vpmaddubsw
+      // pairs reach +-255 * 128 = +-32640.
+      const int bound_pairs[][2] = {{127, 1}, {64, 64}, {1, 127}, {-127, -1}, {-64, -64}, {-1, -127}, {127, -1}, {0, 0}};
+      for (int signs = 0; signs < 3; ++signs) {
+        std::uniform_int_distribution<int> pick(0, 7);
+        std::vector<float> w(static_cast<std::size_t>(rows) * cols, 0.0f);
+        for (int r = 0; r < rows; ++r) {
+          const int mode = r % 4;  // all +, all -, mixed, and an all-zero row
+          for (int c = 0; c + 1 < cols; c += 2) {
+            const int* p = bound_pairs[mode == 0 ? 0 + (c / 2) % 3 : mode == 1 ? 3 + (c / 2) % 3 : pick(gen)];
+            if (mode == 3) p = bound_pairs[7];
+            w[static_cast<std::size_t>(r) * cols + c] = static_cast<float>(p[0]);
+            w[static_cast<std::size_t>(r) * cols + c + 1] = static_cast<float>(p[1]);
+          }
+          float* row = &w[static_cast<std::size_t>(r) * cols];
+          if (cols % 2) row[cols - 1] = mode == 3 ? 0.0f : -127.0f;  // paired with a padding 0
+          if (mode != 3) {  // the row's max is 127: q = w exactly
+            row[0] = mode == 1 ? -127.0f : 127.0f;
+            if (cols > 1) row[1] = mode == 1 ? -1.0f : 1.0f;
+          }
+        }
+        auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+        m.store_int8();
+        check(m.pair_bounded(), shape + " weights at the pair bound are pair-bounded");
+        std::vector<float> x(cols, signs == 1 ? -big : big);
+        if (signs == 2)
+          for (auto& v : x) v = coin(gen) ? -big : big;
+        check_spmv_i8(t, m, x, gen, shape + " at the pair bound signs=" + std::to_string(signs));
+      }
       // Extremes: every weight and every x quantizes to +-127, so the int16
       // pair sums (127 * 127 * 2) are at their largest, with one sign or mixed.
       for (int signs = 0; signs < 3; ++signs) {
@@ -278,6 +330,8 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
                               [&] { return signs == 2 && coin(gen) ? -1.0f : 1.0f; });
         auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
         m.store_int8();
+        // All +-127: past the pair bound (when a row has two columns), so only spmv_i8 may run.
+        check(!m.pair_bounded() || cols == 1, shape + " weights of +-127 are not pair-bounded");
         std::vector<float> x(cols, signs == 1 ? -big : big);
         if (signs == 2)
           for (auto& v : x) v = coin(gen) ? -big : big;

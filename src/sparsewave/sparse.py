@@ -44,7 +44,7 @@ class BlockSparseMatrix:
         self._shape = (core_matrix.rows, core_matrix.cols)
 
     @classmethod
-    def from_dense(cls, w, block=(4, 4), dtype="float32") -> "BlockSparseMatrix":
+    def from_dense(cls, w, block=(4, 4), dtype="float32", int8_rule="row_max") -> "BlockSparseMatrix":
         """Pack a 2-D float array; blocks that are entirely zero are not stored.
 
         ``block="auto"`` packs with the block shape the engine itself picks for
@@ -64,6 +64,10 @@ class BlockSparseMatrix:
         :meth:`quantized` the integers. With ``block="auto"`` the int8 shapes
         compete at their lower cost, and a matrix that 16x1 or 1x1 packs best
         stays float32 (check :attr:`dtype`).
+        ``int8_rule="pair_bounded"`` (explicit int8 block only) scales each row
+        by max(max |w| / 127, max (|w_a| + |w_b|) / 128) over adjacent column
+        pairs, so every stored pair has |q_a| + |q_b| <= 128
+        (:attr:`pair_bounded`): AVX2 then takes its faster exact kernel.
         Raises ValueError for NaN/Inf weights, weights beyond float16's range,
         a non-2-D array or an unsupported block or dtype.
         """
@@ -74,6 +78,10 @@ class BlockSparseMatrix:
             raise ValueError(f"dtype must be float32, float16 or int8, got {dtype}")
         if dtype == np.int8 and not auto and (br, bc) not in INT8_BLOCKS:
             raise ValueError(f"int8 weights need block (8, 4) or (4, 4), got {(br, bc)}")
+        if int8_rule not in ("row_max", "pair_bounded"):
+            raise ValueError(f"int8_rule must be 'row_max' or 'pair_bounded', got {int8_rule!r}")
+        if int8_rule != "row_max" and (dtype != np.int8 or auto):
+            raise ValueError("int8_rule='pair_bounded' needs dtype='int8' and an explicit int8 block")
         w = as_float32(w, "weights", 2)
         if auto:
             m = _core.BlockSparseMatrix.pack_best(w, dtype.name)
@@ -82,7 +90,7 @@ class BlockSparseMatrix:
             if dtype == np.float16:
                 m.store_half()
             elif dtype == np.int8:
-                m.store_int8()
+                m.store_int8(pair_bounded=int8_rule == "pair_bounded")
         return cls(m)
 
     @classmethod
@@ -114,6 +122,11 @@ class BlockSparseMatrix:
     @property
     def block(self) -> tuple[int, int]:
         return (self._m.block_rows, self._m.block_cols)
+
+    @property
+    def pair_bounded(self) -> bool:
+        """int8 weights with |q_a| + |q_b| <= 128 in every adjacent column pair (checked at store)."""
+        return bool(self._m.pair_bounded)
 
     @property
     def dtype(self) -> np.dtype:
