@@ -143,3 +143,33 @@ def test_int8_rule_errors():
     with pytest.raises(ValueError, match="pair_bounded"):
         BlockSparseMatrix.from_dense(w, block=(8, 4), int8_rule="pair_bounded")
     assert not BlockSparseMatrix.from_dense(w, block=(8, 4)).pair_bounded
+
+
+def test_save_model_pair_bounded_rule(tmp_path):
+    # The loop's int8 matrices are stored by the pair-bounded rule in the engine's block
+    # choice; the file loads and runs as stored (its matrices flagged at load).
+    import sparsewave
+    from sparsewave.dual_softmax import random_dual_softmax
+    from sparsewave.weights import int8_matrix_columns, load_model_tensors, save_model
+
+    tensors, cfg = random_dual_softmax(64, 0.3, (8, 4), n_mels=8, hop_length=16, seed=7)
+    f = save_model(tmp_path / "pair.sw", tensors, cfg, weights="int8", int8_rule="pair_bounded")
+    old = save_model(tmp_path / "old.sw", tensors, cfg, weights="int8")
+    stored, _ = load_model_tensors(f)
+    for name, cols in int8_matrix_columns(cfg).items():
+        w = np.asarray(tensors[name], np.float32)[:, :cols]
+        block = BlockSparseMatrix.from_dense(w, block="auto", dtype="int8").block
+        want = BlockSparseMatrix.from_dense(w, block=block, dtype="int8", int8_rule="pair_bounded")
+        assert want.pair_bounded and np.array_equal(stored[name][:, :cols], want.to_dense())
+    rng = np.random.default_rng(0)
+    mels = rng.uniform(0, 1, (5, cfg["n_mels"])).astype(np.float32)
+    audio = rng.uniform(-0.9, 0.9, 5 * cfg["hop_length"]).astype(np.float32)
+    v, v_old = sparsewave.Vocoder.load(f), sparsewave.Vocoder.load(old)
+    assert "int8" in {m["dtype"] for m in v.describe()["matrices"]}
+    a, b = v.logits(mels, audio), v_old.logits(mels, audio)
+    assert np.all(np.isfinite(a)) and not np.array_equal(a, b)  # a different quantization
+    np.testing.assert_allclose(a, b, atol=0.05 * np.abs(b).max())
+    with pytest.raises(ValueError, match="int8_rule"):
+        save_model(tmp_path / "x.sw", tensors, cfg, weights="int8", int8_rule="max")
+    with pytest.raises(ValueError, match="weights='int8'"):
+        save_model(tmp_path / "x.sw", tensors, cfg, int8_rule="pair_bounded")

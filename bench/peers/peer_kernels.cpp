@@ -50,7 +50,7 @@ namespace {
 
 // Each block kept with probability `density`, values uniform in [-1, 1).
 sw::BlockSparseMatrix make_matrix(int rows, int cols, int br, int bc, double density, sw::WeightType t,
-                                  std::uint32_t seed) {
+                                  std::uint32_t seed, sw::Int8Rule rule = sw::Int8Rule::row_max) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> keep(0.0f, 1.0f), val(-1.0f, 1.0f);
   const int nbr = (rows + br - 1) / br, nbc = (cols + bc - 1) / bc;
@@ -66,7 +66,10 @@ sw::BlockSparseMatrix make_matrix(int rows, int cols, int br, int bc, double den
   }
   sw::BlockSparseMatrix m =
       sw::BlockSparseMatrix::from_packed(rows, cols, br, bc, row_ptr, block_col, values.data(), values.size());
-  m.store_as(t);
+  if (t == sw::WeightType::i8)
+    m.store_int8(rule);
+  else
+    m.store_as(t);
   return m;
 }
 
@@ -160,12 +163,22 @@ bool run_case(const Case& c, int repeats, double sample_s) {
     const char* label;
     int br, bc;
     sw::WeightType t;
+    sw::Int8Rule rule = sw::Int8Rule::row_max;
   };
+  // The pair-bounded rows quantize the same float weights with the
+  // pair-bounded rule (AVX2's unsigned-x kernel; same pattern as the 8x4 row).
   const Ours ours[] = {{"ours f32 16x1", 16, 1, sw::WeightType::f32}, {"ours f32 4x4", 4, 4, sw::WeightType::f32},
                        {"ours f16 16x1", 16, 1, sw::WeightType::f16}, {"ours int8 8x4", 8, 4, sw::WeightType::i8},
-                       {"ours int8 4x4", 4, 4, sw::WeightType::i8}};
+                       {"ours int8 4x4", 4, 4, sw::WeightType::i8},
+                       {"ours int8 8x4 pair-bounded", 8, 4, sw::WeightType::i8, sw::Int8Rule::pair_bounded},
+                       {"ours int8 4x4 pair-bounded", 4, 4, sw::WeightType::i8, sw::Int8Rule::pair_bounded}};
   std::vector<sw::BlockSparseMatrix> ms;
-  for (const Ours& o : ours) ms.push_back(make_matrix(c.rows, c.cols, o.br, o.bc, c.density, o.t, seed + o.br));
+  for (const Ours& o : ours)
+    ms.push_back(make_matrix(c.rows, c.cols, o.br, o.bc, c.density, o.t, seed + o.br, o.rule));
+  if (!ms[5].pair_bounded() || !ms[6].pair_bounded()) {
+    std::printf("pair-bounded rule left a pair past 128\n");
+    return false;
+  }
   const sw::BlockSparseMatrix& i8 = ms[3];  // the peers run on its bytes and pattern
 
   sw::AlignedVector<float> x(static_cast<std::size_t>(c.cols) + 64, 0.0f);
@@ -205,17 +218,19 @@ bool run_case(const Case& c, int repeats, double sample_s) {
     ok &= out[r] == static_cast<float>(sat[r]) * opus_scale[r];
     saturated_rows += sat[r] != exact[r];
   }
-  // And ours against the exact int32 model of our own rule.
-  {
-    std::vector<int8_t> xq(i8.padded_cols());
-    const float xs = sw::active_kernels().quantize(x.data(), i8.padded_cols(), xq.data());
-    i8.spmv_padded(x.data(), y.data(), false, 0, i8.n_block_rows(), sw::active_kernels());
-    for (int rb = 0; rb < i8.n_block_rows(); ++rb)
+  // And ours (both 8x4 rules) against the exact int32 model of our own rule.
+  for (const sw::BlockSparseMatrix* m8 : {&ms[3], &ms[5]}) {
+    const int8_t* w8 = m8->values_i8();
+    std::vector<int8_t> xq(m8->padded_cols());
+    const float xs = sw::active_kernels().quantize(x.data(), m8->padded_cols(), xq.data());
+    std::fill(y.begin(), y.end(), std::nanf(""));
+    m8->spmv_padded(x.data(), y.data(), false, 0, m8->n_block_rows(), sw::active_kernels());
+    for (int rb = 0; rb < m8->n_block_rows(); ++rb)
       for (int r = 0; r < 8; ++r) {
         int32_t acc = 0;
-        for (int32_t k = i8.row_ptr()[rb]; k < i8.row_ptr()[rb + 1]; ++k)
-          for (int j = 0; j < 4; ++j) acc += int32_t{w[k * 32 + r * 4 + j]} * xq[i8.col_start()[k] + j];
-        ok &= y[rb * 8 + r] == static_cast<float>(acc) * (i8.row_scale()[rb * 8 + r] * xs);
+        for (int32_t k = m8->row_ptr()[rb]; k < m8->row_ptr()[rb + 1]; ++k)
+          for (int j = 0; j < 4; ++j) acc += int32_t{w8[k * 32 + r * 4 + j]} * xq[m8->col_start()[k] + j];
+        ok &= y[rb * 8 + r] == static_cast<float>(acc) * (m8->row_scale()[rb * 8 + r] * xs);
       }
   }
 

@@ -141,6 +141,8 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
 
 // spmv_i8_8x4 for pair-bounded weights on xu = xq + 128: index, broadcast,
 // multiply (weight load folded in), widen, add: five instructions a block.
+// Four blocks a step, added as a tree into one accumulator: with four
+// accumulators GCC spent a register move per block (measured 10 % slower).
 void spmv_i8_8x4_pair(const BsrView& view, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
                       bool accumulate) {
   const BsrView a = view;
@@ -154,25 +156,12 @@ void spmv_i8_8x4_pair(const BsrView& view, const uint8_t* xu, float x_scale, flo
   };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
-    for (; n >= 4; n -= 4, col += 4, w += 4) {
-      acc0 = _mm256_add_epi32(block(0), acc0);
-      acc1 = _mm256_add_epi32(block(1), acc1);
-      acc2 = _mm256_add_epi32(block(2), acc2);
-      acc3 = _mm256_add_epi32(block(3), acc3);
-    }
-    if (n >= 2) {
-      acc0 = _mm256_add_epi32(block(0), acc0);
-      acc1 = _mm256_add_epi32(block(1), acc1);
-      n -= 2, col += 2, w += 2;
-    }
-    if (n) {
-      acc2 = _mm256_add_epi32(block(0), acc2);
-      ++col, ++w;
-    }
+    __m256i acc = _mm256_setzero_si256();
+    for (; n >= 4; n -= 4, col += 4, w += 4)
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_add_epi32(block(0), block(1)),
+                                                   _mm256_add_epi32(block(2), block(3))));
+    for (; n > 0; --n, ++col, ++w) acc = _mm256_add_epi32(acc, block(0));
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
-    const __m256i acc = _mm256_add_epi32(_mm256_add_epi32(acc0, acc1), _mm256_add_epi32(acc2, acc3));
     store8(y + r0, a.row_scale + r0, unoffset8(acc, a.row_sum + r0), xs, accumulate);
   }
 }

@@ -95,12 +95,15 @@ def int8_matrix_columns(config: Mapping) -> dict[str, int]:
     raise ValueError(f"weights='int8' supports the families fatchord and dual_softmax, not {family!r}")
 
 
-def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = True) -> dict[str, np.ndarray] | None:
+def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = True,
+                     int8_rule: str = "row_max") -> dict[str, np.ndarray] | None:
     """int8 tensors for columns [0, cols) of ``w``, as the engine packs them with int8 weights.
 
     The block shape is the engine's own choice (``BlockSparseMatrix.from_dense(..., block="auto",
     dtype="int8")``); when that choice is a float shape (16x1 or 1x1) there is no int8 form and
     None is returned. Columns from ``cols`` on go to the float matrix ``name + ".i8_tail"``.
+    ``int8_rule="pair_bounded"`` quantizes in that block shape with the pair-bounded rule
+    (docs/format.md, "int8 matrices").
     """
     from .sparse import BlockSparseMatrix
 
@@ -109,6 +112,8 @@ def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = Tr
     m = BlockSparseMatrix.from_dense(w[:, :cols], block="auto", dtype="int8")
     if m.dtype != np.int8:
         return None
+    if int8_rule != "row_max":  # the same block choice, quantized by the other rule
+        m = BlockSparseMatrix.from_dense(w[:, :cols], block=m.block, dtype="int8", int8_rule=int8_rule)
     row_ptr, block_col, _ = m.packed()
     values, scale = m.quantized()
     out = {
@@ -124,7 +129,7 @@ def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = Tr
 
 
 def save_model(path, tensors: Mapping[str, np.ndarray], config: Mapping, *, pack_sparse: bool = True,
-               weights: str = "float32") -> Path:
+               weights: str = "float32", int8_rule: str = "row_max") -> Path:
     """Write a weight file atomically (temporary file, then rename).
 
     ``tensors``: name -> array (any real dtype; stored as float32, must be finite).
@@ -135,12 +140,19 @@ def save_model(path, tensors: Mapping[str, np.ndarray], config: Mapping, *, pack
     exactly as ``Vocoder.load(..., weights="int8")`` would quantize them: loading such a file
     gives the same model as loading the float32 file with ``weights="int8"``. A matrix the
     engine runs in a float block shape (16x1, 1x1) stays float32.
+    ``int8_rule="pair_bounded"`` (with ``weights="int8"``) quantizes them with the pair-bounded
+    rule instead (docs/format.md): slightly coarser weights that AVX2 multiplies with a faster
+    exact kernel; the file then differs from ``Vocoder.load(float_file, weights="int8")``.
     """
     st = _require_safetensors()
     if "family" not in config:
         raise ValueError("config needs a 'family' (e.g. 'fatchord')")
     if weights not in FILE_WEIGHT_TYPES:
         raise ValueError(f"weights must be one of {', '.join(map(repr, FILE_WEIGHT_TYPES))}, got {weights!r}")
+    if int8_rule not in ("row_max", "pair_bounded"):
+        raise ValueError(f"int8_rule must be 'row_max' or 'pair_bounded', got {int8_rule!r}")
+    if int8_rule != "row_max" and weights != "int8":
+        raise ValueError("int8_rule='pair_bounded' needs weights='int8'")
     int8_cols = int8_matrix_columns(config) if weights == "int8" else {}
     out: dict[str, np.ndarray] = {}
     for name, value in tensors.items():
@@ -156,7 +168,7 @@ def save_model(path, tensors: Mapping[str, np.ndarray], config: Mapping, *, pack
         if arr.size and float(np.max(np.abs(arr))) > MAX_WEIGHT_MAGNITUDE:
             raise ValueError(f"tensor '{name}' holds {float(np.max(np.abs(arr))):.3g}: weight magnitudes above "
                              f"{MAX_WEIGHT_MAGNITUDE:.0e} are refused (the engine would not load the file)")
-        packed = pack_int8_matrix(name, arr, int8_cols[name], pack_sparse) if name in int8_cols else None
+        packed = pack_int8_matrix(name, arr, int8_cols[name], pack_sparse, int8_rule) if name in int8_cols else None
         out.update(packed if packed is not None else _float_matrix(name, arr, pack_sparse))
     metadata = {
         "format": FORMAT_NAME,
