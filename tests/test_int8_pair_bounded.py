@@ -173,3 +173,23 @@ def test_save_model_pair_bounded_rule(tmp_path):
         save_model(tmp_path / "x.sw", tensors, cfg, weights="int8", int8_rule="max")
     with pytest.raises(ValueError, match="weights='int8'"):
         save_model(tmp_path / "x.sw", tensors, cfg, int8_rule="pair_bounded")
+
+
+@pytest.mark.parametrize("block", INT8_BLOCKS)
+def test_pairs_rounded_past_the_bound_step_back(isa, block):
+    # Pairs (found by search) whose two members both round up to a sum of 129 in float32:
+    # the larger member steps back toward zero, and the product stays exact.
+    pairs = np.array([[9.13628, 9.574822], [4.495175, 4.5659657], [3.6185746, 3.5624723], [9.51841, 9.082452]],
+                     np.float32)
+    w = np.zeros((8, 8), np.float32)
+    w[:4, 2:4] = pairs
+    w[4:, 4:6] = -pairs
+    a, b = np.abs(w[:4, 2]), np.abs(w[:4, 3])
+    inv = F127 / ((a + b) * PAIR_SCALE)
+    assert np.all(np.rint(a * inv) + np.rint(b * inv) == 129)  # the unfixed rounding
+    m = BlockSparseMatrix.from_dense(w, block=block, dtype="int8", int8_rule="pair_bounded")
+    wq = quantized_dense(m)[0]
+    assert m.pair_bounded and pairs_max(wq) == 128
+    assert np.array_equal(wq, pair_bounded_reference(w, block)[0])
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+    assert_same(m.matvec(x, out=np.full(8, np.nan, np.float32)), int8_reference(m, x))
