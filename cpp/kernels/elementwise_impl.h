@@ -150,21 +150,17 @@ inline float vector_sum(const float* p, int m) {
   return O::hsum(O::add(a, b));
 }
 
-// Classes whose logit is more than this below the largest count as
-// probability 0: each exp would be under e^-40 (4e-18) of the largest, so
-// even 2^20 of them stay far below float32 resolution of the total. A
-// trained model's logits spread over hundreds, so most vectors are skipped
-// whole, without an exp.
-constexpr float kNegligibleLogit = 40.0f;
-
 // Inverse-CDF draw from softmax(logits) with one uniform: the first k whose
 // running sum of exp(l - max) reaches u * total (n - 1 when rounding leaves
-// the walk short), skipping classes of probability 0 (kNegligibleLogit).
+// the walk short), skipping classes more than `cut` below the largest logit
+// (probability 0 at kNegligibleLogit, else the tail cut). A trained model's
+// logits spread over hundreds, so most vectors are skipped whole, without an
+// exp.
 // One vector pass takes the exps (into scratch, n floats) and their total;
 // the walk then skips chunks of 64 classes, then vectors, then takes single
 // classes.
 template <class O>
-int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
+int sample_softmax_impl(const float* logits, int n, float u, float cut, float* scratch) {
   using V = typename O::V;
   constexpr int L = O::lanes, kChunk = 64;
   static_assert(kChunk % L == 0, "a chunk is whole vectors");
@@ -178,7 +174,7 @@ int sample_softmax_impl(const float* logits, int n, float u, float* scratch) {
   float mx = O::hmax(O::max(vm, vm2));
   for (; i < n; ++i) mx = vmax(mx, logits[i]);
 
-  const float cutoff = mx - kNegligibleLogit;
+  const float cutoff = mx - cut;
   const V vmx = O::set1(mx), vcutoff = O::set1(cutoff), zero = O::set1(0.0f);
   constexpr int N = 4;  // vectors per group (exp_n); a group is skipped when all its classes are negligible
   V acc[N] = {zero, zero, zero, zero};  // one per vector of a group: independent add chains

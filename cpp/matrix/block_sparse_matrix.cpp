@@ -412,8 +412,8 @@ void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, flo
 }
 
 void BlockSparseMatrix::spmv_streams_padded(const float* x, float* y, int n_streams, std::ptrdiff_t ld,
-                                            bool accumulate, const KernelTable& k) const {
-  if (n_streams == 1)
+                                            bool accumulate, const KernelTable& k, bool multi_vector) const {
+  if (n_streams == 1 && !multi_vector)
     spmv_padded(x, y, accumulate, 0, n_block_rows_, k);
   else
     spmv_many_padded(x, ld, y, ld, n_streams, accumulate, k);

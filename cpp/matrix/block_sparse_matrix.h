@@ -109,9 +109,10 @@ class BlockSparseMatrix {
   void spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec, bool accumulate,
                         const KernelTable& k) const;
   // One vector per stream (stream s's at x + s*ld and y + s*ld): a single
-  // stream takes the single-vector kernel, several the multi-vector one.
+  // stream takes the single-vector kernel unless multi_vector, several the
+  // multi-vector one (whose bits per vector do not depend on the count).
   void spmv_streams_padded(const float* x, float* y, int n_streams, std::ptrdiff_t ld, bool accumulate,
-                           const KernelTable& k) const;
+                           const KernelTable& k, bool multi_vector = false) const;
 
   // Convenience products on exact-size buffers (x: cols, y: rows; X: cols x n,
   // Y: rows x n, row-major); pads through scratch memory when the shape needs it.

@@ -8,6 +8,7 @@ namespace sparsewave {
 DualSoftmaxConfig DualSoftmaxConfig::from_json(const JsonValue& c) {
   DualSoftmaxConfig k;
   k.read_audio_fields(c);
+  k.read_sampling_fields(c);
   k.hidden = config_int(c, "hidden", 2, 8192);
   if (k.hidden % 2) throw std::invalid_argument("config 'hidden' must be even (coarse and fine halves)");
   k.output_hidden = c.has("output_hidden") ? config_int(c, "output_hidden", 1, 8192) : k.hidden / 2;

@@ -3,10 +3,11 @@
 #pragma once
 #include "format/json.h"
 #include "model/audio_config.h"
+#include "model/sampling_config.h"
 
 namespace sparsewave {
 
-struct DualSoftmaxConfig : AudioConfig {
+struct DualSoftmaxConfig : AudioConfig, SamplingConfig {
   int hidden = 0, output_hidden = 0;
   int upsample_kernel = 0;  // 0: repeat only; odd k: repeat then a (k,) smoothing conv
   static DualSoftmaxConfig from_json(const JsonValue& config);

@@ -17,7 +17,7 @@
 namespace sparsewave {
 
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
-    : c_(cfg) {
+    : c_(cfg), softmax_cut_(tail_cut_logit_gap(effective_tail_cut(cfg, opt.tail_cut))) {
   const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
   const WeightType loop_weights = loop_weight_type(opt, f);
   upsampler_.factors = {c_.hop_length};
@@ -173,10 +173,10 @@ void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::
     for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
     step(w, d, 0, B, nullptr, [&] {
       for (int s = 0; s < B; ++s)
-        w.coarse[s] = k.elementwise.sample_softmax(w.logits_c.data() + s * w.ld, 256, uniform(s, 2 * j), w.scratch.data());
+        w.coarse[s] = k.elementwise.sample_softmax(w.logits_c.data() + s * w.ld, 256, uniform(s, 2 * j), softmax_cut_, w.scratch.data());
     });
     for (int s = 0; s < B; ++s) {
-      w.fine[s] = k.elementwise.sample_softmax(w.logits_f.data() + s * w.ld, 256, uniform(s, 2 * j + 1), w.scratch.data());
+      w.fine[s] = k.elementwise.sample_softmax(w.logits_f.data() + s * w.ld, 256, uniform(s, 2 * j + 1), softmax_cut_, w.scratch.data());
       if (j < spans[s].length) out[s][i] = bytes_to_value(w.coarse[s], w.fine[s]);
     }
     w.step = j + 1;

@@ -64,10 +64,12 @@ class DualSoftmaxModel : public Model {
   LoopMacs& loop_macs() { return loop_; }
   const LoopMacs& loop_macs() const { return loop_; }
   std::vector<std::string> matrices_json() const;
+  float softmax_cut() const { return softmax_cut_; }  // the tail cut as a logit gap (model/sampling_config.h)
 
  private:
 
   DualSoftmaxConfig c_;
+  float softmax_cut_;
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;
   TapReach tap_reach_;  // frames the taps reach back / ahead

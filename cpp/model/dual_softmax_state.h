@@ -26,10 +26,6 @@ struct DualSoftmaxModel::Incremental final : ConditioningStream {
 // Stream-major loop state: stream s's vectors start at s * ld.
 struct DualSoftmaxModel::Workspace : GenerationState {
   std::ptrdiff_t ld = 0;
-  // Always the multi-vector kernel, even for one active stream: the subscale family's active
-  // sub-tensors vary by step and by thread, and a stream's bits must not depend on that (the
-  // single-vector kernel sums in another order).
-  bool multi_vector = false;
   AlignedVector<float> h, gh, pre, hidden, logits_c, logits_f;
   std::vector<int> coarse, fine;  // previous (then current) bytes per stream
   std::vector<int64_t> t;

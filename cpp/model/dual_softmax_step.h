@@ -18,10 +18,7 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
   const int end = first + count;
   const std::ptrdiff_t at = first * ld;  // the streams' slab in every stream-major buffer
   auto product = [&](const BlockSparseMatrix& m, const float* x, float* y) {
-    if (w.multi_vector)
-      m.spmv_many_padded(x, ld, y, ld, count, false, k);
-    else
-      m.spmv_streams_padded(x, y, count, ld, false, k);
+    m.spmv_streams_padded(x, y, count, ld, false, k, w.multi_vector);
   };
   auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
                   const std::vector<float>& bb, const float* y, float* logits) {

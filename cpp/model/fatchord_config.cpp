@@ -7,6 +7,7 @@ namespace sparsewave {
 FatchordConfig FatchordConfig::from_json(const JsonValue& c) {
   FatchordConfig k;
   k.read_audio_fields(c);
+  k.read_sampling_fields(c);
   k.pad = config_int(c, "pad", 0, 64);
   long long product = 1;
   for (const auto& f : c.at("upsample_factors").as_array("config 'upsample_factors'")) {

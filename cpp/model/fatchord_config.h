@@ -8,10 +8,11 @@
 
 #include "format/json.h"
 #include "model/audio_config.h"
+#include "model/sampling_config.h"
 
 namespace sparsewave {
 
-struct FatchordConfig : AudioConfig {
+struct FatchordConfig : AudioConfig, SamplingConfig {
   int pad = 0;
   std::vector<int> upsample_factors, upsample_kernel_sizes;
   int res_blocks = 0, compute_dims = 0, res_out_dims = 0;

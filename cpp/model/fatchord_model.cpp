@@ -59,7 +59,10 @@ struct FatchordModel::Workspace : GenerationState {
   std::vector<float> term_weights;
 };
 
-FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt) : c_(cfg) {
+FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt)
+    : c_(cfg), softmax_cut_(tail_cut_logit_gap(effective_tail_cut(cfg, opt.tail_cut))) {
+  if (c_.head == "mol" && effective_tail_cut(cfg, opt.tail_cut) > 0.0)
+    throw std::invalid_argument("tail_cut applies to softmax heads; this model draws from a mixture of logistics");
   const WeightType loop_weights = loop_weight_type(opt, f);  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
   LoadBudget budget;
@@ -365,7 +368,7 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
 
   // GRU 1: gh = W_hh h (its bias goes in with the gate update); gi = the
   // hoisted input term (+ x W_ih I0).
-  gru1_hh_.spmv_streams_padded(w.h1.data(), w.gh.data(), B, ld, false, k);
+  gru1_hh_.spmv_streams_padded(w.h1.data(), w.gh.data(), B, ld, false, k, w.multi_vector);
   add_hoisted(0, d, t, x, B, w.gi.data(), false, w);
   for (int s = 0; s < B; ++s)
     k.elementwise.gru_update(w.h1.data() + s * ld, w.gi.data() + s * ld, w.gh.data() + s * ld,
@@ -373,9 +376,9 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
   const float* in = w.h1.data();  // the first fc layer's input: h1 (+ h2)
 
   if (c_.n_rnn == 2) {
-    gru2_ih_.main.spmv_streams_padded(w.h1.data(), w.gi.data(), B, ld, false, k);
+    gru2_ih_.main.spmv_streams_padded(w.h1.data(), w.gi.data(), B, ld, false, k, w.multi_vector);
     add_hoisted(static_cast<std::size_t>(hoisted_gru2_), d, t, x, B, w.gi.data(), true, w);
-    gru2_hh_.spmv_streams_padded(w.h2.data(), w.gh.data(), B, ld, false, k);
+    gru2_hh_.spmv_streams_padded(w.h2.data(), w.gh.data(), B, ld, false, k, w.multi_vector);
     const float ones[2] = {1.0f, 1.0f};
     for (int s = 0; s < B; ++s) {
       float* h2 = w.h2.data() + s * ld;
@@ -391,7 +394,7 @@ void FatchordModel::step(Workspace& w, const Data& d, int B, const int64_t* t, c
     const Layer& layer = fc_[l];
     const bool last = l + 1 == fc_.size();
     float* out = last ? w.logits.data() : bufs[l % 2];
-    layer.main.spmv_streams_padded(in, out, B, ld, false, k);
+    layer.main.spmv_streams_padded(in, out, B, ld, false, k, w.multi_vector);
     if (hoisted_fc_[l] >= 0) {
       add_hoisted(static_cast<std::size_t>(hoisted_fc_[l]), d, t, x, B, out, true, w);
     } else {
@@ -439,7 +442,7 @@ void FatchordModel::continue_generation(const Conditioning& cond, const std::vec
       if (mol) {
         fed = emitted = sample_mol(logits, c_.mol_n_mix, c_.mol_log_scale_min, u);
       } else {
-        fed = class_to_value(k.elementwise.sample_softmax(logits, NC, u, w.scratch.data()), NC);
+        fed = class_to_value(k.elementwise.sample_softmax(logits, NC, u, softmax_cut_, w.scratch.data()), NC);
         emitted = c_.mu_law ? mu_law_decode(fed, NC) : fed;
       }
       w.x[s] = fed;

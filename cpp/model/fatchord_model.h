@@ -85,6 +85,7 @@ class FatchordModel final : public Model {
   Workspace make_workspace(int batch) const;
 
   FatchordConfig c_;
+  float softmax_cut_;  // the tail cut as a logit gap (model/sampling_config.h)
   MelResNet resnet_;
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;  // per phase (t mod hop)

@@ -22,6 +22,8 @@ struct LoadOptions {
   // int8; with float32 / float16 their dequantized weights are packed as
   // floats (docs/format.md, "int8 matrices").
   std::optional<WeightType> weights;
+  // Overrides the file's config["sampling"]["tail_cut"] (model/sampling_config.h).
+  std::optional<double> tail_cut;
 };
 
 // Conditioning of samples [first_sample, n_samples) of an utterance: the
@@ -73,6 +75,11 @@ inline bool report_progress(const ProgressFn& progress, int64_t steps_done, int6
 struct GenerationState {
   virtual ~GenerationState() = default;
   int64_t step = 0;  // steps generated so far (the same for every stream)
+  // Products take the multi-vector kernel even for a single stream. The
+  // single-vector kernel sums in another order, so where streams are grouped
+  // in ways that vary (folds split over threads, subscale's active
+  // sub-tensors), this keeps each stream's bits independent of its group.
+  bool multi_vector = false;
 };
 
 class Model {
@@ -112,12 +119,14 @@ class Model {
                                    const std::vector<float*>& out, const ProgressFn& progress) const = 0;
 
   // Whole spans from a zero state. out[s] receives spans[s].length samples.
+  // multi_vector: see GenerationState.
   void generate(const Conditioning& cond, const std::vector<StreamSpan>& spans, const UniformFn& uniform,
-                const std::vector<float*>& out, const ProgressFn& progress) const {
+                const std::vector<float*>& out, const ProgressFn& progress, bool multi_vector = false) const {
     int64_t longest = 0;
     for (const auto& s : spans) longest = s.length > longest ? s.length : longest;
     if (spans.empty()) return;
     auto state = start_generation(static_cast<int>(spans.size()));
+    state->multi_vector = multi_vector;
     continue_generation(cond, spans, *state, longest, uniform, out, progress);
   }
 

@@ -96,7 +96,7 @@ bool SubscaleModel::generate_span(const Data& d, const StreamSpan& span, int str
   auto pick = [&](int, int64_t t, int half, const float* logits, float* scratch) {
     // The folded padding (t >= length) draws with u = 0.5: it has no uniform of its own.
     const float u = t < length ? uniform(stream, 2 * t + half) : 0.5f;
-    return k.elementwise.sample_softmax(logits, 256, u, scratch);
+    return k.elementwise.sample_softmax(logits, 256, u, softmax_cut(), scratch);
   };
   int64_t generated = 0;
   auto done = [&](int, int64_t t, int c, int f, const float*, const float*) {

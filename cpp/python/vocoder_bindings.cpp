@@ -150,13 +150,15 @@ void bind_vocoder(py::module_& mod) {
 
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",
-                  [](const std::string& path, const std::optional<std::string>& weights) {
+                  [](const std::string& path, const std::optional<std::string>& weights,
+                     const std::optional<double>& tail_cut) {
                     sparsewave::LoadOptions o;  // None: as the file stores them
                     if (weights) o.weights = sparsewave::parse_weight_type(*weights);
+                    o.tail_cut = tail_cut;  // None: the file's config
                     py::gil_scoped_release release;
                     return Vocoder::load(path, o);
                   },
-                  py::arg("path"), py::arg("weights") = py::none())
+                  py::arg("path"), py::arg("weights") = py::none(), py::arg("tail_cut") = py::none())
       .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
       .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
       .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })

@@ -67,7 +67,9 @@ std::vector<float> generate_folded(const Model& m, const Conditioning& cond, con
         if (o.progress && !o.progress(static_cast<int64_t>(all * to_output))) cancelled = true;
         return !cancelled;
       };
-      m.generate(cond, spans, fold_uniforms(o.seed, begin, o.uniforms, fold_len * per), outs, progress);
+      // Several folds: the multi-vector kernel for every group, so that a
+      // group of one (threads splitting 3 folds 1 + 2) sums like the rest.
+      m.generate(cond, spans, fold_uniforms(o.seed, begin, o.uniforms, fold_len * per), outs, progress, n_folds > 1);
     } catch (...) {
       errors[w] = std::current_exception();
       cancelled = true;

@@ -399,12 +399,15 @@ void test_gru_update(const sparsewave::ElementwiseKernels& e, const std::string&
 }
 
 // The drawn class k must be one whose CDF interval [cdf(k-1), cdf(k)] holds u
-// (up to float rounding of the running sums).
+// (up to float rounding of the running sums), the CDF taken over the classes
+// within `cut` of the largest logit (the tail cut; kNegligibleLogit: all).
 void test_sample_softmax(const sparsewave::ElementwiseKernels& e, const std::string& label, int n, std::mt19937& gen) {
   std::normal_distribution<float> normal(0.0f, 4.0f);
   std::uniform_real_distribution<float> uni(0.0f, 1.0f);
   std::vector<float> logits(n), scratch(n, std::numeric_limits<float>::quiet_NaN());
-  for (int trial = 0; trial < 40; ++trial) {
+  const float cuts[] = {sparsewave::kNegligibleLogit, 4.6f, 0.7f};
+  for (int trial = 0; trial < 60; ++trial) {
+    const float cut = cuts[trial % 3];
     for (auto& x : logits) x = normal(gen);
     if (trial % 4 == 1) logits[gen() % n] += 40.0f;  // one dominant class
     if (trial % 4 == 2)
@@ -412,11 +415,14 @@ void test_sample_softmax(const sparsewave::ElementwiseKernels& e, const std::str
     float u = uni(gen);
     if (trial == 0) u = 0.0f;
     if (trial == 1) u = std::nextafter(1.0f, 0.0f);
-    const int k = e.sample_softmax(logits.data(), n, u, scratch.data());
-    double mx = -1e300, total = 0.0;
-    for (float l : logits) mx = std::max(mx, static_cast<double>(l));
+    std::fill(scratch.begin(), scratch.end(), std::numeric_limits<float>::quiet_NaN());
+    const int k = e.sample_softmax(logits.data(), n, u, cut, scratch.data());
+    float mx_f = -3e38f;
+    for (float l : logits) mx_f = std::max(mx_f, l);
+    const float keep_from = mx_f - cut;  // the kernel's own float rule for which classes count
+    double mx = mx_f, total = 0.0;
     std::vector<double> cdf(n);
-    for (int i = 0; i < n; ++i) cdf[i] = (total += std::exp(logits[i] - mx));
+    for (int i = 0; i < n; ++i) cdf[i] = (total += logits[i] >= keep_from ? std::exp(logits[i] - mx) : 0.0);
     const double lo = k == 0 ? 0.0 : cdf[k - 1] / total, hi = cdf[k] / total, slack = 1e-5;
     const bool ok = k >= 0 && k < n && lo - slack <= u && u <= hi + slack && (hi - lo > 0 || n == 1);
     if (!ok) {
@@ -431,9 +437,13 @@ void test_sample_softmax(const sparsewave::ElementwiseKernels& e, const std::str
   const int near = n / 2;
   logits[near] = -60.5f;
   logits[n - 1] = -59.0f;
-  const int k = e.sample_softmax(logits.data(), n, 0.0f, scratch.data());
+  const int k = e.sample_softmax(logits.data(), n, 0.0f, sparsewave::kNegligibleLogit, scratch.data());
   check(k == (n == 1 ? 0 : near), label + " sample_softmax n=" + std::to_string(n) + ": negligible classes drawn (" +
                                       std::to_string(k) + ")");
+  // A tail cut of 1.0: the class 1.5 below the best is cut, so u = 0 draws the best.
+  const int kc = e.sample_softmax(logits.data(), n, 0.0f, 1.0f, scratch.data());
+  check(kc == n - 1, label + " sample_softmax n=" + std::to_string(n) + ": a class past the tail cut drawn (" +
+                         std::to_string(kc) + ")");
   check(true, label + " sample_softmax");
 }
 

@@ -25,6 +25,16 @@ MAX_FOLD_SAMPLES = 2**62
 # limit only overflow the network's arithmetic (NaN logits), so they are refused.
 MAX_MEL_MAGNITUDE = 1e6
 
+def _checked_tail_cut(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"tail_cut must be a number in [0, 1), got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value < 1.0:  # also NaN
+        raise ValueError(f"tail_cut must be in [0, 1) (a probability ratio to the most likely class; 0 cuts "
+                         f"nothing), got {value}")
+    return value
+
+
 class Vocoder:
     """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``.
 
@@ -42,7 +52,7 @@ class Vocoder:
         self.max_frames = DEFAULT_MAX_FRAMES
 
     @classmethod
-    def load(cls, path, *, weights: str | None = None) -> "Vocoder":
+    def load(cls, path, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
         """Load a sparsewave weight file (``.sw``). Validates every tensor before use.
 
         ``weights``: how the sample loop's matrices are stored for its products.
@@ -63,20 +73,31 @@ class Vocoder:
         the same matrices use their dequantized values), so an int8 file and a
         float32 file loaded with ``weights="int8"`` give identical results.
 
+        ``tail_cut``: a softmax head never draws a class less likely than
+        ``tail_cut`` times its most likely class (the draw is from the rest,
+        renormalised). Cutting the long tail removes rare far-off samples that
+        are heard as background noise. None (default): the file's own
+        ``config["sampling"]["tail_cut"]``, else 0 (no cut). Must be in [0, 1);
+        a mixture-of-logistics model takes none.
+
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
         """
         p = check_input_file(path, "model file")
         if weights is not None and weights not in WEIGHT_TYPES:
             raise ValueError(f"weights must be one of {', '.join(map(repr, WEIGHT_TYPES))}, got {weights!r}")
+        if tail_cut is not None:
+            tail_cut = _checked_tail_cut(tail_cut)
         try:
-            core = _core.Vocoder.load(str(p), weights)
+            core = _core.Vocoder.load(str(p), weights, tail_cut)
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
-        return cls(core, p)
+        v = cls(core, p)
+        v._tail_cut = tail_cut
+        return v
 
     @classmethod
-    def default(cls, *, weights: str | None = None) -> "Vocoder":
+    def default(cls, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
         """The default voice shipped in the package: geneing's pretrained WaveRNN (MIT) fine-tuned
         on LJ Speech, 16 kHz on its own 80-mel front end (GRU 256, softmax over 1,024 classes,
         sampled at temperature 0.5). Its mel front end is in
@@ -84,9 +105,17 @@ class Vocoder:
         its input. See ``sparsewave/models/README.md`` for its training and measured quality."""
         from .models import default_model_path
 
-        return cls.load(default_model_path(), weights=weights)
+        return cls.load(default_model_path(), weights=weights, tail_cut=tail_cut)
 
     # -- metadata ---------------------------------------------------------
+    @property
+    def tail_cut(self) -> float:
+        """The tail cut in force (``load``'s argument, else the file's ``config["sampling"]``, else 0)."""
+        if getattr(self, "_tail_cut", None) is not None:
+            return self._tail_cut
+        sampling = self.config.get("sampling")
+        return float(sampling.get("tail_cut", 0.0)) if isinstance(sampling, dict) else 0.0
+
     @property
     def sample_rate(self) -> int:
         return self._v.sample_rate

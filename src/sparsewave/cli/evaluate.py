@@ -111,7 +111,7 @@ def run(args) -> int:
     from ..metrics.alignment import align
     from ..quality import evaluate_clip
 
-    voc = load_vocoder(args.model)
+    voc = load_vocoder(args.model, tail_cut=getattr(args, "tail_cut", None))
     if not voc.config.get("mel"):
         raise CliError(f"model {voc.path} records no mel front end (config 'mel'), so it cannot be scored on audio")
     standard = _standard_metrics(args.metrics, args.quiet)
@@ -142,6 +142,7 @@ def run(args) -> int:
     seconds = sum(r["seconds"] for r in rows)
     summary = {
         "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "tail_cut": voc.tail_cut,
         "standard_metrics": standard,
         # duration-weighted NLL (bits over all samples); plain means of the per-clip scores
         "nll_bits": sum(r["nll_bits"] * r["seconds"] for r in rows) / seconds,

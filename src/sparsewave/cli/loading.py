@@ -6,7 +6,7 @@ from pathlib import Path
 from .._paths import check_input_file
 from .errors import CliError, one_line
 
-MODEL_HELP = ".sw weight file (default: the default voice shipped in the package, 22,050 Hz LJ Speech)"
+MODEL_HELP = ".sw weight file (default: the default voice shipped in the package, 16 kHz LJ Speech)"
 
 
 def model_path(path_text) -> Path:
@@ -21,15 +21,16 @@ def model_path(path_text) -> Path:
         raise CliError(f"{e}") from None
 
 
-def load_vocoder(path_text, *, weights: str | None = None):
+def load_vocoder(path_text, *, weights: str | None = None, tail_cut: float | None = None):
     """The Vocoder of :func:`model_path`; a file the engine refuses becomes a CliError naming it.
 
-    ``weights`` None: the sample loop's matrices as the file stores them (int8 or float32)."""
+    ``weights`` None: the sample loop's matrices as the file stores them (int8 or float32).
+    ``tail_cut`` None: the file's own (``Vocoder.load``)."""
     from ..vocoder import Vocoder
 
     path = model_path(path_text)
     try:
-        return Vocoder.load(path, weights=weights)
+        return Vocoder.load(path, weights=weights, tail_cut=tail_cut)
     except (ValueError, RuntimeError) as e:
         msg = one_line(e)
         raise CliError(f"cannot load model: {msg}" if str(path) in msg else f"cannot load model '{path}': {msg}") from e

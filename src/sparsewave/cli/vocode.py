@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .argtypes import nonneg_int, positive_int
+from .argtypes import fraction, nonneg_int, positive_int
 from .interrupt import run_interruptibly
 from .loading import MODEL_HELP
 from .progress import ProgressBar
@@ -15,8 +15,11 @@ from .progress import ProgressBar
 
 def add_generation_options(p, *, seed_default=None, seed_help="random seed (default: random)",
                            folds: bool = True) -> None:
-    """--seed, --batched, --threads (and --target / --overlap with ``folds``) on parser ``p``."""
+    """--seed, --tail-cut, --batched, --threads (and --target / --overlap with ``folds``) on parser ``p``."""
     p.add_argument("--seed", type=nonneg_int, default=seed_default, help=seed_help)
+    p.add_argument("--tail-cut", type=fraction(upper_inclusive=False), default=None, metavar="R",
+                   help="never draw a class less likely than R times the most likely one (softmax heads; "
+                        "default: the model's own config, else 0 = no cut)")
     implied = "--target/--overlap/--threads > 1" if folds else "--threads > 1"
     p.add_argument("--batched", action="store_true",
                    help=f"generate overlapping folds together (faster; implied by {implied})")
