@@ -581,7 +581,7 @@ def test_special_files_do_not_hang(tmp_path):
                 raise SystemExit("loaded " + p)
     """)
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=10)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail(f"Vocoder.load('{fifo}') hangs on a FIFO (blocks in open() waiting for a writer)")
     assert r.returncode == 0, r.stdout + r.stderr
