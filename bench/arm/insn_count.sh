@@ -1,45 +1,59 @@
 #!/usr/bin/env bash
 # Instructions per generated sample of end-to-end synthesis on aarch64, counted
 # under qemu-aarch64 with QEMU's "insn" TCG plugin (no hardware counters here),
-# for WaveRNN-896 dual-softmax at 95% sparsity (density 0.05), 4x4 and 16x1
-# blocks, on the NEON path and on the scalar generic path (SPARSEWAVE_ISA).
+# for WaveRNN-896 dual-softmax at 95% sparsity (density 0.05): float32 4x4 and
+# 16x1 blocks, int8 8x4 and 4x4 (the same random model files loaded with
+# --weights int8), on the best NEON path the emulated core runs (neon_dotprod
+# on neoverse-n1, neon on cortex-a53) and on the scalar generic path.
 #
 #   per sample = (insns of an N-sample run - insns of a 1-frame run) / (N - hop)
 #
 # so loading, startup and google-benchmark overhead cancel. Each run is one
 # unbatched synthesize() call (sparsewave_bench --kernels none
 # --benchmark_min_time=1x). Reported against the floor: nonzero sample-loop
-# MACs per sample / 4 float lanes; target <= 2x floor. Prints a Markdown table.
+# MACs per sample / 4 float32 lanes (one fmla), or / 16 for int8 (one sdot),
+# and against float32 16x1 on the same path and core. Prints Markdown tables.
 #
-# Usage: bench/arm/insn_count.sh [--by-function] [--max-ratio R]
+# Usage: bench/arm/insn_count.sh [--by-function] [--products] [--max-ratio R]
 #   --by-function  also count per function (a small symbol-attributing plugin
-#                  built here) and print the top functions per sample
+#                  built here): the spmv kernels alone and the quantizer per
+#                  sample, and the top functions
+#   --products     also count one product of the recurrent matrix R
+#                  (3*HIDDEN x HIDDEN at DENSITY, sparsewave_bench's kernel
+#                  case; int8 includes quantizing x), by differencing two
+#                  fixed iteration counts
 #   --max-ratio R  exit 1 if a NEON row is above R x floor (default: report only)
-# Environment: QEMU_CPU (default cortex-a53), INSN_SECONDS (the long run,
-#   default 0.25 = 6000 samples), HIDDEN (896), DENSITY (0.05),
-#   BLOCKS ("4x4 16x1"), ISAS ("neon generic"), PYTHON (python3), JOBS.
+# Environment: QEMU_CPUS (default: QEMU_CPU, else cortex-a53; e.g.
+#   "neoverse-n1 cortex-a53"), INSN_SECONDS (the long run, default 0.25 = 6000
+#   samples), HIDDEN (896), DENSITY (0.05), BLOCKS (block[:int8] list, default
+#   "4x4 16x1 8x4:int8 4x4:int8"), ISAS ("best generic"; best = the
+#   dispatcher's choice, else a SPARSEWAVE_ISA name), PYTHON (python3), JOBS,
+#   BIN (count this aarch64 sparsewave_bench instead of building one with
+#   bench/android/build.sh), INSN_WORK (work folder, default _ci/insn).
 # Needs: qemu-user (the dynamic qemu-aarch64: qemu-user-static takes no
 # plugins), gcc, libglib2.0-dev + pkg-config (installed here via apt when
 # missing and running as root), the sparsewave Python package (writes the
-# models), and bench/android/build.sh's toolchain. About 1 min once built.
+# models), and bench/android/build.sh's toolchain. A few minutes once built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PROJECT=$PWD
 PYTHON=${PYTHON:-python3}
-export QEMU_CPU=${QEMU_CPU:-cortex-a53}
+QEMU_CPUS=${QEMU_CPUS:-${QEMU_CPU:-cortex-a53}}
 SECONDS_LONG=${INSN_SECONDS:-0.25}
 HIDDEN=${HIDDEN:-896}
 DENSITY=${DENSITY:-0.05}
-BLOCKS=${BLOCKS:-4x4 16x1}
-ISAS=${ISAS:-neon generic}
+BLOCKS=${BLOCKS:-4x4 16x1 8x4:int8 4x4:int8}
+ISAS=${ISAS:-best generic}
 BY_FUNCTION=0
+PRODUCTS=0
 MAX_RATIO=
 while [ $# -gt 0 ]; do
   case "$1" in
     --by-function) BY_FUNCTION=1 ;;
+    --products) PRODUCTS=1 ;;
     --max-ratio) MAX_RATIO=${2:?--max-ratio needs a value}; shift ;;
     --max-ratio=*) MAX_RATIO=${1#*=} ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown argument '$1'" >&2; exit 1 ;;
   esac
   shift
@@ -47,7 +61,7 @@ done
 
 QEMU_TARBALL_URL=http://deb.debian.org/debian/pool/main/q/qemu/qemu_7.2+dfsg.orig.tar.xz
 QEMU_TARBALL_SHA256=91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f  # qemu_7.2+dfsg-7+deb12u18.dsc
-WORK=$PROJECT/_ci/insn
+WORK=$(realpath -m "${INSN_WORK:-$PROJECT/_ci/insn}")
 mkdir -p "$WORK" "$PROJECT/_ci/downloads"
 log() { printf '[insn-count %3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -96,16 +110,21 @@ if [ "$BY_FUNCTION" = 1 ]; then
 fi
 
 # --- the binary and the models -------------------------------------------------
-log "bench/android/build.sh"
-stripped=$(bash bench/android/build.sh | tail -n 1)
-bin=$PROJECT/_ci/android/build/sparsewave_bench  # unstripped twin (same code, has symbols)
-[ -x "$bin" ] || bin=$stripped
+if [ -n "${BIN:-}" ]; then
+  bin=$(realpath "$BIN")
+else
+  log "bench/android/build.sh"
+  stripped=$(bash bench/android/build.sh | tail -n 1)
+  bin=$PROJECT/_ci/android/build/sparsewave_bench  # unstripped twin (same code, has symbols)
+  [ -x "$bin" ] || bin=$stripped
+fi
 [ -x "$bin" ] || die "no sparsewave_bench binary"
 
-models=()
-for b in $BLOCKS; do
+declare -A model_of=()  # block shape -> model file (int8 loads a float32 file with --weights int8)
+for entry in $BLOCKS; do
+  b=${entry%%:*}
   m=$WORK/wavernn${HIDDEN}_d${DENSITY}_${b}.sw
-  models+=("$m")
+  model_of[$b]=$m
   [ -f "$m" ] && continue
   log "writing $m"
   "$PYTHON" -c "
@@ -117,30 +136,65 @@ done
 # --- counting -----------------------------------------------------------------
 results=$WORK/results.tsv
 : >"$results"
-count() {  # count <plugin> <isa> <model> <seconds> <logfile>
-  local plugin=$1 isa=$2 model=$3 secs=$4 logf=$5
-  if ! SPARSEWAVE_ISA=$isa "$QEMU" -plugin "$plugin" -d plugin "$bin" "$model" --kernels none \
-      --seconds "$secs" --benchmark_min_time=1x --benchmark_filter='^e2e/' >"$logf" 2>&1; then
+run_qemu() {  # run_qemu <cpu> <isa> <plugin> <logfile> <bench args...>: one run under the plugin
+  local cpu=$1 isa=$2 plugin=$3 logf=$4
+  shift 4
+  local isa_env=(SPARSEWAVE_ISA="$isa")
+  [ "$isa" = best ] && isa_env=()
+  if ! env -u SPARSEWAVE_ISA QEMU_CPU="$cpu" "${isa_env[@]}" "$QEMU" -plugin "$plugin" -d plugin "$bin" "$@" >"$logf" 2>&1; then
     tail -n 20 "$logf" >&2
-    die "run failed: SPARSEWAVE_ISA=$isa $(basename "$bin") $model --seconds $secs (log $logf)"
+    die "run failed: QEMU_CPU=$cpu SPARSEWAVE_ISA=$isa $(basename "$bin") $* (log $logf)"
   fi
-  grep -q "^summary: e2e/$isa/unbatched/" "$logf" || die "no e2e summary in $logf"
 }
-for i in "${!models[@]}"; do
-  model=${models[$i]}
-  block=$(echo $BLOCKS | cut -d' ' -f$((i + 1)))
-  for isa in $ISAS; do
-    tag=$(basename "$model" .sw)_$isa
-    log "counting $tag (QEMU_CPU=$QEMU_CPU; 1 frame and ${SECONDS_LONG}s)"
-    count "$WORK/libinsn.so,inline=on" "$isa" "$model" 1e-9 "$WORK/$tag.short.log"
-    count "$WORK/libinsn.so,inline=on" "$isa" "$model" "$SECONDS_LONG" "$WORK/$tag.long.log"
-    if [ "$BY_FUNCTION" = 1 ]; then
-      count "$WORK/libsymcount.so" "$isa" "$model" 1e-9 "$WORK/$tag.short.sym.log"
-      count "$WORK/libsymcount.so" "$isa" "$model" "$SECONDS_LONG" "$WORK/$tag.long.sym.log"
-    fi
-    printf '%s\t%s\t%s\t%s\n' "$block" "$isa" "$WORK/$tag.short.log" "$WORK/$tag.long.log" >>"$results"
+count() {  # count <cpu> <plugin> <isa> <model> <weights> <seconds> <logfile>
+  local cpu=$1 plugin=$2 isa=$3 model=$4 weights=$5 secs=$6 logf=$7
+  run_qemu "$cpu" "$isa" "$plugin" "$logf" "$model" --weights "$weights" --kernels none \
+    --seconds "$secs" --benchmark_min_time=1x --benchmark_filter='^e2e/'
+  grep -q "^summary: e2e/.*/unbatched/" "$logf" || die "no e2e summary in $logf"
+}
+for cpu in $QEMU_CPUS; do
+  for entry in $BLOCKS; do
+    block=${entry%%:*}
+    weights=float32
+    [ "$entry" != "$block" ] && weights=${entry#*:}
+    model=${model_of[$block]}
+    for isa in $ISAS; do
+      tag=${cpu}_$(basename "$model" .sw)_${weights}_$isa
+      log "counting $tag (1 frame and ${SECONDS_LONG}s)"
+      count "$cpu" "$WORK/libinsn.so,inline=on" "$isa" "$model" "$weights" 1e-9 "$WORK/$tag.short.log"
+      count "$cpu" "$WORK/libinsn.so,inline=on" "$isa" "$model" "$weights" "$SECONDS_LONG" "$WORK/$tag.long.log"
+      if [ "$BY_FUNCTION" = 1 ]; then
+        count "$cpu" "$WORK/libsymcount.so" "$isa" "$model" "$weights" 1e-9 "$WORK/$tag.short.sym.log"
+        count "$cpu" "$WORK/libsymcount.so" "$isa" "$model" "$weights" "$SECONDS_LONG" "$WORK/$tag.long.sym.log"
+      fi
+      printf 'loop\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cpu" "$block" "$weights" "$isa" \
+        "$WORK/$tag.short.log" "$WORK/$tag.long.log" >>"$results"
+    done
   done
+  if [ "$PRODUCTS" = 1 ]; then
+    # One product of R: sparsewave_bench's kernel case at the same shape and
+    # density on the path the dispatcher picks here (its name is in the e2e
+    # logs); the exact MACs come from the JSON output.
+    best=$(sed -n 's/^summary: e2e\/\([a-z0-9_]*\)\/.*/\1/p' "$(grep -l "^summary" "$WORK/${cpu}_"*_best.short.log | head -n 1)")
+    [ -n "$best" ] || die "--products needs ISAS to include best"
+    shape=$((3 * HIDDEN))x$HIDDEN
+    for entry in $BLOCKS; do
+      block=${entry%%:*}
+      prefix=spmv
+      [ "$entry" != "$block" ] && prefix=spmv_i8
+      tag=${cpu}_product_${prefix}_${block}
+      log "counting $tag on $best (100 and 300 products)"
+      for n in 100 300; do
+        run_qemu "$cpu" best "$WORK/libinsn.so,inline=on" "$WORK/$tag.$n.log" --kernels spmv \
+          --benchmark_filter="^$prefix/$best/$block/$shape/d$DENSITY\$" --benchmark_min_time=${n}x \
+          --benchmark_out="$WORK/$tag.$n.json" --benchmark_out_format=json
+        grep -q '"MACs"' "$WORK/$tag.$n.json" || die "no $prefix/$best/$block/$shape/d$DENSITY case (see $WORK/$tag.$n.log)"
+      done
+      printf 'product\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cpu" "$block" "$prefix" "$best" "$WORK/$tag.100" \
+        "$WORK/$tag.300" >>"$results"
+    done
+  fi
 done
 
 # --- the table ----------------------------------------------------------------
-"$PYTHON" "$PROJECT/bench/arm/insn_table.py" "$results" "$BY_FUNCTION" "${MAX_RATIO:-}" "$HIDDEN" "$DENSITY" "$QEMU_CPU"
+"$PYTHON" "$PROJECT/bench/arm/insn_table.py" "$results" "$BY_FUNCTION" "${MAX_RATIO:-}" "$HIDDEN" "$DENSITY"
