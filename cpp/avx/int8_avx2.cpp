@@ -58,12 +58,12 @@ inline void store4(float* y, const float* row_scale, __m128i acc, __m128 x_scale
 
 // 8x4 blocks: one 32-byte load is a whole block, lane r holding row r's four
 // weights, and x's four bytes are broadcast to every lane, so each lane sums
-// its own row: no reduction at the end of a block row. Four accumulators
-// keep four blocks in flight; the index and weight pointers run on across
-// rows (one index stream, one advancing weight pointer). About eight
-// instructions per block (index, broadcast, load, abs, sign, two multiplies,
-// add): on Zen 3 it runs near 2 cycles per block, bound by issue width; a
-// table of |x| instead of the abs measured the same.
+// its own row: no reduction at the end of a block row. Four blocks a step,
+// added as a tree into one accumulator: with four accumulators GCC spent a
+// register move per block. The index and weight pointers run on across rows
+// (one index stream, one advancing weight pointer). Eight instructions per
+// block (index, broadcast, load, abs, sign, two multiplies, add): bound by
+// issue width; a table of |x| instead of the abs measured the same.
 void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                  bool accumulate) {
   const BsrView a = view;
@@ -74,24 +74,11 @@ void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   auto block = [&](int i) { return dot4(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(xq + col[i])), ones16); };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
-    for (; n >= 4; n -= 4, col += 4, w += 4) {
-      acc0 = _mm256_add_epi32(block(0), acc0);
-      acc1 = _mm256_add_epi32(block(1), acc1);
-      acc2 = _mm256_add_epi32(block(2), acc2);
-      acc3 = _mm256_add_epi32(block(3), acc3);
-    }
-    if (n >= 2) {
-      acc0 = _mm256_add_epi32(block(0), acc0);
-      acc1 = _mm256_add_epi32(block(1), acc1);
-      n -= 2, col += 2, w += 2;
-    }
-    if (n) {
-      acc2 = _mm256_add_epi32(block(0), acc2);
-      ++col, ++w;
-    }
-    const __m256i acc = _mm256_add_epi32(_mm256_add_epi32(acc0, acc1), _mm256_add_epi32(acc2, acc3));
+    __m256i acc = _mm256_setzero_si256();
+    for (; n >= 4; n -= 4, col += 4, w += 4)
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_add_epi32(block(0), block(1)),
+                                                   _mm256_add_epi32(block(2), block(3))));
+    for (; n > 0; --n, ++col, ++w) acc = _mm256_add_epi32(acc, block(0));
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
     store8(y + r0, a.row_scale + r0, acc, xs, accumulate);
   }
@@ -99,7 +86,9 @@ void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
 
 // 4x4 blocks: 16 bytes each, so two consecutive blocks of a row share one
 // 32-byte load; the low lanes take the first block's x, the high lanes the
-// second's, and the halves are added at the end of the row.
+// second's, and the halves are added at the end of the row. Four blocks a
+// step into one accumulator (with two, GCC spent two register moves a step;
+// with one it still spends one).
 void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                  bool accumulate) {
   const BsrView a = view;
@@ -107,25 +96,22 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   const __m128 xs = _mm_set1_ps(x_scale);
   const int32_t* col = a.col_start;
   int32_t k = a.row_ptr[rb_begin];
+  auto pair_x = [&](int32_t j) {  // the low lanes take block j's x, the high lanes block j + 1's
+    return _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[j])), _mm256_set1_epi32(load4(xq + col[j + 1])), 0xF0);
+  };
+  auto load_w = [&](int32_t j) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.values_i8 + static_cast<std::ptrdiff_t>(j) * 16));
+  };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     const int32_t end = a.row_ptr[rb + 1];
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    for (; k + 4 <= end; k += 4) {
-      const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16;
-      const __m256i x01 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k])),
-                                             _mm256_set1_epi32(load4(xq + col[k + 1])), 0xF0);
-      const __m256i x23 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k + 2])),
-                                             _mm256_set1_epi32(load4(xq + col[k + 3])), 0xF0);
-      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), x01, ones16));
-      acc1 = _mm256_add_epi32(acc1, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)), x23, ones16));
+    __m256i acc = _mm256_setzero_si256();  // one accumulator: see spmv_i8_8x4
+    for (; k + 4 <= end; k += 4)
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(dot4(load_w(k), pair_x(k), ones16),
+                                                   dot4(load_w(k + 2), pair_x(k + 2), ones16)));
+    if (k + 2 <= end) {
+      acc = _mm256_add_epi32(acc, dot4(load_w(k), pair_x(k), ones16));
+      k += 2;
     }
-    for (; k + 2 <= end; k += 2) {
-      const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16;
-      const __m256i x01 = _mm256_blend_epi32(_mm256_set1_epi32(load4(xq + col[k])),
-                                             _mm256_set1_epi32(load4(xq + col[k + 1])), 0xF0);
-      acc0 = _mm256_add_epi32(acc0, dot4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), x01, ones16));
-    }
-    const __m256i acc = _mm256_add_epi32(acc0, acc1);
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
     if (k < end) {  // a last, odd block: its 16 bytes alone
       const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
@@ -183,13 +169,14 @@ void spmv_i8_4x4_pair(const BsrView& view, const uint8_t* xu_bytes, float x_scal
   };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     const int32_t end = a.row_ptr[rb + 1];
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
-    for (; k + 4 <= end; k += 4) {
-      acc0 = _mm256_add_epi32(acc0, dot4u(load_w(k), pair_x(k), ones16));
-      acc1 = _mm256_add_epi32(acc1, dot4u(load_w(k + 2), pair_x(k + 2), ones16));
+    __m256i acc = _mm256_setzero_si256();
+    for (; k + 4 <= end; k += 4)
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(dot4u(load_w(k), pair_x(k), ones16),
+                                                   dot4u(load_w(k + 2), pair_x(k + 2), ones16)));
+    if (k + 2 <= end) {
+      acc = _mm256_add_epi32(acc, dot4u(load_w(k), pair_x(k), ones16));
+      k += 2;
     }
-    for (; k + 2 <= end; k += 2) acc0 = _mm256_add_epi32(acc0, dot4u(load_w(k), pair_x(k), ones16));
-    const __m256i acc = _mm256_add_epi32(acc0, acc1);
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
     if (k < end) {  // a last, odd block: its 16 bytes alone
       const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
