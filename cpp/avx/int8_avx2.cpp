@@ -26,24 +26,38 @@ inline int32_t load4(const int8_t* p) {
   return v;
 }
 
-// Sum over the four bytes of each int32 lane of w * x, into int32 lanes.
-inline __m256i dot4(__m256i w, __m256i x, __m256i ones16) {
-  const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x));
-  return _mm256_madd_epi16(pairs, ones16);
-}
-// Sum over each lane's four bytes of w * xu (xu unsigned): exact for
-// pair-bounded w.
-inline __m256i dot4u(__m256i w, __m256i xu, __m256i ones16) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(xu, w), ones16);
-}
-// acc - 128 * row_sum: int32 arithmetic wraps, so even a partial sum past
-// 2^31 comes back exact once the offset is removed (the true sum fits).
-inline __m256i unoffset8(__m256i acc, const int32_t* row_sum) {
-  return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum)), 7));
-}
-inline __m128i unoffset4(__m128i acc, const int32_t* row_sum) {
-  return _mm_sub_epi32(acc, _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum)), 7));
-}
+// How x's bytes meet the weights: each rule sums, per int32 lane, the four
+// byte products w * x exactly, and turns a row's int32 sums into the true
+// ones. Signed: |x| on vpmaddubsw's unsigned side, w given x's sign on the
+// signed side. Offset (pair-bounded weights only): xu = xq + 128 as is, and
+// 128 * row_sum taken off once per row: int32 wraps, so even a partial sum
+// past 2^31 comes back exact once the offset is removed (the true sum fits).
+struct SignedBytes {
+  static __m256i dot(__m256i w, __m256i x, __m256i ones16) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x)), ones16);
+  }
+  static __m128i dot(__m128i w, __m128i x, __m128i ones16) {
+    return _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(x), _mm_sign_epi8(w, x)), ones16);
+  }
+  // (row_sum, from row r0: the offset rule's; may be null here)
+  static __m256i finish(__m256i acc, const int32_t*, std::ptrdiff_t) { return acc; }
+  static __m128i finish(__m128i acc, const int32_t*, std::ptrdiff_t) { return acc; }
+};
+struct OffsetBytes {
+  static __m256i dot(__m256i w, __m256i xu, __m256i ones16) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(xu, w), ones16);
+  }
+  static __m128i dot(__m128i w, __m128i xu, __m128i ones16) {
+    return _mm_madd_epi16(_mm_maddubs_epi16(xu, w), ones16);
+  }
+  static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum + r0)), 7));
+  }
+  static __m128i finish(__m128i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
+    return _mm_sub_epi32(acc, _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum + r0)), 7));
+  }
+};
+
 // y (=|+=) acc * (row_scale * x_scale) for 8 rows.
 inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {
   __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_loadu_ps(row_scale), x_scale));
@@ -61,9 +75,11 @@ inline void store4(float* y, const float* row_scale, __m128i acc, __m128 x_scale
 // its own row: no reduction at the end of a block row. Four blocks a step,
 // added as a tree into one accumulator: with four accumulators GCC spent a
 // register move per block. The index and weight pointers run on across rows
-// (one index stream, one advancing weight pointer). Eight instructions per
-// block (index, broadcast, load, abs, sign, two multiplies, add): bound by
-// issue width; a table of |x| instead of the abs measured the same.
+// (one index stream, one advancing weight pointer). Per block: index,
+// broadcast, load, the rule's multiply (signed: abs, sign and two
+// instructions, eight in all, bound by issue width, and a table of |x|
+// instead of the abs measured the same; offset: five in all), add.
+template <class Rule>
 void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                  bool accumulate) {
   const BsrView a = view;
@@ -71,7 +87,9 @@ void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   const __m256 xs = _mm256_set1_ps(x_scale);
   const int32_t* col = a.col_start + a.row_ptr[rb_begin];
   const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + a.row_ptr[rb_begin];
-  auto block = [&](int i) { return dot4(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(xq + col[i])), ones16); };
+  auto block = [&](int i) {
+    return Rule::dot(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(xq + col[i])), ones16);
+  };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
     __m256i acc = _mm256_setzero_si256();
@@ -80,7 +98,7 @@ void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
                                                    _mm256_add_epi32(block(2), block(3))));
     for (; n > 0; --n, ++col, ++w) acc = _mm256_add_epi32(acc, block(0));
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
-    store8(y + r0, a.row_scale + r0, acc, xs, accumulate);
+    store8(y + r0, a.row_scale + r0, Rule::finish(acc, a.row_sum, r0), xs, accumulate);
   }
 }
 
@@ -89,6 +107,7 @@ void spmv_i8_8x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
 // second's, and the halves are added at the end of the row. Four blocks a
 // step into one accumulator (with two, GCC spent two register moves a step;
 // with one it still spends one).
+template <class Rule>
 void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                  bool accumulate) {
   const BsrView a = view;
@@ -104,89 +123,30 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   };
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     const int32_t end = a.row_ptr[rb + 1];
-    __m256i acc = _mm256_setzero_si256();  // one accumulator: see spmv_i8_8x4
+    __m256i acc = _mm256_setzero_si256();
     for (; k + 4 <= end; k += 4)
-      acc = _mm256_add_epi32(acc, _mm256_add_epi32(dot4(load_w(k), pair_x(k), ones16),
-                                                   dot4(load_w(k + 2), pair_x(k + 2), ones16)));
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(Rule::dot(load_w(k), pair_x(k), ones16),
+                                                   Rule::dot(load_w(k + 2), pair_x(k + 2), ones16)));
     if (k + 2 <= end) {
-      acc = _mm256_add_epi32(acc, dot4(load_w(k), pair_x(k), ones16));
+      acc = _mm256_add_epi32(acc, Rule::dot(load_w(k), pair_x(k), ones16));
       k += 2;
     }
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
     if (k < end) {  // a last, odd block: its 16 bytes alone
       const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
-      const __m128i x = _mm_set1_epi32(load4(xq + col[k]));
-      const __m128i pairs = _mm_maddubs_epi16(_mm_abs_epi8(x), _mm_sign_epi8(w, x));
-      sum = _mm_add_epi32(sum, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
+      sum = _mm_add_epi32(sum, Rule::dot(w, _mm_set1_epi32(load4(xq + col[k])), _mm_set1_epi16(1)));
       ++k;
     }
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
-    store4(y + r0, a.row_scale + r0, sum, xs, accumulate);
+    store4(y + r0, a.row_scale + r0, Rule::finish(sum, a.row_sum, r0), xs, accumulate);
   }
 }
 
-// spmv_i8_8x4 for pair-bounded weights on xu = xq + 128: index, broadcast,
-// multiply (weight load folded in), widen, add: five instructions a block.
-// Four blocks a step, added as a tree into one accumulator: with four
-// accumulators GCC spent a register move per block (measured 10 % slower).
-void spmv_i8_8x4_pair(const BsrView& view, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
-                      bool accumulate) {
-  const BsrView a = view;
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const __m256 xs = _mm256_set1_ps(x_scale);
-  const int32_t* col = a.col_start + a.row_ptr[rb_begin];
-  const __m256i* w = reinterpret_cast<const __m256i*>(a.values_i8) + a.row_ptr[rb_begin];
-  auto block = [&](int i) {
-    return dot4u(_mm256_loadu_si256(w + i), _mm256_set1_epi32(load4(reinterpret_cast<const int8_t*>(xu) + col[i])),
-                 ones16);
-  };
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
-    __m256i acc = _mm256_setzero_si256();
-    for (; n >= 4; n -= 4, col += 4, w += 4)
-      acc = _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_add_epi32(block(0), block(1)),
-                                                   _mm256_add_epi32(block(2), block(3))));
-    for (; n > 0; --n, ++col, ++w) acc = _mm256_add_epi32(acc, block(0));
-    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
-    store8(y + r0, a.row_scale + r0, unoffset8(acc, a.row_sum + r0), xs, accumulate);
-  }
-}
-
-// spmv_i8_4x4 for pair-bounded weights on xu = xq + 128.
-void spmv_i8_4x4_pair(const BsrView& view, const uint8_t* xu_bytes, float x_scale, float* y, int rb_begin,
-                      int rb_end, bool accumulate) {
-  const BsrView a = view;
-  const int8_t* xu = reinterpret_cast<const int8_t*>(xu_bytes);  // for load4; the bits are what count
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const __m128 xs = _mm_set1_ps(x_scale);
-  const int32_t* col = a.col_start;
-  int32_t k = a.row_ptr[rb_begin];
-  auto pair_x = [&](int32_t j) {
-    return _mm256_blend_epi32(_mm256_set1_epi32(load4(xu + col[j])), _mm256_set1_epi32(load4(xu + col[j + 1])), 0xF0);
-  };
-  auto load_w = [&](int32_t j) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.values_i8 + static_cast<std::ptrdiff_t>(j) * 16));
-  };
-  for (int rb = rb_begin; rb < rb_end; ++rb) {
-    const int32_t end = a.row_ptr[rb + 1];
-    __m256i acc = _mm256_setzero_si256();
-    for (; k + 4 <= end; k += 4)
-      acc = _mm256_add_epi32(acc, _mm256_add_epi32(dot4u(load_w(k), pair_x(k), ones16),
-                                                   dot4u(load_w(k + 2), pair_x(k + 2), ones16)));
-    if (k + 2 <= end) {
-      acc = _mm256_add_epi32(acc, dot4u(load_w(k), pair_x(k), ones16));
-      k += 2;
-    }
-    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    if (k < end) {  // a last, odd block: its 16 bytes alone
-      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.values_i8 + static_cast<std::ptrdiff_t>(k) * 16));
-      const __m128i pairs = _mm_maddubs_epi16(_mm_set1_epi32(load4(xu + col[k])), w);
-      sum = _mm_add_epi32(sum, _mm_madd_epi16(pairs, _mm_set1_epi16(1)));
-      ++k;
-    }
-    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
-    store4(y + r0, a.row_scale + r0, unoffset4(sum, a.row_sum + r0), xs, accumulate);
-  }
+// The pair slots take xu (unsigned bytes); load4 reads the same bits.
+template <void (*Kernel)(const BsrView&, const int8_t*, float, float*, int, int, bool)>
+void on_offset_bytes(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
+                     bool accumulate) {
+  Kernel(a, reinterpret_cast<const int8_t*>(xu), x_scale, y, rb_begin, rb_end, accumulate);
 }
 
 // The generic rule (kernels/table.h QuantizeFn) eight floats at a time:
@@ -230,10 +190,10 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
 }  // namespace
 
 void add_avx2_int8_kernels(KernelTable& t) {
-  t.shape_8x4.spmv_i8 = spmv_i8_8x4;
-  t.shape_4x4.spmv_i8 = spmv_i8_4x4;
-  t.shape_8x4.spmv_i8_pair = spmv_i8_8x4_pair;
-  t.shape_4x4.spmv_i8_pair = spmv_i8_4x4_pair;
+  t.shape_8x4.spmv_i8 = spmv_i8_8x4<SignedBytes>;
+  t.shape_4x4.spmv_i8 = spmv_i8_4x4<SignedBytes>;
+  t.shape_8x4.spmv_i8_pair = on_offset_bytes<spmv_i8_8x4<OffsetBytes>>;
+  t.shape_4x4.spmv_i8_pair = on_offset_bytes<spmv_i8_4x4<OffsetBytes>>;
   t.quantize = quantize_avx2;
 }
 
