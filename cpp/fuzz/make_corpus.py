@@ -94,6 +94,8 @@ def small_models(out: Path) -> list[Path]:
         tensors, config = random_dual_softmax(seed=len(written), **kw)
         if name == "dual_softmax_conv":
             config["preemphasis"] = 0.86
+        if name == "dual_softmax_packed":
+            config["sampling"] = {"tail_cut": 0.2, "how": "free text"}
         save(name, tensors, config)
 
     # fatchord family: both variants, both heads, dense / packed / all-zero packed matrices.
@@ -103,6 +105,7 @@ def small_models(out: Path) -> list[Path]:
     save("fatchord_raw_packed", fatchord_tensors(raw, 2, density=0.3), raw)
     gen = fatchord_config("geneing", "softmax", bits=10, mu_law=False, rnn=24, fc=20, factors=(5,), pad=1)
     save("geneing_packed_16x1", fatchord_tensors(gen, 3, density=0.2, block=(16, 1)), gen)
+    save("geneing_tail_cut", fatchord_tensors(gen, 6, density=0.2), dict(gen, sampling={"tail_cut": 0.05}))
     zero = fatchord_config("geneing", "mol", factors=(3,), res_blocks=0)
     save("geneing_mol_zero_gru", fatchord_tensors(zero, 4, zero=("rnn1.weight_hh_l0",)), zero)
     # A trainer's full state_dict also holds int64 bookkeeping the engine ignores.
