@@ -59,6 +59,9 @@ def test_ctrl_c_interrupts_synthesis(model):
     code = textwrap.dedent(f"""
         import os, signal, threading, time
         import numpy as np, sparsewave
+        # A parent started in the background may hand down SIGINT ignored, and then Python
+        # installs no KeyboardInterrupt handler: put it back, so the test sees the engine.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         v = sparsewave.Vocoder.load({str(model)!r})
         mels = np.zeros((20000, 8), np.float32)  # about a minute of work
         threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()

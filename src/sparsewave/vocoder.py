@@ -78,7 +78,9 @@ class Vocoder:
         renormalised). Cutting the long tail removes rare far-off samples that
         are heard as background noise. None (default): the file's own
         ``config["sampling"]["tail_cut"]``, else 0 (no cut). Must be in [0, 1);
-        a mixture-of-logistics model takes none.
+        a mixture-of-logistics model takes none. A large cut can lock the loop
+        onto one class (the default voice at 0.1 fell silent on synthetic
+        tones): measure it on your own material.
 
         Raises FileNotFoundError / IsADirectoryError / PermissionError for path
         problems and ValueError for a corrupt, truncated, hostile or too-new file.
@@ -100,7 +102,7 @@ class Vocoder:
     def default(cls, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
         """The default voice shipped in the package: geneing's pretrained WaveRNN (MIT) fine-tuned
         on LJ Speech, 16 kHz on its own 80-mel front end (GRU 256, softmax over 1,024 classes,
-        sampled at temperature 0.5 with a tail cut of 0.1). Its mel front end is in
+        sampled at temperature 0.5). Its mel front end is in
         ``config["mel"]``, so ``sparsewave.audio.mel_spectrogram(audio, v.config["mel"])`` makes
         its input. See ``sparsewave/models/README.md`` for its training and measured quality."""
         from .models import default_model_path
