@@ -17,23 +17,28 @@ TINY_MEL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 32, "win_length": 2
             "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
 
 
+def voiced_wave(n: int, f0: float, rng, amplitude: float = 1.0, envelope: bool = False) -> np.ndarray:
+    """n samples at TINY_MEL's rate: five harmonics of a pitch that wobbles around f0, times
+    `amplitude` (with `envelope`, faded in and out), plus a little noise drawn from `rng`."""
+    rate = TINY_MEL["sample_rate"]
+    t = np.arange(n) / rate
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / rate
+    y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) * amplitude
+    if envelope:
+        y = y * (0.5 + 0.5 * np.sin(np.pi * t / (n / rate)))
+    return y + 0.01 * rng.standard_normal(n)
+
+
 def write_voiced_clips(folder: Path, durations=((140.0, 0.45), (210.0, 0.5), (170.0, 0.4)), seed: int = 7,
-                       envelope: bool = True) -> Path:
-    """Synthetic 'voiced' WAV clips at TINY_MEL's rate (harmonics of a moving pitch plus a little
-    noise; with `envelope`, faded in and out), one clipN.wav per (f0, seconds): training data for
-    the tiny training tests."""
+                       envelope: bool = True, amplitude: float = 1.0) -> Path:
+    """Synthetic 'voiced' WAV clips at TINY_MEL's rate (voiced_wave), one clipN.wav per
+    (f0, seconds): training data for the tiny training tests."""
     import wave
 
     rate = TINY_MEL["sample_rate"]
     rng = np.random.default_rng(seed)
     for i, (f0, dur) in enumerate(durations):
-        n = int(dur * rate)
-        t = np.arange(n) / rate
-        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / rate
-        y = sum(0.25 / k * np.sin(k * phase) for k in range(1, 6))
-        if envelope:
-            y = y * (0.5 + 0.5 * np.sin(np.pi * t / dur))
-        y = y + 0.01 * rng.standard_normal(n)
+        y = voiced_wave(int(dur * rate), f0, rng, amplitude, envelope)
         pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
         with wave.open(str(Path(folder) / f"clip{i}.wav"), "wb") as w:
             w.setnchannels(1)

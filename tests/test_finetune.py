@@ -14,10 +14,9 @@ torch = pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_models import wavernn_numpy as W  # noqa: E402
-from small_models import torch_like_params  # noqa: E402
+from small_models import TINY_MEL, torch_like_params, voiced_wave, write_voiced_clips  # noqa: E402
 
 import sparsewave  # noqa: E402
-from sparsewave.audio import write_audio  # noqa: E402
 from sparsewave.audio.mel import mel_spectrogram  # noqa: E402
 from sparsewave.train import cli as train_cli  # noqa: E402
 from sparsewave.train.fatchord_model import FatchordWaveRNN, label_values, labels_of  # noqa: E402
@@ -25,10 +24,8 @@ from sparsewave.train.model import DualSoftmaxWaveRNN, export_model, model_from_
 from sparsewave.train.trainer import TrainConfig, load_checkpoint, train  # noqa: E402
 from sparsewave.weights import load_model_tensors, save_model  # noqa: E402
 
-RATE = 8000
-MEL = {"sample_rate": RATE, "n_fft": 256, "hop_length": 32, "win_length": 256, "n_mels": 12, "fmin": 0.0,
-       "fmax": 4000.0, "power": 1.0, "ref_level_db": 20.0, "min_level_db": -100.0, "normalize": "symmetric",
-       "max_abs_value": 4.0, "center": True, "pad_mode": "constant", "preemphasis": 0.0}
+MEL = TINY_MEL
+RATE = MEL["sample_rate"]
 
 
 def _geneing_like(bits=6, mu_law=False, rnn=32, fc=32) -> dict:
@@ -57,19 +54,9 @@ def _random_params(cfg: dict, seed: int, density: float | None = None) -> dict:
     return torch_like_params(cfg, seed, None if density is None else (1, 4, density), prune_input_layer=True)
 
 
-def _voiced(n, f0, rng):
-    t = np.arange(n) / RATE
-    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / RATE
-    return sum(0.25 / k * np.sin(k * phase) for k in range(1, 6)) * 0.8 + 0.01 * rng.standard_normal(n)
-
-
 @pytest.fixture(scope="module")
 def wav_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ft_wavs")
-    rng = np.random.default_rng(11)
-    for i, (f0, dur) in enumerate([(140.0, 0.45), (210.0, 0.5), (170.0, 0.4)]):
-        write_audio(d / f"clip{i}.wav", _voiced(int(dur * RATE), f0, rng), RATE)
-    return d
+    return write_voiced_clips(tmp_path_factory.mktemp("ft_wavs"), seed=11, envelope=False, amplitude=0.8)
 
 
 def _softmax(z):
@@ -87,7 +74,7 @@ def _assert_same_probs(got, want, tol=1e-4):
 
 def _clip(seconds=0.3, seed=0):
     rng = np.random.default_rng(seed)
-    return np.clip(_voiced(int(seconds * RATE), 180.0, rng), -1, 1).astype(np.float32)
+    return np.clip(voiced_wave(int(seconds * RATE), 180.0, rng, amplitude=0.8), -1, 1).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- the model itself
