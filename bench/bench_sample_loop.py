@@ -44,7 +44,7 @@ import numpy as np
 import sparsewave
 from sparsewave import Vocoder, benchmark
 path, seconds, repeats, mel_path, weights = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-v = Vocoder.load(path, weights=weights)
+v = Vocoder.load(path, weights=weights or None)  # "": as the file stores them
 if mel_path:
     mel = np.load(mel_path).astype(np.float32)
     if mel.shape[1] != v.n_mels: mel = mel.T
@@ -128,8 +128,9 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0, help="audio per timed run (default 2)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per build and model (default 5)")
     ap.add_argument("--mel", help="a (frames, n_mels) .npy mel instead of a smooth random one")
-    ap.add_argument("--weights", choices=("float32", "float16", "int8"), default="float32",
-                    help="storage of the sample loop's weights (Vocoder.load(weights=...))")
+    ap.add_argument("--weights", choices=("float32", "float16", "int8"), default="",
+                    help="storage of the sample loop's weights (Vocoder.load(weights=...); default: as the file "
+                         "stores them, int8 for an int8 file)")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions per sample (valgrind)")
     ap.add_argument("--top", type=int, default=0, help="with --callgrind: list the top N functions per sample")
     ap.add_argument("--json", help="write the results here")
@@ -168,7 +169,7 @@ def main(argv=None):
     for (name, model), res in results.items():
         n, sr = res["samples"], res["sample_rate"]
         cpu, wall = statistics.median(res["cpu"]), statistics.median(res["wall"])
-        row = {"build": name, "model": model, "isa": res["isa"], "weights": args.weights, "samples_per_cpu_second": n / cpu,
+        row = {"build": name, "model": model, "isa": res["isa"], "weights": args.weights or "as stored", "samples_per_cpu_second": n / cpu,
                "samples_per_wall_second": n / wall, "realtime_cpu": n / sr / cpu, "cpu_seconds": res["cpu"],
                "wall_seconds": res["wall"], "samples": n, "nonzero_macs": res["nonzero_macs"],
                "stored_macs": res["stored_macs"], "weight_bytes_per_sample": weight_bytes(res["matrices"], args.weights),
