@@ -25,14 +25,11 @@ MAX_FOLD_SAMPLES = 2**62
 # limit only overflow the network's arithmetic (NaN logits), so they are refused.
 MAX_MEL_MAGNITUDE = 1e6
 
-def _checked_tail_cut(value) -> float:
+def _tail_cut_number(value) -> float:
+    """The type check only: the engine checks the range (model/sampling_config.cpp), for files too."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"tail_cut must be a number in [0, 1), got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:  # also NaN
-        raise ValueError(f"tail_cut must be in [0, 1) (a probability ratio to the most likely class; 0 cuts "
-                         f"nothing), got {value}")
-    return value
+    return float(value)
 
 
 class Vocoder:
@@ -44,12 +41,13 @@ class Vocoder:
     other threads use it.
     """
 
-    def __init__(self, core: "_core.Vocoder", path: Path):
+    def __init__(self, core: "_core.Vocoder", path: Path, tail_cut: float | None = None):
         self._v = core
         self.path = path
         # Python's parser may refuse what the engine's accepted: the error names the file either way.
         self.config = parse_json(core.config_json, f"the config of '{path}'")
         self.max_frames = DEFAULT_MAX_FRAMES
+        self._tail_cut = tail_cut  # load's override; None: the file's
 
     @classmethod
     def load(cls, path, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
@@ -89,14 +87,12 @@ class Vocoder:
         if weights is not None and weights not in WEIGHT_TYPES:
             raise ValueError(f"weights must be one of {', '.join(map(repr, WEIGHT_TYPES))}, got {weights!r}")
         if tail_cut is not None:
-            tail_cut = _checked_tail_cut(tail_cut)
+            tail_cut = _tail_cut_number(tail_cut)
         try:
             core = _core.Vocoder.load(str(p), weights, tail_cut)
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
-        v = cls(core, p)
-        v._tail_cut = tail_cut
-        return v
+        return cls(core, p, tail_cut)
 
     @classmethod
     def default(cls, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
@@ -113,7 +109,7 @@ class Vocoder:
     @property
     def tail_cut(self) -> float:
         """The tail cut in force (``load``'s argument, else the file's ``config["sampling"]``, else 0)."""
-        if getattr(self, "_tail_cut", None) is not None:
+        if self._tail_cut is not None:
             return self._tail_cut
         sampling = self.config.get("sampling")
         return float(sampling.get("tail_cut", 0.0)) if isinstance(sampling, dict) else 0.0
