@@ -222,3 +222,59 @@ def test_keep_masks_needs_an_init(wav_dir, tmp_path):
     cfg.init = None
     with pytest.raises(ValueError, match="--init"):
         train(cfg)
+
+
+# --------------------------------------------------------------------------- quantization-aware fine-tuning
+
+
+def _per_step_prob_error(got, want):
+    """Each step's largest relative difference of the probabilities above 1e-6."""
+    p, q = _softmax(got), _softmax(want)
+    return np.where(q > 1e-6, np.abs(p - q) / np.maximum(q, 1e-30), 0.0).max(axis=1)
+
+
+def _assert_qat_matches(got, want):
+    """The QAT forward against the int8 engine: equal to float rounding, except that a state
+    value lying within float error of a rounding boundary can round the other way, moving a
+    few steps (measured: 3-4 of 2,400) until the recurrence forgets it."""
+    err = _per_step_prob_error(got, want)
+    assert np.median(err) <= 1e-5 and np.mean(err > 1e-4) <= 0.005, (np.median(err), np.mean(err > 1e-4))
+
+
+@pytest.mark.parametrize("make", [lambda: _geneing_like(bits=8), _fatchord_like], ids=["geneing", "fatchord_2gru"])
+def test_qat_forward_is_the_engines_int8_teacher_forced(tmp_path, make):
+    """With ``quantize="int8"`` the PyTorch model computes what ``Vocoder.load(weights="int8")``
+    computes; the float forward differs from it by far more than the check's tolerance."""
+    cfg = make()
+    path = save_model(tmp_path / "m.sw", _random_params(cfg, 2, 0.3), cfg)
+    model = FatchordWaveRNN.from_file(path)
+    v8 = sparsewave.Vocoder.load(path, weights="int8")
+    int8_names = {m["name"].split(" ")[0].replace(".weight_hh", ".weight_hh_l0").replace(".weight_ih", ".weight_ih_l0")
+                  for m in v8.describe()["matrices"] if m["dtype"] == "int8"}
+    model.quantize = "int8"
+    assert set(model.engine_int8_columns()) == int8_names and int8_names  # the same products run int8
+    audio = _clip(seed=3)
+    mels = mel_spectrogram(audio, cfg["mel"])
+    n = min(len(audio), mels.shape[0] * cfg["hop_length"])
+    qat = model.teacher_forced_logits(mels, audio[:n])
+    _assert_qat_matches(qat, v8.logits(mels, audio[:n]))
+    model.quantize = None
+    # quantization really is in the QAT forward: it moves every step far past the check's tolerance
+    assert np.median(_per_step_prob_error(model.teacher_forced_logits(mels, audio[:n]), qat)) > 1e-3
+    with pytest.raises(ValueError, match="quantize"):
+        model.quantize = "int4"
+
+
+def test_qat_finetune_of_a_fatchord_model_exports_what_it_trained(wav_dir, tmp_path):
+    cfg = _geneing_like(bits=8)
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 4, 0.3), cfg)
+    res = train(_ft_config(wav_dir, tmp_path / "qat", init, steps=2, keep_masks=True, quantize="int8"))
+    model = res["model_obj"]
+    assert model.quantize == "int8" and model.engine_int8_columns()
+    out = tmp_path / "qat" / "model.sw"
+    v8 = sparsewave.Vocoder.load(out, weights="int8")
+    assert v8.config["training"]["quantized_training"] == "int8"
+    audio = _clip(seed=5)
+    mels = mel_spectrogram(audio, cfg["mel"])
+    n = min(len(audio), mels.shape[0] * cfg["hop_length"])
+    _assert_qat_matches(model.teacher_forced_logits(mels, audio[:n]), v8.logits(mels, audio[:n]))

@@ -96,6 +96,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
       budget.add_macs(layer.name + "'s n_mels projection", product_macs(m, i_mel));
       h.mel_proj = ColumnMajorMatrix::from(dense_product(m, i_mel));
       h.x_coef = m.times(i0);
+      if (layer.main.int8()) h.per_frame = pack_best(m);
       const auto mb = m.times(i_bias_);
       for (int r = 0; r < m.rows(); ++r) h.q_zero[r] += mb[r];
     }
@@ -282,7 +283,8 @@ void FatchordModel::fill_q(Data& d) const {
     // q(f) = main c(f) + aux_part aux_L(f) + bias.
     const std::ptrdiff_t ldt = round16(rows);
     tmp.assign(static_cast<std::size_t>(ldt) * frames, 0.0f);
-    if (hz.through_i) l.main.spmv_many_padded(c.data(), ldc, tmp.data(), ldt, static_cast<int>(frames), false, k);
+    const BlockSparseMatrix& main = hz.per_frame.rows() > 0 ? hz.per_frame : l.main;
+    if (hz.through_i) main.spmv_many_padded(c.data(), ldc, tmp.data(), ldt, static_cast<int>(frames), false, k);
     if (l.aux_width) {
       const std::ptrdiff_t lda = round16(l.aux_width);
       a.assign(static_cast<std::size_t>(lda) * frames, 0.0f);

@@ -68,6 +68,10 @@ class FatchordModel final : public Model {
     ColumnMajorMatrix mel_proj;   // rows x n_mels: main * I[:, mel columns]
     std::vector<float> x_coef;    // main * I[:, 0]
     std::vector<float> q_zero;    // pre() where the conditioning is all zero (fold padding)
+    // main's weights in float32 for the per-frame term (fill_q) when the loop
+    // runs main in int8: a term computed once a frame gains nothing from
+    // quantizing its input, and would lose accuracy. Empty otherwise.
+    BlockSparseMatrix per_frame;
   };
   struct Data;
   struct Workspace;

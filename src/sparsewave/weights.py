@@ -95,6 +95,15 @@ def int8_matrix_columns(config: Mapping) -> dict[str, int]:
     raise ValueError(f"weights='int8' supports the families fatchord and dual_softmax, not {family!r}")
 
 
+def runs_in_int8(w: np.ndarray) -> bool:
+    """Whether the engine runs the per-sample part ``w`` of a matrix in int8: its block choice
+    (``block="auto"``) for this zero pattern is an int8 shape (8x4 or 4x4), not a float one."""
+    from .sparse import BlockSparseMatrix
+
+    return BlockSparseMatrix.from_dense(np.ascontiguousarray(w, np.float32), block="auto",
+                                        dtype="int8").dtype == np.int8
+
+
 def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = True,
                      int8_rule: str = "row_max") -> dict[str, np.ndarray] | None:
     """int8 tensors for columns [0, cols) of ``w``, as the engine packs them with int8 weights.

@@ -15,6 +15,12 @@ whose filters reach further), so a crop's conditioning equals that of the whole 
 
 BatchNorm layers always run in eval mode: fine-tuning batches are small, and updating the running
 statistics would move the very normalisation the engine folds into the convs.
+
+With ``quantize = "int8"`` (quantization-aware fine-tuning, docs/training.md) every product the
+engine runs in int8 under ``Vocoder.load(weights="int8")`` is fake-quantized by the engine's rule:
+its per-sample columns (``int8_matrix_columns``: W_hh, rnn2's W_ih on the state, each fc on its
+input) with weights per row and the input per vector; aux columns and biases stay float. The GRUs
+then run as an explicit loop, since the recurrent product sees a quantized ``h_{t-1}`` each step.
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .fake_quant import fake_quant
 
 __all__ = ["FatchordWaveRNN", "FREEZE_CHOICES", "labels_of", "label_values"]
 
@@ -102,6 +110,8 @@ class FatchordWaveRNN(nn.Module):
             raise ValueError(f"fine-tuning supports the softmax head; this model has a '{c.get('head')}' head "
                              "(mixture of logistics)")
         self.config = copy.deepcopy(c)
+        self._quantize: str | None = None
+        self._int8_cols: dict[str, int] = {}  # matrix -> the first columns the engine runs in int8
         self.n_mels, self.hop = int(c["n_mels"]), int(c["hop_length"])
         self.pad, self.rnn_dims = int(c["pad"]), int(c["rnn_dims"])
         self.n_classes, self.mu_law = int(c["n_classes"]), bool(c["mu_law"])
@@ -182,6 +192,32 @@ class FatchordWaveRNN(nn.Module):
                 frozen.append(name)
         return frozen
 
+    @property
+    def quantize(self) -> str | None:
+        """None (float) or "int8": fake-quantize what the engine's int8 load runs in int8."""
+        return self._quantize
+
+    @quantize.setter
+    def quantize(self, mode: str | None) -> None:
+        if mode not in (None, "int8"):
+            raise ValueError(f"quantize must be None or 'int8', got {mode!r}")
+        self._quantize = mode
+        self.refresh_int8_columns()
+
+    def refresh_int8_columns(self) -> None:
+        """Re-read which products run in int8 (after the zero pattern changed)."""
+        self._int8_cols = {} if self._quantize is None else self.engine_int8_columns()
+
+    def engine_int8_columns(self) -> dict[str, int]:
+        """The matrices ``Vocoder.load(weights="int8")`` would run in int8 with today's weights
+        (a matrix whose zero pattern the engine packs in a float block shape stays float), each
+        with the number of its first columns it multiplies per sample."""
+        from ..weights import int8_matrix_columns, runs_in_int8
+
+        params = dict(self.named_parameters())
+        return {name: cols for name, cols in int8_matrix_columns(self.config).items()
+                if runs_in_int8(params[name].detach().cpu().numpy()[:, :cols])}
+
     # ------------------------------------------------------------------ description
     def _aux_width(self, consumer: str) -> int:
         sl = self.aux_slices.get(consumer)
@@ -237,17 +273,74 @@ class FatchordWaveRNN(nn.Module):
         mel_up = x[:, :, cut:cut + frames * self.hop].transpose(1, 2)
         return mel_up, aux
 
+    def _weight(self, name: str, weight: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(weight, int8 columns): with QAT its first columns fake-quantized per row, else (weight, 0)."""
+        cols = self._int8_cols.get(name, 0) if self._quantize else 0
+        if cols == 0:
+            return weight, 0
+        return torch.cat([fake_quant(weight[:, :cols], 1), weight[:, cols:]], 1), cols
+
+    @staticmethod
+    def _product(weight: tuple[torch.Tensor, int], x: torch.Tensor, bias: torch.Tensor | None,
+                 hoisted: torch.Tensor | None = None) -> torch.Tensor:
+        """weight [x + hoisted, rest] + bias, where ``x`` feeds the weight's first columns (its own
+        width) and the rest of the input follows it in ``x``'s last columns beyond that width.
+        With QAT the engine multiplies the per-sample input x[..., :cols] in int8 (fake-quantized
+        per vector) and applies ``hoisted`` (the I layer's output, a per-frame term the engine
+        folds through the same, already rounded, weights) in float."""
+        w, cols = weight
+        if cols == 0:
+            if hoisted is not None:
+                x = torch.cat([x[..., :hoisted.shape[-1]] + hoisted, x[..., hoisted.shape[-1]:]], -1)
+            return F.linear(x, w, bias)
+        out = F.linear(fake_quant(x[..., :cols], -1), w[:, :cols])
+        if hoisted is not None:
+            out = out + F.linear(hoisted, w[:, :cols])
+        return out + F.linear(x[..., cols:], w[:, cols:], bias)
+
+    def _gru(self, n: int, x: torch.Tensor, hoisted: torch.Tensor | None = None) -> torch.Tensor:
+        """GRU ``rnn{n}`` over (B, T, in) -> (B, T, H) (input x, plus ``hoisted`` on its first
+        columns); with QAT an explicit loop (nn.GRU's math, gate order r, z, n) whose recurrent
+        product takes the quantized state each step."""
+        gru = getattr(self, f"rnn{n}")
+        w_hh = self._weight(f"rnn{n}.weight_hh_l0", gru.weight_hh_l0)
+        w_ih = self._weight(f"rnn{n}.weight_ih_l0", gru.weight_ih_l0)
+        if w_hh[1] == 0 and w_ih[1] == 0:
+            return gru(x if hoisted is None else self._add_front(x, hoisted))[0]
+        H = self.rnn_dims
+        gi = self._product(w_ih, x, gru.bias_ih_l0, hoisted)  # every step at once: its input is known
+        h = x.new_zeros(x.shape[0], H)
+        out = []
+        for t in range(x.shape[1]):
+            i_r, i_z, i_n = gi[:, t].split(H, -1)
+            h_r, h_z, h_n = self._product(w_hh, h, gru.bias_hh_l0).split(H, -1)
+            r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+            h = (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+            out.append(h)
+        return torch.stack(out, 1) if out else x.new_zeros(x.shape[0], 0, H)
+
+    @staticmethod
+    def _add_front(x: torch.Tensor, front: torch.Tensor) -> torch.Tensor:
+        w = front.shape[-1]
+        return torch.cat([x[..., :w] + front, x[..., w:]], -1)
+
     def forward(self, mels_padded: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (B, T, n_classes); ``prev`` (B, T) holds the fed-back values."""
+        """Teacher-forced logits (B, T, n_classes); ``prev`` (B, T) holds the fed-back values.
+
+        y = I(...) + GRU outputs; the engine hoists the I part of every product that reads y
+        (a per-frame term) and multiplies only the GRU outputs ``hs`` per sample, so they are
+        kept apart here: that split is what its int8 products quantize."""
         mel_up, aux = self.conditioning(mels_padded)
-        y = self.I(torch.cat([prev.unsqueeze(-1), mel_up, self._aux(aux, "I")], dim=-1))
-        h, _ = self.rnn1(y)
-        y = y + h
+        x_i = self.I(torch.cat([prev.unsqueeze(-1), mel_up, self._aux(aux, "I")], dim=-1))
+        hs = self._gru(1, x_i)
         if self.n_rnn == 2:
-            h, _ = self.rnn2(torch.cat([y, self._aux(aux, "rnn2")], dim=-1))
-            y = y + h
+            hs = hs + self._gru(2, torch.cat([hs, self._aux(aux, "rnn2")], dim=-1), hoisted=x_i)
+        y, hoisted = hs, x_i
         for i, name in enumerate(self.fc_names):
-            y = getattr(self, name)(torch.cat([y, self._aux(aux, name)], dim=-1))
+            layer = getattr(self, name)
+            y = self._product(self._weight(f"{name}.weight", layer.weight),
+                              torch.cat([y, self._aux(aux, name)], dim=-1), layer.bias, hoisted)
+            hoisted = None
             if i < len(self.fc_names) - 1:
                 y = F.relu(y)
         return y

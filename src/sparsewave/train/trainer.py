@@ -240,13 +240,13 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     if cfg.quantize is not None:
         if cfg.quantize != "int8":
             raise ValueError(f"--quantize: only int8 is supported, got {cfg.quantize!r}")
-        if fatchord:
-            raise ValueError("--quantize int8 trains the dual-softmax family; not with a fatchord --init")
         if block not in ((4, 4), (8, 4)) and not cfg.keep_masks:
             # 16x1-pruned matrices stay float32 in the engine (its cost model packs them 16x1).
             raise ValueError(f"--quantize int8 needs --block 4x4 or 8x4 (the int8 blocks), not {cfg.block}")
-        half = int(init_cfg["hidden"]) // 2 if init_cfg else cfg.hidden // 2
-        width = int(init_cfg["output_hidden"]) if init_cfg else (cfg.output_hidden or cfg.hidden // 2)
+        half = width = 4  # fatchord: its products' inputs are whole vectors (no halves of a state)
+        if not fatchord:
+            half = int(init_cfg["hidden"]) // 2 if init_cfg else cfg.hidden // 2
+            width = int(init_cfg["output_hidden"]) if init_cfg else (cfg.output_hidden or cfg.hidden // 2)
         if half % 4 or width % 4:
             # The engine quantizes a product's input over its padded columns (a multiple of 4), so
             # with ragged widths its scale also sees the neighbouring state values.
@@ -415,7 +415,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
                 step += 1
-                pruner.step(step)
+                if pruner.step(step) and fatchord and model.quantize:
+                    model.refresh_int8_columns()  # the engine's int8 set follows the new zero pattern
                 bits = float(loss.detach()) / LN2
                 if not math.isfinite(bits):
                     raise FloatingPointError(f"training loss became {bits} at step {step}; lower --lr or --clip")
