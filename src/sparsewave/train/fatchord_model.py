@@ -311,8 +311,8 @@ class FatchordWaveRNN(nn.Module):
         gi = self._product(w_ih, x, gru.bias_ih_l0, hoisted)  # every step at once: its input is known
         h = x.new_zeros(x.shape[0], H)
         out = []
-        for t in range(x.shape[1]):
-            i_r, i_z, i_n = gi[:, t].split(H, -1)
+        for gi_t in gi.unbind(1):  # one backward for all steps (indexing gi[:, t] costs O(T) each)
+            i_r, i_z, i_n = gi_t.split(H, -1)
             h_r, h_z, h_n = self._product(w_hh, h, gru.bias_hh_l0).split(H, -1)
             r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
             h = (1 - z) * torch.tanh(i_n + r * h_n) + z * h

@@ -198,9 +198,9 @@ class DualSoftmaxWaveRNN(nn.Module):
         if T == 0:
             return x.new_zeros(B, 0, N), h.unsqueeze(0)
         out = []
-        for t in range(T):
+        for gi_t in gi.unbind(1):  # one backward for all steps (indexing gi[:, t] costs O(T) each)
             gh = F.linear(fake_quant(h, -1) if quantize else h, w_hh, g.bias_hh_l0)
-            i_r, i_z, i_n = gi[:, t].split(N, -1)
+            i_r, i_z, i_n = gi_t.split(N, -1)
             h_r, h_z, h_n = gh.split(N, -1)
             r = torch.sigmoid(i_r + h_r)
             z = torch.sigmoid(i_z + h_z)
