@@ -17,7 +17,7 @@
 namespace sparsewave {
 
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
-    : c_(cfg), softmax_cut_(tail_cut_logit_gap(effective_tail_cut(cfg, opt.tail_cut))) {
+    : c_(cfg), tail_cut_(effective_tail_cut(cfg, opt.tail_cut)), softmax_cut_(tail_cut_logit_gap(tail_cut_)) {
   const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
   const WeightType loop_weights = loop_weight_type(opt, f);
   upsampler_.factors = {c_.hop_length};

@@ -31,6 +31,7 @@ class DualSoftmaxModel : public Model {
   int n_mels() const override { return c_.n_mels; }
   int n_classes() const override { return 512; }  // coarse 256 | fine 256
   int uniforms_per_sample() const override { return 2; }
+  double tail_cut() const override { return tail_cut_; }
 
   std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
   std::unique_ptr<ConditioningStream> start_conditioning() const override;
@@ -69,6 +70,7 @@ class DualSoftmaxModel : public Model {
  private:
 
   DualSoftmaxConfig c_;
+  double tail_cut_;
   float softmax_cut_;
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;

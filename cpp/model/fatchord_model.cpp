@@ -60,8 +60,8 @@ struct FatchordModel::Workspace : GenerationState {
 };
 
 FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg, const LoadOptions& opt)
-    : c_(cfg), softmax_cut_(tail_cut_logit_gap(effective_tail_cut(cfg, opt.tail_cut))) {
-  if (c_.head == "mol" && effective_tail_cut(cfg, opt.tail_cut) > 0.0)
+    : c_(cfg), tail_cut_(effective_tail_cut(cfg, opt.tail_cut)), softmax_cut_(tail_cut_logit_gap(tail_cut_)) {
+  if (c_.head == "mol" && tail_cut_ > 0.0)
     throw std::invalid_argument("tail_cut applies to softmax heads; this model draws from a mixture of logistics");
   const WeightType loop_weights = loop_weight_type(opt, f);  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;

@@ -31,6 +31,7 @@ class FatchordModel final : public Model {
   int hop_length() const override { return c_.hop_length; }
   int n_mels() const override { return c_.n_mels; }
   int n_classes() const override { return c_.n_classes; }
+  double tail_cut() const override { return tail_cut_; }
 
   std::unique_ptr<Conditioning> condition(const float* mels, int64_t frames) const override;
   std::unique_ptr<ConditioningStream> start_conditioning() const override;
@@ -89,6 +90,7 @@ class FatchordModel final : public Model {
   Workspace make_workspace(int batch) const;
 
   FatchordConfig c_;
+  double tail_cut_;
   float softmax_cut_;  // the tail cut as a logit gap (model/sampling_config.h)
   MelResNet resnet_;
   Upsampler upsampler_;

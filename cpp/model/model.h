@@ -91,6 +91,9 @@ class Model {
   virtual int n_mels() const = 0;
   virtual int n_classes() const = 0;  // width of one row of teacher-forced logits
   virtual int uniforms_per_sample() const { return 1; }  // draws per generated sample
+  // The softmax tail cut in force (a probability ratio: the load option, else
+  // the file's config["sampling"], else 0); 0 for heads that take none.
+  virtual double tail_cut() const { return 0.0; }
   // Whether samples can be generated as conditioning arrives (Stream); a
   // family that needs the whole utterance first says false.
   virtual bool streams() const { return true; }

@@ -167,6 +167,7 @@ void bind_vocoder(py::module_& mod) {
       .def_property_readonly("streams", [](const Vocoder& v) { return v.model().streams(); })
       .def_property_readonly("utterance_threads", [](const Vocoder& v) { return v.model().utterance_threads(); })
       .def_property_readonly("uniforms_per_sample", [](const Vocoder& v) { return v.model().uniforms_per_sample(); })
+      .def_property_readonly("tail_cut", [](const Vocoder& v) { return v.model().tail_cut(); })
       .def_property_readonly("config_json", &Vocoder::config_json)
       .def_property_readonly("format_version", &Vocoder::format_version)
       .def_property_readonly("preemphasis", &Vocoder::preemphasis)

@@ -41,13 +41,12 @@ class Vocoder:
     other threads use it.
     """
 
-    def __init__(self, core: "_core.Vocoder", path: Path, tail_cut: float | None = None):
+    def __init__(self, core: "_core.Vocoder", path: Path):
         self._v = core
         self.path = path
         # Python's parser may refuse what the engine's accepted: the error names the file either way.
         self.config = parse_json(core.config_json, f"the config of '{path}'")
         self.max_frames = DEFAULT_MAX_FRAMES
-        self._tail_cut = tail_cut  # load's override; None: the file's
 
     @classmethod
     def load(cls, path, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
@@ -92,7 +91,7 @@ class Vocoder:
             core = _core.Vocoder.load(str(p), weights, tail_cut)
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
-        return cls(core, p, tail_cut)
+        return cls(core, p)
 
     @classmethod
     def default(cls, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
@@ -108,11 +107,9 @@ class Vocoder:
     # -- metadata ---------------------------------------------------------
     @property
     def tail_cut(self) -> float:
-        """The tail cut in force (``load``'s argument, else the file's ``config["sampling"]``, else 0)."""
-        if self._tail_cut is not None:
-            return self._tail_cut
-        sampling = self.config.get("sampling")
-        return float(sampling.get("tail_cut", 0.0)) if isinstance(sampling, dict) else 0.0
+        """The tail cut in force (``load``'s argument, else the file's ``config["sampling"]``, else 0),
+        as the engine applies it."""
+        return self._v.tail_cut
 
     @property
     def sample_rate(self) -> int:
