@@ -1,8 +1,8 @@
 """``BlockSparseMatrix.from_dense(w, block="auto")``: the engine's one block-shape cost model.
 
 The documented cost of packing with block (br, bc) is ``stored values * c + 8 * block rows``
-with c = 1 for (4, 4) and (16, 1), 6 for (1, 1); "auto" must pick the least (ties to the first
-of (4, 4), (16, 1), (1, 1)), multiply like the float64 dense product on every kernel path, and
+with c = 1 for (4, 4) and (16, 1), 2 for (1, 4), 6 for (1, 1); "auto" must pick the least
+(ties to the first of (4, 4), (16, 1), (1, 4), (1, 1)), multiply like the float64 dense product on every kernel path, and
 ``sparsewave.weights.pack_matrix`` (what the weight writer stores) must pack the same way.
 """
 import numpy as np
@@ -12,7 +12,7 @@ from sparsewave import BlockSparseMatrix
 from sparsewave.weights import pack_matrix
 from sparse_reference import assert_close, random_block_sparse, reference_product
 
-COST_PER_VALUE = {(4, 4): 1.0, (16, 1): 1.0, (1, 1): 6.0}  # in order: ties go to the first
+COST_PER_VALUE = {(4, 4): 1.0, (16, 1): 1.0, (1, 4): 2.0, (1, 1): 6.0}  # in order: ties go to the first
 
 
 def documented_cost(w, block):
@@ -36,6 +36,8 @@ def _unstructured(rows, cols, density, seed):
 PATTERNS = {
     "4x4_structured": (random_block_sparse(np.random.default_rng(1), 256, 192, (4, 4), 0.1)[0], (4, 4)),
     "16x1_structured": (random_block_sparse(np.random.default_rng(2), 256, 192, (16, 1), 0.1)[0], (16, 1)),
+    # geneing's pattern: 4x4 would store its column groups with their rows' zeros
+    "1x4_structured": (random_block_sparse(np.random.default_rng(6), 256, 192, (1, 4), 0.15)[0], (1, 4)),
     "unstructured_very_sparse": (_unstructured(256, 192, 0.005, 3), (1, 1)),
     # nothing stored: only the per-block-row term counts, and 16x1 has the fewest block rows
     "all_zero": (np.zeros((100, 37), np.float32), (16, 1)),
@@ -82,12 +84,13 @@ def test_pack_matrix_stores_the_auto_packing(name):
 
 # dtype="int8": the int8 shapes compete at their lower cost per value (a
 # dot-product instruction per 4 values), the float 16x1 and 1x1 stay in (a
-# winner among them stays float32). Order, for ties: 8x4, 4x4, 16x1, 1x1.
-INT8_COST_PER_VALUE = {(8, 4): 0.35, (4, 4): 0.4, (16, 1): 1.0, (1, 1): 6.0}
+# winner among them stays float32). Order, for ties: 8x4, 4x4, 16x1, 1x4, 1x1.
+INT8_COST_PER_VALUE = {(8, 4): 0.35, (4, 4): 0.4, (16, 1): 1.0, (1, 4): 2.0, (1, 1): 6.0}
 INT8_PATTERNS = {**PATTERNS,
                  "8x4_structured": (random_block_sparse(np.random.default_rng(5), 256, 192, (8, 4), 0.1)[0], (8, 4))}
-# Where int8 changes the choice: 4x4 at 0.4 per value undercuts 1x1 on the unstructured one.
-INT8_EXPECTED = {"unstructured_very_sparse": (4, 4)}
+# Where int8 changes the choice: 4x4 at 0.4 per value undercuts 1x4 (float) on the unstructured
+# and the 1x4-structured ones.
+INT8_EXPECTED = {"unstructured_very_sparse": (4, 4), "1x4_structured": (4, 4)}
 
 
 def int8_cost(w, block):

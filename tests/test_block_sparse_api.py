@@ -6,7 +6,7 @@ from sparsewave import BlockSparseMatrix
 from sparse_reference import random_block_sparse
 
 
-@pytest.mark.parametrize("block", [(4, 4), (16, 1), (1, 1), "4x4", "16x1"])
+@pytest.mark.parametrize("block", [(4, 4), (16, 1), (1, 4), (1, 1), "4x4", "16x1", "1x4"])
 def test_roundtrip_and_properties(rng, block):
     w, keep = random_block_sparse(rng, 50, 23, tuple(int(b) for b in str(block).strip("()").replace("x", ",").split(",")), 0.3)
     m = BlockSparseMatrix.from_dense(w, block=block)

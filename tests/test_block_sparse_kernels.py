@@ -5,7 +5,7 @@ import pytest
 from sparsewave import BlockSparseMatrix
 from sparse_reference import assert_close, random_block_sparse, reference_product
 
-BLOCKS = [(4, 4), (16, 1), (1, 1)]
+BLOCKS = [(4, 4), (16, 1), (1, 4), (1, 1)]
 SHAPES = [(1, 1), (3, 5), (4, 4), (16, 1), (17, 33), (31, 16), (64, 64), (100, 37), (257, 129), (768, 256)]
 DENSITIES = [0.0, 0.03, 0.1, 0.5, 1.0]
 

@@ -6,6 +6,7 @@
 
 #include "avx/int8_avx2.h"
 #include "avx/many_wide_avx2.h"
+#include "avx/row4_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -196,6 +197,7 @@ const KernelTable& avx2_kernels() {
     t.shape_16x1.spmm = spmm_chunked<16, 1, 8>;
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    add_avx2_1x4_kernels(t);
     t.elementwise = avx2_elementwise();
     add_avx2_int8_kernels(t);
     return t;

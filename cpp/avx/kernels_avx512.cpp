@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "avx/int8_avx2.h"
+#include "avx/row4_avx2.h"
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 
@@ -181,8 +182,9 @@ const KernelTable& avx512_kernels() {
     t.shape_16x1.spmm = spmm_chunked<16, 1, 16>;
     t.shape_16x1.spmv_f16 = spmv_16x1<F16>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    add_avx2_1x4_kernels(t);  // the avx512 path requires AVX2 too (dispatch.cpp): 8 lanes suit 1x4 pairs
     t.elementwise = avx512_elementwise();
-    add_avx2_int8_kernels(t);  // the avx512 path requires AVX2 too (dispatch.cpp)
+    add_avx2_int8_kernels(t);
     return t;
   }();
   return table;

@@ -66,7 +66,7 @@ struct BlockKernels {
 
 struct KernelTable {
   const char* name = "";
-  BlockKernels shape_4x4, shape_8x4, shape_16x1, shape_1x1;
+  BlockKernels shape_4x4, shape_8x4, shape_16x1, shape_1x4, shape_1x1;
   ElementwiseKernels elementwise;
   QuantizeFn quantize = nullptr;
 
@@ -75,6 +75,7 @@ struct KernelTable {
     if (block_rows == 4 && block_cols == 4) return shape_4x4;
     if (block_rows == 8 && block_cols == 4) return shape_8x4;
     if (block_rows == 16 && block_cols == 1) return shape_16x1;
+    if (block_rows == 1 && block_cols == 4) return shape_1x4;
     return shape_1x1;
   }
 };

@@ -30,13 +30,14 @@ bool pairs_within_bound(const int8_t* q, std::size_t n) {
 }  // namespace
 
 bool is_supported_block(int br, int bc) {
-  return (br == 4 && bc == 4) || (br == 8 && bc == 4) || (br == 16 && bc == 1) || (br == 1 && bc == 1);
+  return (br == 4 && bc == 4) || (br == 8 && bc == 4) || (br == 16 && bc == 1) || (br == 1 && bc == 4) ||
+         (br == 1 && bc == 1);
 }
 
 void BlockSparseMatrix::set_shape(int rows, int cols, int br, int bc) {
   if (!is_supported_block(br, bc))
     throw std::invalid_argument("unsupported block shape (" + std::to_string(br) + ", " + std::to_string(bc) +
-                                "); supported: (4, 4), (8, 4), (16, 1), (1, 1)");
+                                "); supported: (4, 4), (8, 4), (16, 1), (1, 4), (1, 1)");
   if (rows < 0 || cols < 0 || rows > kMaxDim || cols > kMaxDim ||
       static_cast<long long>(rows) * cols > kMaxElements)
     throw std::invalid_argument("matrix shape (" + std::to_string(rows) + ", " + std::to_string(cols) +

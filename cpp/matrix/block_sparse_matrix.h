@@ -144,7 +144,7 @@ class BlockSparseMatrix {
   bool pair_bounded_ = false;
 };
 
-// True for the block shapes kernels exist for: 4x4, 8x4, 16x1 and 1x1.
+// True for the block shapes kernels exist for: 4x4, 8x4, 16x1, 1x4 and 1x1.
 bool is_supported_block(int block_rows, int block_cols);
 
 // Rounds a vector length up to a multiple of 16: every block shape's padded

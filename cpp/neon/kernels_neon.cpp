@@ -6,6 +6,7 @@
 #include "kernels/spmv_many_groups.h"
 #include "kernels/table.h"
 #include "neon/int8_neon.h"
+#include "neon/row4_neon.h"
 
 namespace sparsewave {
 namespace {
@@ -181,6 +182,7 @@ const KernelTable& neon_kernels() {
     t.shape_16x1.spmm = spmm_chunked<16, 1, 16>;
     t.shape_16x1.spmv_f16 = spmv<F16, Shape16x1>;
     t.shape_16x1.spmv_many_f16 = spmv_many<Many<F16, Shape16x1>>;
+    add_neon_1x4_kernels(t);
     t.elementwise = neon_elementwise();
     add_neon_int8_kernels(t);
     return t;

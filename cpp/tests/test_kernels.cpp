@@ -73,7 +73,7 @@ void compare(const std::vector<float>& w, int rows, int cols, const std::vector<
 
 void test_isa(const std::string& isa, std::mt19937& gen) {
   sparsewave::set_isa(isa);
-  const int blocks[3][2] = {{4, 4}, {16, 1}, {1, 1}};
+  const int blocks[4][2] = {{4, 4}, {16, 1}, {1, 4}, {1, 1}};
   const int shapes[][2] = {{1, 1}, {3, 5}, {4, 4}, {17, 33}, {31, 16}, {64, 64}, {100, 37}, {257, 129}, {768, 256}};
   const double densities[] = {0.0, 0.03, 0.1, 0.5, 1.0};
   const int batches[] = {1, 3, 4, 5, 8, 9, 16, 17};
@@ -368,6 +368,7 @@ bool same_float_slots(const sparsewave::KernelTable& a, const sparsewave::Kernel
            x.spmv_many_f16 == y.spmv_many_f16;
   };
   return same(a.shape_4x4, b.shape_4x4) && same(a.shape_8x4, b.shape_8x4) && same(a.shape_16x1, b.shape_16x1) &&
+         same(a.shape_1x4, b.shape_1x4) &&
          same(a.shape_1x1, b.shape_1x1) && a.elementwise.gru_update == b.elementwise.gru_update &&
          a.elementwise.sample_softmax == b.elementwise.sample_softmax && a.elementwise.relu == b.elementwise.relu &&
          a.elementwise.weighted_sum == b.elementwise.weighted_sum;

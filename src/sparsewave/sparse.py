@@ -7,7 +7,7 @@ from . import _core
 from ._arrays import as_float32, check_out
 from ._blocks import parse_block
 
-SUPPORTED_BLOCKS = ((4, 4), (8, 4), (16, 1), (1, 1))
+SUPPORTED_BLOCKS = ((4, 4), (8, 4), (16, 1), (1, 4), (1, 1))
 # Block shapes with int8 kernels (dot-product instructions sum 4 adjacent bytes).
 INT8_BLOCKS = ((8, 4), (4, 4))
 
@@ -50,9 +50,11 @@ class BlockSparseMatrix:
         ``block="auto"`` packs with the block shape the engine itself picks for
         every matrix it loads (C++ ``pack_best``): the least
         ``stored values * c + 8 * block rows``, with c = 1 for (4, 4) and
-        (16, 1) (about one FMA lane per value) and c = 6 for (1, 1)
-        (unstructured: an index and a scalar op per value); ties go to the
-        first of (4, 4), (16, 1), (1, 1).
+        (16, 1) (about one FMA lane per value), c = 2 for (1, 4) (a row's
+        four consecutive columns: an x load per four weights; it stores
+        column-group pruning, like geneing's, without padding) and c = 6 for
+        (1, 1) (unstructured: an index and a scalar op per value); ties go to
+        the first of (4, 4), (16, 1), (1, 4), (1, 1).
         ``dtype="float16"`` stores the weights as IEEE half floats (half the
         bytes streamed per product; arithmetic stays float32; ``to_dense()``
         returns the rounded weights).
