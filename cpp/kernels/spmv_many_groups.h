@@ -28,4 +28,13 @@ void spmv_many(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, s
   spmv_many_groups<Kernel::template Group>(a, x, ldx, y, ldy, nvec, rb_begin, rb_end, accumulate);
 }
 
+// A SpmvManyFn that runs the single-vector kernel Spmv once per vector: for
+// shapes whose blocks serve one row (1x4), where sharing a block's load
+// across vectors saves little; each vector gets Spmv's bits exactly.
+template <void (*Spmv)(const BsrView&, const float*, float*, int, int, bool)>
+void spmv_each(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
+               int rb_begin, int rb_end, bool accumulate) {
+  for (int v = 0; v < nvec; ++v) Spmv(a, x + v * ldx, y + v * ldy, rb_begin, rb_end, accumulate);
+}
+
 }  // namespace sparsewave

@@ -4,6 +4,7 @@
 // accumulators are reduced together by two pairwise adds.
 #include <arm_neon.h>
 
+#include "kernels/spmv_many_groups.h"
 #include "neon/row4_neon.h"
 
 namespace sparsewave {
@@ -55,20 +56,13 @@ void spmv_1x4(const BsrView& view, const float* x, float* y, int rb_begin, int r
   }
 }
 
-// Several vectors: one product each, with the same bits as spmv.
-template <class W>
-void spmv_many_1x4(const BsrView& a, const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
-                   int rb_begin, int rb_end, bool accumulate) {
-  for (int v = 0; v < nvec; ++v) spmv_1x4<W>(a, x + v * ldx, y + v * ldy, rb_begin, rb_end, accumulate);
-}
-
 }  // namespace
 
 void add_neon_1x4_kernels(KernelTable& t) {
   t.shape_1x4.spmv = spmv_1x4<F32>;
-  t.shape_1x4.spmv_many = spmv_many_1x4<F32>;
+  t.shape_1x4.spmv_many = spmv_each<spmv_1x4<F32>>;
   t.shape_1x4.spmv_f16 = spmv_1x4<F16>;
-  t.shape_1x4.spmv_many_f16 = spmv_many_1x4<F16>;
+  t.shape_1x4.spmv_many_f16 = spmv_each<spmv_1x4<F16>>;
 }
 
 }  // namespace sparsewave
