@@ -105,6 +105,9 @@ def small_models(out: Path) -> list[Path]:
     save("fatchord_raw_packed", fatchord_tensors(raw, 2, density=0.3), raw)
     gen = fatchord_config("geneing", "softmax", bits=10, mu_law=False, rnn=24, fc=20, factors=(5,), pad=1)
     save("geneing_packed_16x1", fatchord_tensors(gen, 3, density=0.2, block=(16, 1)), gen)
+    # geneing's own pattern, column groups of four: save_model packs it in 1x4 blocks.
+    wide = fatchord_config("geneing", "softmax", bits=8, mu_law=True, rnn=64, fc=16, factors=(5,), pad=1)
+    save("geneing_packed_1x4", fatchord_tensors(wide, 7, density=0.12, block=(1, 4)), wide)
     save("geneing_tail_cut", fatchord_tensors(gen, 6, density=0.2), dict(gen, sampling={"tail_cut": 0.05}))
     zero = fatchord_config("geneing", "mol", factors=(3,), res_blocks=0)
     save("geneing_mol_zero_gru", fatchord_tensors(zero, 4, zero=("rnn1.weight_hh_l0",)), zero)
