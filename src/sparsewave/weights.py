@@ -95,13 +95,18 @@ def int8_matrix_columns(config: Mapping) -> dict[str, int]:
     raise ValueError(f"weights='int8' supports the families fatchord and dual_softmax, not {family!r}")
 
 
-def runs_in_int8(w: np.ndarray) -> bool:
-    """Whether the engine runs the per-sample part ``w`` of a matrix in int8: its block choice
-    (``block="auto"``) for this zero pattern is an int8 shape (8x4 or 4x4), not a float one."""
+def _int8_packing(w: np.ndarray):
+    """The engine's int8 packing of the per-sample part ``w`` of a matrix, or None where its block
+    choice (``block="auto"``) for this zero pattern is a float shape (16x1, 1x4, 1x1)."""
     from .sparse import BlockSparseMatrix
 
-    return BlockSparseMatrix.from_dense(np.ascontiguousarray(w, np.float32), block="auto",
-                                        dtype="int8").dtype == np.int8
+    m = BlockSparseMatrix.from_dense(np.ascontiguousarray(w, np.float32), block="auto", dtype="int8")
+    return m if m.dtype == np.int8 else None
+
+
+def runs_in_int8(w: np.ndarray) -> bool:
+    """Whether the engine runs the per-sample part ``w`` of a matrix in int8."""
+    return _int8_packing(w) is not None
 
 
 def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = True,
@@ -109,7 +114,7 @@ def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = Tr
     """int8 tensors for columns [0, cols) of ``w``, as the engine packs them with int8 weights.
 
     The block shape is the engine's own choice (``BlockSparseMatrix.from_dense(..., block="auto",
-    dtype="int8")``); when that choice is a float shape (16x1 or 1x1) there is no int8 form and
+    dtype="int8")``); when that choice is a float shape (16x1, 1x4 or 1x1) there is no int8 form and
     None is returned. Columns from ``cols`` on go to the float matrix ``name + ".i8_tail"``.
     ``int8_rule="pair_bounded"`` quantizes in that block shape with the pair-bounded rule
     (docs/format.md, "int8 matrices").
@@ -118,8 +123,8 @@ def pack_int8_matrix(name: str, w: np.ndarray, cols: int, pack_sparse: bool = Tr
 
     if w.ndim != 2 or not 0 < cols <= w.shape[1]:
         raise ValueError(f"matrix '{name}' of shape {w.shape} has no {cols} columns to store as int8")
-    m = BlockSparseMatrix.from_dense(w[:, :cols], block="auto", dtype="int8")
-    if m.dtype != np.int8:
+    m = _int8_packing(w[:, :cols])
+    if m is None:
         return None
     if int8_rule != "row_max":  # the same block choice, quantized by the other rule
         m = BlockSparseMatrix.from_dense(w[:, :cols], block=m.block, dtype="int8", int8_rule=int8_rule)

@@ -59,6 +59,12 @@ def label_values(labels: np.ndarray, n_classes: int) -> np.ndarray:
             - np.float32(1.0)).astype(np.float32)
 
 
+def _add_front(x: torch.Tensor, front: torch.Tensor) -> torch.Tensor:
+    """x with ``front`` added to its first front-width columns."""
+    w = front.shape[-1]
+    return torch.cat([x[..., :w] + front, x[..., w:]], -1)
+
+
 class _MelResNet(nn.Module):
     def __init__(self, n_mels: int, compute: int, res_out: int, res_blocks: int, kernel: int, eps: float):
         super().__init__()
@@ -290,9 +296,7 @@ class FatchordWaveRNN(nn.Module):
         folds through the same, already rounded, weights) in float."""
         w, cols = weight
         if cols == 0:
-            if hoisted is not None:
-                x = torch.cat([x[..., :hoisted.shape[-1]] + hoisted, x[..., hoisted.shape[-1]:]], -1)
-            return F.linear(x, w, bias)
+            return F.linear(x if hoisted is None else _add_front(x, hoisted), w, bias)
         out = F.linear(fake_quant(x[..., :cols], -1), w[:, :cols])
         if hoisted is not None:
             out = out + F.linear(hoisted, w[:, :cols])
@@ -306,7 +310,7 @@ class FatchordWaveRNN(nn.Module):
         w_hh = self._weight(f"rnn{n}.weight_hh_l0", gru.weight_hh_l0)
         w_ih = self._weight(f"rnn{n}.weight_ih_l0", gru.weight_ih_l0)
         if w_hh[1] == 0 and w_ih[1] == 0:
-            return gru(x if hoisted is None else self._add_front(x, hoisted))[0]
+            return gru(x if hoisted is None else _add_front(x, hoisted))[0]
         H = self.rnn_dims
         gi = self._product(w_ih, x, gru.bias_ih_l0, hoisted)  # every step at once: its input is known
         h = x.new_zeros(x.shape[0], H)
@@ -318,11 +322,6 @@ class FatchordWaveRNN(nn.Module):
             h = (1 - z) * torch.tanh(i_n + r * h_n) + z * h
             out.append(h)
         return torch.stack(out, 1) if out else x.new_zeros(x.shape[0], 0, H)
-
-    @staticmethod
-    def _add_front(x: torch.Tensor, front: torch.Tensor) -> torch.Tensor:
-        w = front.shape[-1]
-        return torch.cat([x[..., :w] + front, x[..., w:]], -1)
 
     def forward(self, mels_padded: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits (B, T, n_classes); ``prev`` (B, T) holds the fed-back values.

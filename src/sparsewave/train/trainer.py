@@ -243,15 +243,14 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         if block not in ((4, 4), (8, 4)) and not cfg.keep_masks:
             # 16x1-pruned matrices stay float32 in the engine (its cost model packs them 16x1).
             raise ValueError(f"--quantize int8 needs --block 4x4 or 8x4 (the int8 blocks), not {cfg.block}")
-        half = width = 4  # fatchord: its products' inputs are whole vectors (no halves of a state)
-        if not fatchord:
+        if not fatchord:  # fatchord's int8 products take whole vectors, never halves of a state
             half = int(init_cfg["hidden"]) // 2 if init_cfg else cfg.hidden // 2
             width = int(init_cfg["output_hidden"]) if init_cfg else (cfg.output_hidden or cfg.hidden // 2)
-        if half % 4 or width % 4:
-            # The engine quantizes a product's input over its padded columns (a multiple of 4), so
-            # with ragged widths its scale also sees the neighbouring state values.
-            raise ValueError(f"--quantize int8 needs hidden / 2 and --output-hidden to be multiples of 4 "
-                             f"(got {2 * half} and {width})")
+            if half % 4 or width % 4:
+                # The engine quantizes a product's input over its padded columns (a multiple of 4), so
+                # with ragged widths its scale also sees the neighbouring state values.
+                raise ValueError(f"--quantize int8 needs hidden / 2 and --output-hidden to be multiples of 4 "
+                                 f"(got {2 * half} and {width})")
         if init_model_obj is not None:
             init_model_obj.quantize = cfg.quantize
     if resume is not None:
