@@ -1,6 +1,7 @@
 """The engine's subscale family (cpp/model/subscale_model.cpp) against the float64 reference
-(tests/subscale_reference.py): teacher-forced probabilities, free-running samples given
-uniforms, on every ISA; and what the family refuses (streaming, bad configs and tensors)."""
+(tests/subscale_reference.py), plain and Fused: teacher-forced probabilities, free-running
+samples given uniforms, on every ISA; and what the family refuses (streaming, bad configs and
+tensors)."""
 import numpy as np
 import pytest
 
@@ -10,13 +11,22 @@ from sparsewave.subscale import random_subscale
 from sparsewave.weights import save_model
 
 HOP, MELS = 10, 8
-CASES = [  # hidden, density, block, B, F, C, D, E, upsample
-    (16, 1.0, (4, 4), 4, 2, 8, 3, 2, "repeat"),
-    (32, 0.3, (4, 4), 16, 3, 6, 2, 3, "repeat"),   # B = 16: the wide multi-vector kernels
-    (48, 0.25, (16, 1), 5, 4, 5, 0, 1, "conv"),     # no dilated layers; F > 2^D
-    (16, 1.0, (4, 4), 1, 1, 4, 1, 2, "repeat"),     # B = 1: the plain loop plus a context term
-    (24, 0.5, (4, 4), 12, 1, 7, 4, 2, "repeat"),    # 12 vectors: wide kernel with empty lanes
+CASES = [  # hidden, density, block, B, F, C, D, E, upsample, fused
+    (16, 1.0, (4, 4), 4, 2, 8, 3, 2, "repeat", False),
+    (32, 0.3, (4, 4), 16, 3, 6, 2, 3, "repeat", False),   # B = 16: the wide multi-vector kernels
+    (48, 0.25, (16, 1), 5, 4, 5, 0, 1, "conv", False),     # no dilated layers; F > 2^D
+    (16, 1.0, (4, 4), 1, 1, 4, 1, 2, "repeat", False),     # B = 1: the plain loop plus a context term
+    (24, 0.5, (4, 4), 12, 1, 7, 4, 2, "repeat", False),    # 12 vectors: wide kernel with empty lanes
+    # Fused Subscale: pairs share a state of four parts
+    (16, 1.0, (4, 4), 4, 2, 8, 3, 2, "repeat", True),
+    (64, 0.3, (4, 4), 32, 3, 6, 2, 3, "repeat", True),    # 16 pairs: the wide multi-vector kernels
+    (24, 0.5, (16, 1), 6, 1, 5, 0, 1, "conv", True),       # parts of 6 units
+    (36, 0.6, (4, 4), 2, 4, 5, 2, 2, "repeat", True),      # one pair, parts of 9 units
 ]
+
+
+def _groups(cfg):
+    return cfg["sub_tensors"] // (2 if cfg.get("fused") else 1)
 
 
 def _softmax(z):
@@ -24,12 +34,14 @@ def _softmax(z):
     return e / e.sum(-1, keepdims=True)
 
 
-@pytest.fixture(params=CASES, ids=lambda c: f"N{c[0]}-B{c[3]}-F{c[4]}-D{c[6]}-{c[2][0]}x{c[2][1]}-{c[8]}")
+@pytest.fixture(params=CASES, ids=lambda c: f"N{c[0]}-B{c[3]}-F{c[4]}-D{c[6]}-{c[2][0]}x{c[2][1]}-{c[8]}"
+                + ("-fused" if c[9] else ""))
 def model(request, tmp_path_factory):
-    N, density, block, B, F, C, D, E, up = request.param
+    N, density, block, B, F, C, D, E, up, fused = request.param
     kw = dict(upsample="conv", upsample_kernel=5) if up == "conv" else {}
     tensors, cfg = random_subscale(N, density, block, seed=N + B, n_mels=MELS, hop_length=HOP, sub_tensors=B,
-                                   horizon=F, context_channels=C, context_layers=D, context_features=E, **kw)
+                                   horizon=F, context_channels=C, context_layers=D, context_features=E,
+                                   fused=fused, **kw)
     path = save_model(tmp_path_factory.mktemp("sub") / "model.sw", tensors, cfg)
     return sparsewave.Vocoder.load(path), tensors, cfg
 
@@ -102,17 +114,21 @@ def test_folded_threads_agree(model, rng):
 def test_describe_and_macs(model):
     v, tensors, cfg = model
     d = v.describe()
+    G = _groups(cfg)
     assert d["family"] == "subscale" and d["sub_tensors"] == cfg["sub_tensors"]
-    assert d["steps_to_first_audio"] == (cfg["sub_tensors"] - 1) * cfg["horizon"] + 1
+    assert d["fused"] == bool(cfg.get("fused"))
+    assert d["steps_to_first_audio"] == (G - 1) * cfg["horizon"] + 1
     N, C, D, E, B = (cfg[k] for k in ("hidden", "context_channels", "context_layers", "context_features",
                                       "sub_tensors"))
-    assert d["context_macs_per_step"] == C * B + 2 * C * C * D + C * B * E
+    assert d["context_macs_per_step"] == C * B + 2 * C * C * D + C * G * E
     names = [m["name"] for m in d["matrices"]]
-    assert "ctx.proj" in names
+    heads = [f"O{i}" for i in range(1, 9 if cfg.get("fused") else 5)]
+    assert "ctx.proj" in names and all(h in names for h in heads) and "O9" not in names
     nonzero, stored = v.loop_macs
-    cell = sum(int(np.count_nonzero(tensors[k])) for k in ("R.weight", "O1.weight", "O2.weight", "O3.weight",
-                                                             "O4.weight"))
-    assert nonzero == cell + int(np.count_nonzero(tensors["ctx.proj.weight"])) + d["context_macs_per_step"] // B
+    # Per sample: the cell and ctx.proj run once per group of B / G samples, the stack once per B.
+    cell = sum(int(np.count_nonzero(tensors[k + ".weight"])) for k in ["R"] + heads)
+    per_group = cell + int(np.count_nonzero(tensors["ctx.proj.weight"]))
+    assert nonzero == per_group // (B // G) + d["context_macs_per_step"] // B
     assert stored >= nonzero
 
 
@@ -131,14 +147,33 @@ def _write(tmp_path, tensors, cfg):
 @pytest.mark.parametrize("key,value,match", [
     ("sub_tensors", 0, "sub_tensors"), ("sub_tensors", 65, "sub_tensors"), ("horizon", 0, "horizon"),
     ("context_layers", 17, "context_layers"), ("context_channels", 0, "context_channels"),
-    ("context_features", 0, "context_features"), ("fused", True, "Fused"),
+    ("context_features", 0, "context_features"), ("fused", "yes", "fused"),
+    ("sub_tensors", 3, "even"),  # with fused below
 ])
 def test_bad_config_is_refused(tmp_path, key, value, match):
     tensors, cfg = random_subscale(16, sub_tensors=2, horizon=1, context_channels=4, context_layers=1,
-                                   context_features=2, n_mels=MELS, hop_length=HOP)
+                                   context_features=2, n_mels=MELS, hop_length=HOP, fused=match == "even")
     cfg = dict(cfg, **{key: value})
     with pytest.raises(ValueError, match=match):
         sparsewave.Vocoder.load(_write(tmp_path, tensors, cfg))
+
+
+def test_fused_needs_four_parts_and_its_tensors(tmp_path):
+    kw = dict(sub_tensors=2, horizon=1, context_channels=4, context_layers=1, context_features=2, n_mels=MELS,
+              hop_length=HOP)
+    tensors, cfg = random_subscale(18, **kw)  # hidden 18 is even but not a multiple of 4
+    with pytest.raises(ValueError, match="multiple of 4"):
+        sparsewave.Vocoder.load(_write(tmp_path, tensors, dict(cfg, fused=True)))
+    # A plain model's tensors under fused: true (I has 3 columns, no O5..O8) are named, not misread.
+    tensors, cfg = random_subscale(16, **kw)
+    with pytest.raises(ValueError, match=r"I\.weight"):
+        sparsewave.Vocoder.load(_write(tmp_path, tensors, dict(cfg, fused=True)))
+    fused, cfg = random_subscale(16, fused=True, **kw)
+    del fused["O7.weight"]
+    with pytest.raises(ValueError, match=r"O7\.weight"):
+        sparsewave.Vocoder.load(_write(tmp_path, fused, cfg))
+    with pytest.raises(ValueError, match="even"):
+        random_subscale(16, fused=True, **dict(kw, sub_tensors=3))
 
 
 def test_huge_context_history_is_refused(tmp_path):
@@ -167,7 +202,7 @@ def test_threads_split_the_sub_tensors_with_the_same_output(model, rng, threads)
     v, tensors, cfg = model
     mels = rng.standard_normal((9, MELS)).astype(np.float32)
     one = v.synthesize(mels, seed=11)
-    if cfg["sub_tensors"] == 1:  # nothing to split: the plain loop's rule
+    if _groups(cfg) == 1:  # nothing to split: the plain loop's rule
         with pytest.raises(ValueError, match="batched"):
             v.synthesize(mels, seed=11, threads=threads)
         return
@@ -178,8 +213,8 @@ def test_threads_split_the_sub_tensors_with_the_same_output(model, rng, threads)
 
 def test_threads_with_progress_and_cancel(model, rng):
     v, tensors, cfg = model
-    if cfg["sub_tensors"] == 1:
-        pytest.skip("B = 1 has one thread")
+    if _groups(cfg) == 1:
+        pytest.skip("one group has one thread")
     mels = rng.standard_normal((40, MELS)).astype(np.float32)
     seen = []
     y = v.synthesize(mels, seed=1, threads=2, progress=seen.append)

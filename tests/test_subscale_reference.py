@@ -223,7 +223,7 @@ def test_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
     # The poison can fail: a stack one column late (its top on the current step's column,
     # written after the reads) reads NaN.
     columns = sub.read_columns
-    monkeypatch.setattr(sub, "read_columns", lambda grid, F_, s: columns(grid, F_, s + 1))
+    monkeypatch.setattr(sub, "read_columns", lambda grid, F_, s, *m: columns(grid, F_, s + 1, *m))
     bad = sub.run(p, cfg, mels, L, uniforms=u)
     assert not np.all(np.isfinite(bad["logits"]))
 
@@ -400,3 +400,132 @@ def test_random_subscale_shapes_and_file_round_trip(tmp_path):
     assert set(back) == set(t) and all(np.array_equal(back[k], t[k]) for k in t)
     with pytest.raises(ValueError, match="int8"):
         save_model(tmp_path / "i8.sw", t, cfg, weights="int8")
+
+
+# ---------------------------------------------------------------- Fused Subscale (pairs, four parts)
+
+FUSED_CASES = [  # B, F, D, T
+    (2, 1, 1, 9),
+    (4, 2, 3, 12),
+    (8, 3, 1, 10),   # F > 2^D
+    (6, 2, 2, 5),    # T < (G - 1) F: pairs that never run side by side
+    (16, 8, 6, 40),  # the defaults' B, F, D: 8 pairs
+]
+
+
+def _fused(B, F, D, seed=0, hidden=16):
+    tensors, cfg = random_subscale(hidden, seed=seed, sub_tensors=B, horizon=F, context_layers=D, fused=True,
+                                   **SMALL)
+    return {k: v.astype(np.float64) for k, v in tensors.items()}, cfg
+
+
+@pytest.mark.parametrize("B,F,D,T", FUSED_CASES)
+def test_fused_schedule_pairs_share_a_step(B, F, D, T):
+    G = B // 2
+    sched = sub.schedule(B, F, T, 2)
+    assert len(sched) == T + (G - 1) * F == sub.n_steps(B, F, T, 2)
+    assert sorted(bj for step in sched for bj in step) == [(b, j) for b in range(B) for j in range(T)]
+    for s, step in enumerate(sched):
+        assert [b for b, _ in step] == list(sub.active_range(B, F, T, s, 2))
+        for b, j in step:  # both members of a pair generate position j at the same step
+            assert (b ^ 1, j) in step and sub.step_of(b, j, F, 2) == s
+    if T > (G - 1) * F:
+        assert all(len(sched[s]) == B for s in range((G - 1) * F, T))
+    assert 1 + max(sub.step_of(b, 0, F, 2) for b in range(B)) == sub.steps_to_first_audio(B, F, 2) == (G - 1) * F + 1
+
+
+@pytest.mark.parametrize("B,F,D,T", FUSED_CASES)
+def test_fused_dependency_graph(B, F, D, T):
+    # Context reads come from strictly earlier steps; a pair's second member also reads its first
+    # member's sample of the same step (through I, after it was drawn): still acyclic.
+    nodes = [(b, j) for b in range(B) for j in range(T)]
+    edges = {v: sub.read_targets(B, F, D, T, *v, 2) for v in nodes}
+    for (b, j), targets in edges.items():
+        s = sub.step_of(b, j, F, 2)
+        assert all(s - 2 ** D <= sub.step_of(bb, jj, F, 2) < s for bb, jj in targets)
+        assert [jj for bb, jj in targets if bb == b] == list(range(max(0, j - 2 ** D), j))  # own past
+    within_pair = {v: edges[v] + ([(v[0] - 1, v[1])] if v[0] % 2 else []) for v in nodes}
+    assert _topological_order_exists(nodes, within_pair)
+    # the other way round (a first member reading its partner's sample of the step) is a cycle
+    both_ways = {v: within_pair[v] + ([] if v[0] % 2 else [(v[0] + 1, v[1])]) for v in nodes}
+    assert not _topological_order_exists(nodes, both_ways)
+
+
+@pytest.mark.parametrize("B,F,D,L", [(4, 2, 3, 43), (8, 1, 2, 50), (2, 3, 1, 31)])
+def test_fused_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
+    p, cfg = _fused(B, F, D)
+    T = sub.n_positions(L, B)
+    mels = _mels(rng, L, cfg)
+    u = rng.random((T * B, 2))
+    out = sub.run(p, cfg, mels, L, uniforms=u, record_reads=True)  # ungenerated slots are NaN
+    assert np.all(np.isfinite(out["logits"])) and np.all(np.isfinite(out["audio"]))
+    for (b, j), targets in out["reads"].items():
+        assert all(out["step"][jj * B + bb] < out["step"][j * B + b] for bb, jj in targets)
+    pairs = out["step"].reshape(T, B // 2, 2)  # both members of each pair: one step
+    assert np.array_equal(pairs[..., 0], pairs[..., 1])
+    columns = sub.read_columns  # the poison can fail: a stack one column late reads NaN
+    monkeypatch.setattr(sub, "read_columns", lambda grid, F_, s, *m: columns(grid, F_, s + 1, *m))
+    assert not np.all(np.isfinite(sub.run(p, cfg, mels, L, uniforms=u)["logits"]))
+
+
+@pytest.mark.parametrize("member", [0, 1])
+def test_fused_parts_read_only_bytes_drawn_before_them(member, rng):
+    # Teacher forcing, one sample changed: within its step, only the parts after the changed
+    # bytes move (part order c0, f0, c1, f1); every sample of an earlier step stays.
+    B, F, D = 4, 2, 2
+    p, cfg = _fused(B, F, D, seed=4)
+    T = 8
+    L = T * B
+    mels = _mels(rng, L, cfg)
+    audio = rng.uniform(-0.5, 0.5, L)
+    base = sub.run(p, cfg, mels, L, audio=audio)
+    j, pair = 3, 1
+    t = j * B + 2 * pair + member
+    for half in (0, 1):  # change the coarse byte, or only the fine byte
+        moved = audio.copy()
+        moved[t] += (0.3 if moved[t] < 0 else -0.3) if half == 0 else 3 / 32767.5
+        got = sub.run(p, cfg, mels, L, audio=moved)
+        assert got["coarse"][t] != base["coarse"][t] if half == 0 else \
+            (got["coarse"][t] == base["coarse"][t] and got["fine"][t] != base["fine"][t])
+        changed = np.abs(got["logits"] - base["logits"]) > 0  # (L, 512): coarse | fine
+        step = base["step"][t]
+        assert not changed[base["step"] < step].any()
+        order = [(2 * pair, 0), (2 * pair, 1), (2 * pair + 1, 0), (2 * pair + 1, 1)]  # (b, half) by part
+        first_reader = order.index((2 * pair + member, half)) + 1
+        for q, (b, h) in enumerate(order[:first_reader]):  # this part and those before it
+            assert not changed[j * B + b, h * 256:(h + 1) * 256].any(), (q, member, half)
+        if first_reader < 4:
+            b, h = order[first_reader]
+            assert changed[j * B + b, h * 256:(h + 1) * 256].any()  # the next part does read it
+
+
+def test_fused_teacher_forcing_reproduces_generation(rng):
+    B, F, D = 4, 2, 3
+    p, cfg = _fused(B, F, D, seed=3)
+    L = 10 * B
+    mels = _mels(rng, L, cfg)
+    free = sub.run(p, cfg, mels, L, uniforms=rng.random((L, 2)))
+    forced = sub.run(p, cfg, mels, L, audio=free["audio"])
+    np.testing.assert_allclose(forced["logits"], free["logits"], rtol=1e-12, atol=1e-12)
+    assert np.array_equal(forced["coarse"], free["coarse"]) and np.array_equal(forced["fine"], free["fine"])
+
+
+def test_fused_random_model_shapes(tmp_path):
+    B, C, D, E, N, H = 4, 6, 3, 2, 16, 8
+    t, cfg = random_subscale(N, 0.5, (4, 4), seed=2, sub_tensors=B, context_channels=C, context_layers=D,
+                             context_features=E, n_mels=5, hop_length=4, fused=True)
+    assert cfg["fused"] is True and cfg["output_hidden"] == H
+    assert t["I.weight"].shape == (3 * N, 7) and t["ctx.out.weight"].shape == (B // 2 * E, C)
+    for part in range(4):
+        assert t[f"O{2 * part + 1}.weight"].shape == (H, N // 4)
+        assert t[f"O{2 * part + 2}.weight"].shape == (256, H)
+    assert "O9.weight" not in t
+    back, back_cfg = load_model_tensors(save_model(tmp_path / "f.sw", t, cfg))
+    assert back_cfg == cfg and all(np.array_equal(back[k], t[k]) for k in t)
+    assert "fused" not in random_subscale(N, n_mels=5, hop_length=4)[1]  # plain files keep their config
+    for bad in (dict(sub_tensors=3), dict(sub_tensors=4, hidden=18)):
+        hidden = bad.pop("hidden", 16)
+        with pytest.raises(ValueError, match="fused"):
+            subscale_config(hidden, fused=True, **bad)
+    with pytest.raises(ValueError, match="fused"):
+        subscale_config(16, fused="yes")

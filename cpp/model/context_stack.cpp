@@ -19,8 +19,8 @@ void relu_add(float* out, const float* v, const float* bias, int n) {  // out = 
 
 ContextStack::ContextStack(const SafetensorsFile& f, const SubscaleConfig& c)
     : sub_tensors_(c.sub_tensors), channels_(c.context_channels), layers_(c.context_layers),
-      features_(c.context_features) {
-  const int B = sub_tensors_, C = channels_, BE = B * features_;
+      features_(c.context_features), groups_(c.groups()) {
+  const int B = sub_tensors_, C = channels_, BE = groups_ * features_;
   in_ = pack_best(read_matrix(f, "ctx.in.weight", C, B));
   in_bias_ = f.read_f32("ctx.in.bias", {C});
   for (int l = 0; l < layers_; ++l) {
@@ -71,12 +71,12 @@ void ContextStack::push(State& s, const float* z) const {
 
 void ContextStack::features(State& s, float* g) const {
   out_.spmv_padded(s.top.data(), s.y.data(), false, 0, out_.n_block_rows(), active_kernels());
-  relu_add(g, s.y.data(), out_bias_.data(), sub_tensors_ * features_);
+  relu_add(g, s.y.data(), out_bias_.data(), groups_ * features_);
 }
 
 int64_t ContextStack::macs_per_step() const {
   const int64_t C = channels_;
-  return C * sub_tensors_ + 2 * C * C * layers_ + C * sub_tensors_ * features_;
+  return C * sub_tensors_ + 2 * C * C * layers_ + C * groups_ * features_;
 }
 
 }  // namespace sparsewave

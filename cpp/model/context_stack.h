@@ -28,13 +28,14 @@ class ContextStack {
   // Adds column z (B values: what each sub-tensor generated at this step, 0
   // where it was not active).
   void push(State& state, const float* z) const;
-  // g = relu(ctx.out.weight top + ctx.out.bias): B * E values, sub-tensor b's at b * E.
+  // g = relu(ctx.out.weight top + ctx.out.bias): G * E values, group g's at g * E
+  // (G = B groups of one sub-tensor; B / 2 pairs when fused).
   void features(State& state, float* g) const;
 
   int64_t macs_per_step() const;  // push + features
 
  private:
-  int sub_tensors_ = 0, channels_ = 0, layers_ = 0, features_ = 0;
+  int sub_tensors_ = 0, channels_ = 0, layers_ = 0, features_ = 0, groups_ = 0;
   BlockSparseMatrix in_, out_;
   std::vector<BlockSparseMatrix> conv_;  // layer l: C x 2C on [e_l(column - 2^l); e_l(column)]
   std::vector<float> in_bias_, out_bias_;

@@ -18,7 +18,7 @@ namespace sparsewave {
 
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
     : c_(cfg), tail_cut_(effective_tail_cut(cfg, opt.tail_cut)), softmax_cut_(tail_cut_logit_gap(tail_cut_)) {
-  const int N = c_.hidden, half = N / 2, M = c_.n_mels, Ho = c_.output_hidden;
+  const int N = c_.hidden, P = c_.parts, part = N / P, M = c_.n_mels, Ho = c_.output_hidden;
   const WeightType loop_weights = loop_weight_type(opt, f);
   upsampler_.factors = {c_.hop_length};
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
@@ -29,36 +29,36 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   taps_ = polyphase_taps(upsampler_);
   tap_reach_ = tap_reach(taps_);
 
-  // File rows: gates (u, r, e), each N rows with the coarse half first.
-  // Internal rows: [r_c u_c e_c | r_f u_f e_f]. gate_perm_[internal] = file row.
+  // File rows: gates (u, r, e), each N rows with part 0 (coarse) first.
+  // Internal rows: [r_0 u_0 e_0 | r_1 u_1 e_1 | ...]. gate_perm_[internal] = file row.
   gate_perm_.resize(3 * N);
   const int file_gate_of[3] = {1, 0, 2};  // internal r, u, e -> file gate index
-  for (int side = 0; side < 2; ++side)
+  for (int p = 0; p < P; ++p)
     for (int g = 0; g < 3; ++g)
-      for (int i = 0; i < half; ++i)
-        gate_perm_[side * 3 * half + g * half + i] = file_gate_of[g] * N + side * half + i;
+      for (int i = 0; i < part; ++i)
+        gate_perm_[(p * 3 + g) * part + i] = file_gate_of[g] * N + p * part + i;
   const std::vector<int>& perm = gate_perm_;
   auto permute_rows = [&](const std::vector<float>& v, int cols) { return permute_gate_rows(v, cols); };
 
   // Every 2-D tensor may be stored dense or packed (docs/format.md): save_model packs any sparse one.
   cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).to_dense().v, M);
   const auto cond_b = permute_rows(f.read_f32("cond.bias", {3 * N}), 1);
-  const auto in_w = permute_rows(read_matrix(f, "I.weight", 3 * N, 3).to_dense().v, 3);
+  // I's columns: the previous step's P bytes, then this step's bytes of parts 0 .. P - 2.
+  const int in_cols = 2 * P - 1;
+  const auto in_w = permute_rows(read_matrix(f, "I.weight", 3 * N, in_cols).to_dense().v, in_cols);
   const auto in_b = permute_rows(f.read_f32("I.bias", {3 * N}), 1);
   const_bias_.resize(3 * N);
-  in_prev_c_.resize(3 * N);
-  in_prev_f_.resize(3 * N);
-  in_cur_c_.resize(3 * N);
+  in_prev_.assign(P, std::vector<float>(3 * N));
+  in_cur_.assign(P - 1, std::vector<float>(3 * N));
   for (int r = 0; r < 3 * N; ++r) {
     const_bias_[r] = cond_b[r] + in_b[r];
-    in_prev_c_[r] = in_w[r * 3 + 0];
-    in_prev_f_[r] = in_w[r * 3 + 1];
-    // The mask: c_t feeds only the fine half (it is not known yet for the coarse half).
-    in_cur_c_[r] = r >= 3 * half ? in_w[r * 3 + 2] : 0.0f;
+    for (int q = 0; q < P; ++q) in_prev_[q][r] = in_w[r * in_cols + q];
+    // The mask: part q's byte of this step feeds only the parts after q (it is not known yet for the others).
+    for (int q = 0; q + 1 < P; ++q) in_cur_[q][r] = r >= 3 * part * (q + 1) ? in_w[r * in_cols + P + q] : 0.0f;
   }
 
   // An int8 R keeps its stored form when the permutation moves whole block
-  // rows (hidden / 2 a multiple of the block height), else it is requantized.
+  // rows (hidden / P a multiple of the block height), else it is requantized.
   LoopMatrix r = loop_matrix(sparsewave::permute_rows(read_file_matrix(f, "R.weight", 3 * N, N), perm), "R.weight", N,
                              loop_weights);
   r_ = std::move(r.packed);
@@ -71,10 +71,12 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
     b = f.read_f32(name + ".bias", {out});
     loop_.add(w.weights, m);
   };
-  load_linear("O1", Ho, half, o1_, b1_);
-  load_linear("O2", 256, Ho, o2_, b2_);
-  load_linear("O3", Ho, half, o3_, b3_);
-  load_linear("O4", 256, Ho, o4_, b4_);
+  heads_.resize(2 * P);
+  head_bias_.resize(2 * P);
+  for (int p = 0; p < P; ++p) {
+    load_linear("O" + std::to_string(2 * p + 1), Ho, part, heads_[2 * p], head_bias_[2 * p]);
+    load_linear("O" + std::to_string(2 * p + 2), 256, Ho, heads_[2 * p + 1], head_bias_[2 * p + 1]);
+  }
 }
 
 std::vector<float> DualSoftmaxModel::permute_gate_rows(const std::vector<float>& v, int cols) const {
@@ -139,16 +141,18 @@ std::unique_ptr<Conditioning> DualSoftmaxModel::extend_conditioning(Conditioning
 DualSoftmaxModel::Workspace DualSoftmaxModel::make_workspace(int B) const {
   Workspace w;
   w.ld = std::max({round16(3 * c_.hidden), round16(c_.output_hidden), 256});
-  for (auto* v : {&w.h, &w.gh, &w.pre, &w.hidden, &w.logits_c, &w.logits_f})
-    v->assign(static_cast<std::size_t>(w.ld) * B, 0.0f);
-  w.coarse.assign(B, 128);  // the previous sample starts at 0.0 (bytes 128, 0)
-  w.fine.assign(B, 0);
+  const int P = c_.parts;
+  w.logits.resize(P);
+  for (auto* v : {&w.h, &w.gh, &w.pre, &w.hidden}) v->assign(static_cast<std::size_t>(w.ld) * B, 0.0f);
+  for (auto& v : w.logits) v.assign(static_cast<std::size_t>(w.ld) * B, 0.0f);
+  w.bytes.resize(P);
+  for (int p = 0; p < P; ++p) w.bytes[p].assign(B, p % 2 == 0 ? 128 : 0);  // previous samples start at 0.0 (bytes 128, 0)
   w.t.assign(B, 0);
   w.scratch.assign(256, 0.0f);
   std::size_t taps = 0;
   for (const auto& phase : taps_) taps = std::max(taps, phase.size());
-  w.terms.assign(taps + 4, nullptr);  // const bias, the taps, two byte columns, an extra term
-  w.term_weights.assign(taps + 4, 0.0f);
+  w.terms.assign(taps + P + 2, nullptr);  // const bias, the taps, P byte columns, an extra term
+  w.term_weights.assign(taps + P + 2, 0.0f);
   return w;
 }
 
@@ -171,13 +175,13 @@ void DualSoftmaxModel::continue_generation(const Conditioning& cond, const std::
   for (int64_t i = 0; i < n_steps; ++i) {
     const int64_t j = first + i;
     for (int s = 0; s < B; ++s) w.t[s] = spans[s].start + j;
-    step(w, d, 0, B, nullptr, [&] {
+    step(w, d, 0, B, nullptr, [&](int) {  // this family has two parts: the one picked here is coarse
       for (int s = 0; s < B; ++s)
-        w.coarse[s] = k.elementwise.sample_softmax(w.logits_c.data() + s * w.ld, 256, uniform(s, 2 * j), softmax_cut_, w.scratch.data());
+        w.bytes[0][s] = k.elementwise.sample_softmax(w.logits[0].data() + s * w.ld, 256, uniform(s, 2 * j), softmax_cut_, w.scratch.data());
     });
     for (int s = 0; s < B; ++s) {
-      w.fine[s] = k.elementwise.sample_softmax(w.logits_f.data() + s * w.ld, 256, uniform(s, 2 * j + 1), softmax_cut_, w.scratch.data());
-      if (j < spans[s].length) out[s][i] = bytes_to_value(w.coarse[s], w.fine[s]);
+      w.bytes[1][s] = k.elementwise.sample_softmax(w.logits[1].data() + s * w.ld, 256, uniform(s, 2 * j + 1), softmax_cut_, w.scratch.data());
+      if (j < spans[s].length) out[s][i] = bytes_to_value(w.bytes[0][s], w.bytes[1][s]);
     }
     w.step = j + 1;
     if (!report_progress(progress, i + 1, n_steps, B)) return;  // cancelled
@@ -193,22 +197,20 @@ double DualSoftmaxModel::teacher_forced(const Conditioning& cond, const float* a
     const int u16 = value_to_u16(audio[t]);
     const int c = u16 >> 8, f = u16 & 255;
     w.t[0] = t;
-    step(w, d, 0, 1, nullptr, [&] { w.coarse[0] = c; });  // the fine half sees the true c_t
+    step(w, d, 0, 1, nullptr, [&](int) { w.bytes[0][0] = c; });  // the fine half sees the true c_t
     if (logits_out) {
-      std::copy_n(w.logits_c.data(), 256, logits_out + t * 512);
-      std::copy_n(w.logits_f.data(), 256, logits_out + t * 512 + 256);
+      std::copy_n(w.logits[0].data(), 256, logits_out + t * 512);
+      std::copy_n(w.logits[1].data(), 256, logits_out + t * 512 + 256);
     }
-    nll += softmax_nll_bits(w.logits_c.data(), 256, c) + softmax_nll_bits(w.logits_f.data(), 256, f);
-    w.fine[0] = f;  // becomes f_{t-1}; coarse already holds c_t
+    nll += softmax_nll_bits(w.logits[0].data(), 256, c) + softmax_nll_bits(w.logits[1].data(), 256, f);
+    w.bytes[1][0] = f;  // becomes f_{t-1}; bytes[0] already holds c_t
   }
   return nll;
 }
 
 std::vector<std::string> DualSoftmaxModel::matrices_json() const {
-  const std::pair<const char*, const BlockSparseMatrix*> mats[] = {
-      {"R (rows r, u, e per half)", &r_}, {"O1", &o1_}, {"O2", &o2_}, {"O3", &o3_}, {"O4", &o4_}};
-  std::vector<std::string> matrices;
-  for (const auto& [name, m] : mats) matrices.push_back(matrix_json(name, *m, true));
+  std::vector<std::string> matrices = {matrix_json(c_.parts == 2 ? "R (rows r, u, e per half)" : "R (rows r, u, e per part)", r_, true)};
+  for (std::size_t i = 0; i < heads_.size(); ++i) matrices.push_back(matrix_json("O" + std::to_string(i + 1), heads_[i], true));
   return matrices;
 }
 

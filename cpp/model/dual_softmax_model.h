@@ -53,13 +53,15 @@ class DualSoftmaxModel : public Model {
   struct Workspace;
   struct Incremental;
   Workspace make_workspace(int batch) const;
-  // Runs one step for streams [first, first + count) of the workspace: fills
-  // their coarse logits, calls pick_coarse (which sets c_t per stream), then
-  // fills the fine logits. extra (or null): one more gate pre-activation term
-  // per stream, stream s's 3N rows (internal order) at extra + s * w.ld.
-  template <class PickCoarse>
-  void step(Workspace& w, const Data& d, int first, int count, const float* extra, PickCoarse pick_coarse) const;
-  // File-order gate rows (u, r, e; N each, coarse half first) in the internal order.
+  // Runs one step for streams [first, first + count) of the workspace, part
+  // by part (config parts P: 2 = coarse, fine): fills part p's logits
+  // (w.logits[p]), and for p < P - 1 calls pick_byte(p), which sets
+  // w.bytes[p][s] per stream, before part p + 1 runs; the last part's logits
+  // are left for the caller. extra (or null): one more gate pre-activation
+  // term per stream, stream s's 3N rows (internal order) at extra + s * w.ld.
+  template <class PickByte>
+  void step(Workspace& w, const Data& d, int first, int count, const float* extra, PickByte pick_byte) const;
+  // File-order gate rows (u, r, e; N each, part 0 first within each) in the internal order.
   std::vector<float> permute_gate_rows(const std::vector<float>& v, int cols) const;
   const DualSoftmaxConfig& cell_config() const { return c_; }
   LoopMacs& loop_macs() { return loop_; }
@@ -75,15 +77,17 @@ class DualSoftmaxModel : public Model {
   Upsampler upsampler_;
   std::vector<std::vector<PolyphaseTap>> taps_;
   TapReach tap_reach_;  // frames the taps reach back / ahead
-  // Rows are kept in the order [r_c u_c e_c | r_f u_f e_f] (halves of N/2),
-  // so each half's gates are contiguous for the GRU update kernel.
+  // Rows are kept in the order [r_0 u_0 e_0 | r_1 u_1 e_1 | ...] (parts of
+  // N/P; P = 2: coarse, fine), so each part's gates are contiguous for the
+  // GRU update kernel.
   std::vector<float> cond_w_;       // 3N x n_mels
   std::vector<float> const_bias_;   // cond.bias + I.bias
-  std::vector<float> in_prev_c_, in_prev_f_, in_cur_c_;  // I columns (c_{t-1}, f_{t-1}, c_t)
+  std::vector<std::vector<float>> in_prev_;  // I columns of the previous step's P bytes
+  std::vector<std::vector<float>> in_cur_;   // I columns of this step's bytes 0..P-2; q's is zero outside the parts after q
   BlockSparseMatrix r_;
   std::vector<float> r_bias_;  // optional R.bias: recurrent-side bias inside r * (R_e h + b), as PyTorch's GRU
-  BlockSparseMatrix o1_, o2_, o3_, o4_;
-  std::vector<float> b1_, b2_, b3_, b4_;
+  std::vector<BlockSparseMatrix> heads_;      // O1 .. O_{2P}: part p's pair is 2p, 2p + 1
+  std::vector<std::vector<float>> head_bias_;
   std::vector<int> gate_perm_;  // gate_perm_[internal row] = file row
   LoopMacs loop_;
 };

@@ -26,8 +26,9 @@ struct DualSoftmaxModel::Incremental final : ConditioningStream {
 // Stream-major loop state: stream s's vectors start at s * ld.
 struct DualSoftmaxModel::Workspace : GenerationState {
   std::ptrdiff_t ld = 0;
-  AlignedVector<float> h, gh, pre, hidden, logits_c, logits_f;
-  std::vector<int> coarse, fine;  // previous (then current) bytes per stream
+  AlignedVector<float> h, gh, pre, hidden;
+  std::vector<AlignedVector<float>> logits;  // per part (P = 2: coarse, fine)
+  std::vector<std::vector<int>> bytes;       // bytes[p][s]: part p's previous (then current) byte of stream s
   std::vector<int64_t> t;
   std::vector<float> scratch;
   std::vector<const float*> terms;  // step's weighted-sum terms, allocated once

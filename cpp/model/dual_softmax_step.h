@@ -1,5 +1,6 @@
-// The dual-softmax cell's step (a template over how c_t is picked: drawn,
-// or the teacher's), included by each family that runs the cell.
+// The dual-softmax cell's step (a template over how each part's byte is
+// picked: drawn, or the teacher's), included by each family that runs the
+// cell.
 #pragma once
 #include <algorithm>
 
@@ -9,21 +10,23 @@
 
 namespace sparsewave {
 
-template <class PickCoarse>
+template <class PickByte>
 void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, const float* extra,
-                            PickCoarse pick_coarse) const {
+                            PickByte pick_byte) const {
   const KernelTable& k = active_kernels();
-  const int N = c_.hidden, half = N / 2, rows = 3 * N, hop = c_.hop_length;
+  const int N = c_.hidden, P = c_.parts, part = N / P, rows = 3 * N, hop = c_.hop_length;
   const std::ptrdiff_t ld = w.ld;
   const int end = first + count;
   const std::ptrdiff_t at = first * ld;  // the streams' slab in every stream-major buffer
   auto product = [&](const BlockSparseMatrix& m, const float* x, float* y) {
     m.spmv_streams_padded(x, y, count, ld, false, k, w.multi_vector);
   };
-  auto head = [&](const BlockSparseMatrix& a, const std::vector<float>& ba, const BlockSparseMatrix& b,
-                  const std::vector<float>& bb, const float* y, float* logits) {
+  auto head = [&](int p) {  // part p's logits: O_{2p+2} relu(O_{2p+1} h_p + b) + b
+    const BlockSparseMatrix &a = heads_[2 * p], &b = heads_[2 * p + 1];
+    const std::vector<float>&ba = head_bias_[2 * p], &bb = head_bias_[2 * p + 1];
     float* hidden = w.hidden.data() + at;
-    product(a, y + at, hidden);
+    float* logits = w.logits[p].data();
+    product(a, w.h.data() + p * part + at, hidden);
     for (int s = 0; s < count; ++s)
       for (std::size_t i = 0; i < ba.size(); ++i) hidden[s * ld + i] += ba[i];
     // Rows past output_hidden are zero (padding rows of a), so relu stops there.
@@ -33,10 +36,16 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
     for (int s = first; s < end; ++s)
       for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
   };
+  // Part p's GRU update on its rows [3 part p, 3 part (p + 1)) of the internal gate order.
+  auto update = [&](int s, int p) {
+    const std::ptrdiff_t g = 3 * static_cast<std::ptrdiff_t>(part) * p;
+    k.elementwise.gru_update(w.h.data() + s * ld + p * part, w.pre.data() + s * ld + g, w.gh.data() + s * ld + g,
+                             r_bias_.data() + g, part);
+  };
 
   product(r_, w.h.data() + at, w.gh.data() + at);  // R h over the whole state, once
   for (int s = first; s < end; ++s) {
-    // pre = const bias + the upsampling taps' Z rows + I's two previous-byte
+    // pre = const bias + the upsampling taps' Z rows + I's previous-byte
     // columns, in one pass over the 3N rows (one weighted sum, not a pass per term).
     int n_terms = 0;
     w.terms[n_terms] = const_bias_.data();
@@ -51,10 +60,10 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
         w.term_weights[n_terms++] = tap.weight;
       }
     }
-    w.terms[n_terms] = in_prev_c_.data();
-    w.term_weights[n_terms++] = byte_input(w.coarse[s]);
-    w.terms[n_terms] = in_prev_f_.data();
-    w.term_weights[n_terms++] = byte_input(w.fine[s]);
+    for (int q = 0; q < P; ++q) {
+      w.terms[n_terms] = in_prev_[q].data();
+      w.term_weights[n_terms++] = byte_input(w.bytes[q][s]);
+    }
     if (extra) {
       w.terms[n_terms] = extra + s * ld;
       w.term_weights[n_terms++] = 1.0f;
@@ -62,18 +71,23 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
     float* pre = w.pre.data() + s * ld;
     k.elementwise.weighted_sum(pre, rows, w.terms.data(), w.term_weights.data(), n_terms, false);
     // R's bias joins gh inside the gate update (r = sigmoid(gi_r + (gh_r + b_r))).
-    k.elementwise.gru_update(w.h.data() + s * ld, pre, w.gh.data() + s * ld, r_bias_.data(), half);  // coarse half
+    update(s, 0);
   }
-  head(o1_, b1_, o2_, b2_, w.h.data(), w.logits_c.data());
-  pick_coarse();  // sets w.coarse[s] = c_t
-  for (int s = first; s < end; ++s) {
-    float* pre = w.pre.data() + s * ld + 3 * half;
-    const float xc = byte_input(w.coarse[s]);
-    for (int i = 0; i < 3 * half; ++i) pre[i] += in_cur_c_[3 * half + i] * xc;
-    k.elementwise.gru_update(w.h.data() + s * ld + half, pre, w.gh.data() + s * ld + 3 * half, r_bias_.data() + 3 * half,
-                             half);  // fine half
+  head(0);
+  for (int p = 1; p < P; ++p) {
+    pick_byte(p - 1);  // sets w.bytes[p - 1][s], the byte part p now sees
+    for (int s = first; s < end; ++s) {
+      // The bytes of this step's earlier parts (masked I columns) reach part p's rows only now.
+      float* pre = w.pre.data() + s * ld + 3 * part * p;
+      for (int q = 0; q < p; ++q) {
+        const float x = byte_input(w.bytes[q][s]);
+        const float* col = in_cur_[q].data() + 3 * part * p;
+        for (int i = 0; i < 3 * part; ++i) pre[i] += col[i] * x;
+      }
+      update(s, p);
+    }
+    head(p);
   }
-  head(o3_, b3_, o4_, b4_, w.h.data() + half, w.logits_f.data());
 }
 
 }  // namespace sparsewave

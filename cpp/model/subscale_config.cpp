@@ -21,8 +21,13 @@ SubscaleConfig SubscaleConfig::from_json(const JsonValue& c) {
     throw std::invalid_argument("config: a context stack of 2^context_layers x context_channels = " +
                                 std::to_string(history) + " floats of history is more than " +
                                 std::to_string(kMaxContextHistory));
-  if (c.has("fused") && c.at("fused").as_bool("config 'fused'"))
-    throw std::invalid_argument("config 'fused': Fused Subscale is not supported by this sparsewave yet");
+  k.fused = c.has("fused") && c.at("fused").as_bool("config 'fused'");
+  if (k.fused) {
+    // Pairs of sub-tensors share a state of four parts (c, f of each member).
+    if (k.sub_tensors % 2) throw std::invalid_argument("config 'fused': sub_tensors must be even (pairs)");
+    if (k.cell.hidden % 4) throw std::invalid_argument("config 'fused': hidden must be a multiple of 4 (four parts)");
+    k.cell.parts = 4;
+  }
   return k;
 }
 

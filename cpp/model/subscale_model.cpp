@@ -20,9 +20,12 @@ SubscaleModel::SubscaleModel(const SafetensorsFile& f, const SubscaleConfig& cfg
   const int N = cfg.cell.hidden, E = cfg.context_features;
   const std::vector<float> proj = permute_gate_rows(read_matrix(f, "ctx.proj.weight", 3 * N, E).to_dense().v, E);
   proj_ = pack_best(proj.data(), 3 * N, E);
-  // Per generated sample: the cell's matrices, the projection, and a B-th of the shared stack.
+  // Per generated sample: the cell's matrices and the projection (once per step for each
+  // group of members() samples), and a B-th of the shared stack.
   CsrMatrix proj_weights = CsrMatrix::from_dense(proj.data(), 3 * N, E);
   loop_macs().add(proj_weights, proj_);
+  loop_macs().nonzero /= cfg.members();
+  loop_macs().stored /= cfg.members();
   const int64_t stack_share = stack_.macs_per_step() / cfg.sub_tensors;
   loop_macs().nonzero += stack_share;
   loop_macs().stored += stack_share;
@@ -31,57 +34,65 @@ SubscaleModel::SubscaleModel(const SafetensorsFile& f, const SubscaleConfig& cfg
 template <class Pick, class Done, class Progress>
 bool SubscaleModel::run_utterance(const Data& d, int64_t start, int64_t length, int threads, Pick pick, Done done,
                                   Progress progress) const {
-  const int B = s_.sub_tensors, E = s_.context_features;
-  const SubscaleSchedule plan(length, B, s_.horizon);
+  const int B = s_.sub_tensors, E = s_.context_features, M = s_.members(), G = s_.groups();
+  const SubscaleSchedule plan(length, B, s_.horizon, M);
   const KernelTable& k = active_kernels();
-  // Part p of the team owns sub-tensors [B p / P, B (p + 1) / P), in its own workspace (the
-  // cell's scratch is per workspace); the stream-major buffers below are shared, each
-  // sub-tensor writing only its own slab.
-  StepTeam team(std::max(1, std::min(threads, B)));
+  // Workspace stream g is group g (sub-tensors g M .. g M + M - 1, parts 2m, 2m + 1 for member m).
+  // Part p of the team owns groups [G p / P, G (p + 1) / P), in its own workspace (the cell's
+  // scratch is per workspace); the stream-major buffers below are shared, each group writing
+  // only its own slab.
+  StepTeam team(std::max(1, std::min(threads, G)));
   const int P = team.parts();
   std::vector<Workspace> ws;
   for (int p = 0; p < P; ++p) {
-    ws.push_back(make_workspace(B));
-    ws.back().multi_vector = true;  // the same bits for any number of active sub-tensors or threads
+    ws.push_back(make_workspace(G));
+    ws.back().multi_vector = true;  // the same bits for any number of active groups or threads
   }
-  auto owner = [&](int b) {
+  auto owner = [&](int g) {
     int p = 0;
-    while (b >= B * (p + 1) / P) ++p;
+    while (g >= G * (p + 1) / P) ++p;
     return p;
   };
   const std::ptrdiff_t ld = ws[0].ld;
   ContextStack::State ctx = stack_.start();
-  std::vector<float> g(static_cast<std::size_t>(B) * E), z(B);
-  AlignedVector<float> features(static_cast<std::size_t>(ld) * B, 0.0f), term(static_cast<std::size_t>(ld) * B, 0.0f);
-  std::vector<int64_t> local_t(B);
+  std::vector<float> feats(static_cast<std::size_t>(G) * E), z(B);
+  AlignedVector<float> features(static_cast<std::size_t>(ld) * G, 0.0f), term(static_cast<std::size_t>(ld) * G, 0.0f);
+  std::vector<int64_t> position(G);
+  auto time_of = [&](int g, int part) { return plan.time(g * M + part / 2, position[g]); };
   const int64_t n_steps = plan.n_steps();
   int first = 0, end = 0;
   const std::function<void(int)> part_step = [&](int p) {
-    const int lo = std::max(first, B * p / P), hi = std::min(end, B * (p + 1) / P);
+    const int lo = std::max(first, G * p / P), hi = std::min(end, G * (p + 1) / P);
     if (lo >= hi) return;
     Workspace& w = ws[p];
-    for (int b = lo; b < hi; ++b) {
-      std::copy_n(g.begin() + static_cast<std::ptrdiff_t>(b) * E, E, features.begin() + b * ld);
-      w.t[b] = start + local_t[b];
+    for (int g = lo; g < hi; ++g) {
+      std::copy_n(feats.begin() + static_cast<std::ptrdiff_t>(g) * E, E, features.begin() + g * ld);
+      w.t[g] = start + time_of(g, 0);  // a pair's state reads its first member's conditioning
     }
     proj_.spmv_many_padded(features.data() + lo * ld, ld, term.data() + lo * ld, ld, hi - lo, false, k);
-    step(w, d, lo, hi - lo, term.data(), [&] {
-      for (int b = lo; b < hi; ++b) w.coarse[b] = pick(b, local_t[b], 0, w.logits_c.data() + b * ld, w.scratch.data());
-    });
-    for (int b = lo; b < hi; ++b) w.fine[b] = pick(b, local_t[b], 1, w.logits_f.data() + b * ld, w.scratch.data());
+    auto pick_part = [&](int part) {
+      for (int g = lo; g < hi; ++g)
+        w.bytes[part][g] = pick(g * M + part / 2, time_of(g, part), part % 2, w.logits[part].data() + g * ld,
+                                w.scratch.data());
+    };
+    step(w, d, lo, hi - lo, term.data(), pick_part);
+    pick_part(2 * M - 1);
   };
   for (int64_t s = 0; s < n_steps; ++s) {
     first = plan.first_active(s);
     end = plan.end_active(s);
     // Everything this step reads (the stack's columns before it) is taken before anything is written.
-    stack_.features(ctx, g.data());
-    for (int b = first; b < end; ++b) local_t[b] = plan.time(b, plan.position(b, s));
+    stack_.features(ctx, feats.data());
+    for (int g = first; g < end; ++g) position[g] = plan.position(g, s);
     team.run(part_step);
     std::fill(z.begin(), z.end(), 0.0f);
-    for (int b = first; b < end; ++b) {
-      const Workspace& w = ws[owner(b)];
-      done(b, local_t[b], w.coarse[b], w.fine[b], w.logits_c.data() + b * ld, w.logits_f.data() + b * ld);
-      z[b] = bytes_to_value(w.coarse[b], w.fine[b]);
+    for (int g = first; g < end; ++g) {
+      const Workspace& w = ws[owner(g)];
+      for (int m = 0; m < M; ++m) {
+        const int b = g * M + m, c = w.bytes[2 * m][g], f = w.bytes[2 * m + 1][g];
+        done(b, time_of(g, 2 * m), c, f, w.logits[2 * m].data() + g * ld, w.logits[2 * m + 1].data() + g * ld);
+        z[b] = bytes_to_value(c, f);
+      }
     }
     stack_.push(ctx, z.data());
     if (!progress(s + 1, n_steps)) return false;
@@ -156,8 +167,9 @@ double SubscaleModel::teacher_forced(const Conditioning& cond, const float* audi
 std::string SubscaleModel::describe() const {
   std::vector<std::string> matrices = matrices_json();
   matrices.push_back(matrix_json("ctx.proj", proj_, true));
-  const SubscaleSchedule first(1, s_.sub_tensors, s_.horizon);
+  const SubscaleSchedule first(1, s_.sub_tensors, s_.horizon, s_.members());
   const std::string extra = ", \"sub_tensors\": " + std::to_string(s_.sub_tensors) +
+                            ", \"fused\": " + (s_.fused ? "true" : "false") +
                             ", \"horizon\": " + std::to_string(s_.horizon) +
                             ", \"context_macs_per_step\": " + std::to_string(stack_.macs_per_step()) +
                             ", \"steps_to_first_audio\": " + std::to_string(first.steps_to_first_audio());

@@ -4,6 +4,9 @@
 // per step after a start-up ramp, so every weight loaded serves up to B
 // multiply-accumulates. A context stack over the already generated samples
 // (model/context_stack.h) adds one more term into each sub-tensor's gates.
+// Fused Subscale (config fused): pairs of sub-tensors share one state of four
+// parts (coarse and fine of each member), so each state vector emits two
+// samples per step and R runs once per pair.
 //
 // Whole utterances only: sub-tensor 0 runs (B - 1) * F * B samples ahead of
 // sub-tensor B - 1, so this family cannot stream.
@@ -27,7 +30,7 @@ class SubscaleModel final : public DualSoftmaxModel {
   void continue_generation(const Conditioning& cond, const std::vector<StreamSpan>& spans, GenerationState& state,
                            int64_t n_steps, const UniformFn& uniform, const std::vector<float*>& out,
                            const ProgressFn& progress) const override;
-  int utterance_threads() const override { return s_.sub_tensors; }
+  int utterance_threads() const override { return s_.groups(); }
   void generate_utterance(const Conditioning& cond, int64_t n_samples, const UniformFn& uniform, float* out,
                           const ProgressFn& progress, int threads) const override;
   double teacher_forced(const Conditioning& cond, const float* audio, int64_t n_samples,
@@ -36,8 +39,8 @@ class SubscaleModel final : public DualSoftmaxModel {
 
  private:
   // Generates one utterance piece of `length` samples whose sample t reads
-  // conditioning row start + t, the B sub-tensors split over `threads`
-  // threads. pick(b, t, half, logits, scratch) returns the byte of sample t
+  // conditioning row start + t (a fused pair: its first member's row), the
+  // groups of sub-tensors split over `threads` threads. pick(b, t, half, logits, scratch) returns the byte of sample t
   // (half 0 coarse, 1 fine; called on the thread owning b); done(b, t, c, f,
   // logits_c, logits_f) sees each finished sample on the calling thread (t
   // may reach the folded padding, T * B > length); false from

@@ -11,10 +11,15 @@ name                        shape           meaning
 ``ctx.in.bias``             (C,)
 ``ctx.conv{l}.weight``      (C, C, 2)       l = 0 .. D-1, dilation 2^l; tap 0 the older
 ``ctx.conv{l}.bias``        (C,)            column, tap 1 the newer
-``ctx.out.weight``          (B*E, C)        E features per sub-tensor
-``ctx.out.bias``            (B*E,)
+``ctx.out.weight``          (G*E, C)        E features per group (G = B; B/2 when fused)
+``ctx.out.bias``            (G*E,)
 ``ctx.proj.weight``         (3N, E)         into the gates, rows in the order of I.weight
 ==========================  ==============  ==============================================
+
+Fused Subscale (``fused=True``): sub-tensors 2k, 2k + 1 share one state of four parts of N/4
+(coarse and fine of each), so ``I.weight`` is (3N, 7) (the four previous bytes, then this step's
+bytes of parts 0..2) and the heads are ``O1``..``O8`` (part p: ``O{2p+1}`` (H, N/4),
+``O{2p+2}`` (256, H)).
 """
 from __future__ import annotations
 
@@ -47,8 +52,9 @@ def _checked_int(name: str, value, lo: int, hi: int) -> int:
 def subscale_config(hidden: int, *, sub_tensors: int = 16, horizon: int = 8, context_channels: int = 64,
                     context_layers: int = 6, context_features: int = 8, n_mels: int = 80,
                     sample_rate: int = 24000, hop_length: int = 300, output_hidden: int | None = None,
-                    upsample: str = "repeat", upsample_kernel: int = 0, block=(4, 4)) -> dict:
-    """The config of a subscale model: the dual-softmax keys plus B, F, C, D, E (docs/subscale.md)."""
+                    upsample: str = "repeat", upsample_kernel: int = 0, block=(4, 4), fused: bool = False) -> dict:
+    """The config of a subscale model: the dual-softmax keys plus B, F, C, D, E and ``fused``
+    (docs/subscale.md)."""
     cfg = dual_softmax_config(hidden, n_mels=n_mels, sample_rate=sample_rate, hop_length=hop_length,
                               output_hidden=output_hidden, upsample=upsample, upsample_kernel=upsample_kernel,
                               block=block)
@@ -57,6 +63,14 @@ def subscale_config(hidden: int, *, sub_tensors: int = 16, horizon: int = 8, con
              "context_layers": context_layers, "context_features": context_features}
     for key, value in given.items():
         cfg[key] = _checked_int(key, value, *SUBSCALE_LIMITS[key])
+    if not isinstance(fused, (bool, np.bool_)):
+        raise ValueError(f"fused must be True or False, got {fused!r}")
+    if fused:
+        if cfg["sub_tensors"] % 2:
+            raise ValueError(f"fused needs an even sub_tensors (pairs), got {cfg['sub_tensors']}")
+        if cfg["hidden"] % 4:
+            raise ValueError(f"fused needs hidden divisible by 4 (four parts), got {cfg['hidden']}")
+        cfg["fused"] = True
     return cfg
 
 
@@ -75,9 +89,21 @@ def random_subscale(hidden: int, density: float = 1.0, block=(4, 4), *, seed: in
                                      **{k: cfg[k] for k in dual_keys if k in cfg})
     rng = np.random.default_rng([seed, 1])  # its own stream: the dual-softmax tensors match random_dual_softmax's
     B, C, D, E = (cfg[k] for k in ("sub_tensors", "context_channels", "context_layers", "context_features"))
+    G = B // 2 if cfg.get("fused") else B  # groups: one state each
 
     def normal(shape, std):
         return (rng.standard_normal(shape) * std * scale).astype(np.float32)
+
+    if cfg.get("fused"):  # four parts: I gains four byte columns, the heads come in four pairs
+        from .dual_softmax import block_prune
+
+        N, H = hidden, cfg["output_hidden"]
+        tensors["I.weight"] = normal((3 * N, 7), 1.0 / np.sqrt(max(7 * density, 1)))
+        for p in range(4):
+            for name, shape in ((f"O{2 * p + 1}", (H, N // 4)), (f"O{2 * p + 2}", (256, H))):
+                w = normal(shape, 1.0 / np.sqrt(max(shape[1] * density, 1)))
+                tensors[name + ".weight"] = block_prune(w, density, block, rng)
+                tensors[name + ".bias"] = normal(shape[0], 0.1)
 
     tensors["ctx.in.weight"] = normal((C, B), 1.5 / np.sqrt(B))
     tensors["ctx.in.bias"] = normal(C, 0.1)
@@ -85,8 +111,8 @@ def random_subscale(hidden: int, density: float = 1.0, block=(4, 4), *, seed: in
         tensors[f"ctx.conv{layer}.weight"] = normal((C, C, 2), 0.5 / np.sqrt(2 * C))
         tensors[f"ctx.conv{layer}.bias"] = normal(C, 0.1)
     # e_D grows like sqrt(D) at most: divide it out so g and the gate term stay O(1).
-    tensors["ctx.out.weight"] = normal((B * E, C), 1.0 / np.sqrt(C * (1 + 0.25 * D)))
-    tensors["ctx.out.bias"] = normal(B * E, 0.1)
+    tensors["ctx.out.weight"] = normal((G * E, C), 1.0 / np.sqrt(C * (1 + 0.25 * D)))
+    tensors["ctx.out.bias"] = normal(G * E, 0.1)
     tensors["ctx.proj.weight"] = normal((3 * hidden, E), 1.0 / np.sqrt(E))
     return tensors, cfg
 
