@@ -1,11 +1,13 @@
 """Subscale WaveRNN (B sub-tensors per step) against the plain dual-softmax loop, side by side.
 
 One process; the same random cell weights (R, I, cond, O1..O4 of WaveRNN-N at the given
-density and block) in both models, the subscale one adding its context stack. Repeats are
-interleaved (plain, subscale, plain, ...) so a busy machine slows both alike; medians.
-Rows: plain unbatched, subscale unbatched (one thread; its sub-tensors split over 2 threads;
-folds on 2 threads), for each
-weight storage asked. Also the floor per step (weight bytes read, MACs) and time to first audio.
+density and block) in the plain and subscale models, the subscale one adding its context stack;
+Fused Subscale at the same N (its R the same; I and the heads O1..O8 of its four parts drawn
+from the same seed). Repeats are interleaved (plain, subscale, ..., plain, ...) so a busy machine
+slows all alike; medians. Rows: plain unbatched, subscale unbatched (one thread; its sub-tensors
+split over 2 threads; folds on 2 threads), fused (one thread; its pairs split over 2 threads),
+for each weight storage asked. Also the floor per step (weight bytes read, MACs) and time to
+first audio.
 
     python bench/bench_subscale.py [--hidden 896] [--density 0.05] [--block 4x4] [--seconds 2]
                                    [--repeats 5] [--weights float32,int8] [--json out.json]
@@ -34,7 +36,7 @@ SR, HOP = 24000, 300
 
 def floor_per_step(v) -> dict:
     """What one batched step must read and multiply: every matrix once (bytes), and the MACs
-    of B samples (the loop's nonzero MACs per sample times B)."""
+    of B samples (the loop's nonzero MACs per sample times B; fused: B samples from B / 2 states)."""
     d = v.describe()
     B = d.get("sub_tensors", 1)
     return {"weight_bytes": sum(m["bytes"] for m in d["matrices"]), "macs": v.loop_macs[0] * B,
@@ -65,12 +67,18 @@ def main() -> None:
         sub_path = save_model(Path(tmp) / "sub.sw", *random_subscale(
             a.hidden, a.density, block, seed=1, sample_rate=SR, hop_length=HOP, sub_tensors=a.sub_tensors,
             horizon=a.horizon))
+        fused_path = save_model(Path(tmp) / "fused.sw", *random_subscale(
+            a.hidden, a.density, block, seed=1, sample_rate=SR, hop_length=HOP, sub_tensors=a.sub_tensors,
+            horizon=a.horizon, fused=True))
         for weights in a.weights.split(","):
             plain = sparsewave.Vocoder.load(plain_path, weights=weights)
             sub = sparsewave.Vocoder.load(sub_path, weights=weights)
+            fused = sparsewave.Vocoder.load(fused_path, weights=weights)
             runs = {"plain": (plain, {}), "subscale": (sub, {}),
                     "subscale, sub-tensors on 2 threads": (sub, dict(threads=2)),
-                    "subscale, folds on 2 threads": (sub, dict(batched=True, threads=2))}
+                    "subscale, folds on 2 threads": (sub, dict(batched=True, threads=2)),
+                    "fused subscale": (fused, {}),
+                    "fused subscale, pairs on 2 threads": (fused, dict(threads=2))}
             times = {k: [] for k in runs}
             for v, kw in runs.values():
                 v.synthesize(mel[:4], seed=0, **kw)  # warm-up
@@ -85,12 +93,14 @@ def main() -> None:
                 rows.append({"model": name, "weights": weights, "threads": kw.get("threads", 1),
                              "samples_per_s": sps, "x_real_time": sps / SR, "vs_plain": sps / base,
                              "seconds_all": times[name], **{"floor_" + k: x for k, x in floor_per_step(v).items()}})
-            d = sub.describe()
-            step_s = statistics.median(times["subscale"]) / (-(-n // a.sub_tensors) + (a.sub_tensors - 1) * a.horizon)
-            report.setdefault("first_audio", {})[weights] = {
-                "steps_to_first_audio": d["steps_to_first_audio"], "seconds_per_step": step_s,
-                "subscale_first_samples_s": d["steps_to_first_audio"] * step_s,
-                "plain_first_sample_s": statistics.median(times["plain"]) / n}
+            for name, v in (("subscale", sub), ("fused subscale", fused)):
+                d = v.describe()
+                groups = a.sub_tensors // (2 if d["fused"] else 1)
+                step_s = statistics.median(times[name]) / (-(-n // a.sub_tensors) + (groups - 1) * a.horizon)
+                report.setdefault("first_audio", {})[f"{name}, {weights}"] = {
+                    "steps_to_first_audio": d["steps_to_first_audio"], "seconds_per_step": step_s,
+                    "subscale_first_samples_s": d["steps_to_first_audio"] * step_s,
+                    "plain_first_sample_s": statistics.median(times["plain"]) / n}
     report["rows"] = rows
     print(f"ISA {report['isa']}, WaveRNN-{a.hidden} density {a.density} {a.block}, B={a.sub_tensors} F={a.horizon}, "
           f"{n / SR:.1f} s of audio, median of {a.repeats} (interleaved)\n")

@@ -239,3 +239,74 @@ def test_engine_logits_equal_the_training_model(wav_dir, tmp_path):
     mels = clip.mels[: -(-len(audio) // MEL["hop_length"])]
     want = res["model_obj"].double().teacher_forced_logits(mels, audio)
     np.testing.assert_allclose(v.logits(mels, audio), want, rtol=0, atol=1e-5)  # measured 6e-8 (float32)
+
+
+# ------------------------------------------------------------------------------ Fused Subscale
+
+FUSED = dict(SHAPE, fused=True)  # two pairs of sub-tensors, each one four-part state
+
+
+@pytest.mark.parametrize("upsample", ["repeat", "conv"])
+@pytest.mark.parametrize("L,frames", [(48, 8), (37, 7)], ids=["whole-grid", "padded-tail"])
+def test_fused_teacher_forced_logits_equal_the_reference(upsample, L, frames, rng):
+    model = _random_model(upsample, fused=True)
+    assert model.parts == 4 and model.gru.input_size == 7 + 3 + SHAPE["context_features"]
+    mels = rng.standard_normal((frames, 3))
+    audio = np.clip(rng.standard_normal(L) * 0.4, -1, 1)
+    got = model.teacher_forced_logits(mels, audio)
+    tensors = export_tensors(model)
+    cfg = model.family_config(8000)
+    assert cfg["fused"] is True and tensors["I.weight"].shape == (48, 7) and "O8.weight" in tensors
+    want = sref.run(tensors, cfg, mels, L, audio=audio)["logits"][:L]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+    # the comparison sees the second member's parts: swapping its heads with the first's moves it
+    swapped = dict(tensors, **{"O5.weight": tensors["O1.weight"], "O6.weight": tensors["O2.weight"]})
+    assert np.abs(sref.run(swapped, cfg, mels, L, audio=audio)["logits"][:L] - want).max() > 1e-2
+
+
+def test_fused_reads_only_what_was_drawn_before(rng):
+    """Changing sample t moves the logits of t' only if t' is generated at a later step, or at the
+    same step by a later part: t itself (its fine logits see c_t) and, for a pair's first member,
+    the second member."""
+    B, F = SHAPE["sub_tensors"], SHAPE["horizon"]
+    model = _random_model(seed=4, fused=True)
+    L = 40
+    mels = rng.standard_normal((7, 3))
+    audio = np.clip(rng.standard_normal(L) * 0.4, -1, 1)
+    base = model.teacher_forced_logits(mels, audio)
+    step = np.array([(t // B) + (t % B // 2) * F for t in range(L)])
+    for t0 in (0, 1, 3, 9, 22, 38):
+        moved = audio.copy()
+        moved[t0] = -moved[t0] if abs(moved[t0]) > 0.1 else 0.5
+        changed = np.abs(model.teacher_forced_logits(mels, moved) - base).max(axis=1) > 1e-12
+        partner = t0 + 1 if t0 % 2 == 0 else -1
+        allowed = (step > step[t0]) | (np.arange(L) == t0) | (np.arange(L) == partner)
+        assert not np.any(changed & ~allowed), np.nonzero(changed & ~allowed)
+        if partner >= 0:
+            assert changed[partner]  # the second member reads its partner's bytes of the step
+
+
+def test_fused_tiny_run_exports_what_the_engine_runs(wav_dir, tmp_path):
+    out = tmp_path / "fused"
+    res = train(_config(wav_dir, out, steps=3, fused=True, prune_start=1, prune_steps=2, prune_every=1))
+    assert res["step"] == 3 and math.isfinite(res["val_bits"])
+    assert set(res["pruner"].names()) == {"R.u", "R.r", "R.e"} | {f"O{k}" for k in range(1, 9)}
+    tensors, cfg = load_model_tensors(out / "model.sw")
+    N = 16
+    assert cfg["fused"] is True and {k: cfg[k] for k in SHAPE} == SHAPE
+    assert tensors["I.weight"].shape == (3 * N, 7) and tensors["ctx.out.weight"].shape == (2 * 2, 8)
+    for q in range(3):  # part q's byte of the step reaches only the parts after q
+        rows = [g * N + j for g in range(3) for j in range((q + 1) * N // 4)]
+        assert np.all(tensors["I.weight"][rows, 4 + q] == 0)
+    v = sparsewave.Vocoder.load(out / "model.sw")
+    from sparsewave.train.data import load_clip
+
+    clip = load_clip(wav_dir / "clip2.wav", MEL)
+    audio = ((clip.c.astype(np.float64) * 256 + clip.f) / 32767.5 - 1)[:999].astype(np.float32)
+    mels = clip.mels[: -(-len(audio) // MEL["hop_length"])]
+    want = res["model_obj"].double().teacher_forced_logits(mels, audio)
+    np.testing.assert_allclose(v.logits(mels, audio), want, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="--fused needs --arch subscale"):
+        train(_config(wav_dir, tmp_path / "bad", fused=True, arch="dual_softmax"))
+    with pytest.raises(ValueError, match="fused"):
+        SubscaleWaveRNN(16, n_mels=3, hop_length=4, **dict(FUSED, sub_tensors=3))

@@ -150,12 +150,14 @@ def measure(vocoder, mel, *, threads: int = 1, repeats: int = 3, target=None, ov
 
 def _subscale_first_samples(vocoder, frames: int, seconds: float) -> dict:
     """When the engine has generated the first B samples of an utterance: after
-    steps_to_first_audio of its T + (B - 1) F steps (docs/subscale.md), at the measured time per
-    step. Grows with B and F; the plain loop's first sample needs one step."""
+    steps_to_first_audio of its T + (G - 1) F steps (docs/subscale.md; G = B groups, B / 2 fused
+    pairs), at the measured time per step. Grows with B and F; the plain loop's first sample
+    needs one step."""
     d = vocoder.describe()
     B, F = d["sub_tensors"], d["horizon"]
+    G = B // 2 if d.get("fused") else B
     T = -(-frames * vocoder.hop_length // B)
-    steps = T + (B - 1) * F
+    steps = T + (G - 1) * F
     return {"steps_to_first_audio": d["steps_to_first_audio"], "steps": steps,
             "first_samples_after_s": seconds * d["steps_to_first_audio"] / steps}
 

@@ -37,6 +37,9 @@ def register(sub, common) -> None:
                    help="--random subscale: sub-tensors, samples per step (default 16)")
     b.add_argument("--horizon", type=positive_int, default=8, metavar="F",
                    help="--random subscale: future horizon in positions (default 8)")
+    b.add_argument("--fused", action="store_true",
+                   help="--random subscale: Fused Subscale, pairs of sub-tensors sharing one state (two samples "
+                        "per state per step)")
     b.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
                    help="storage of the sample loop's weights (default: as the file stores them, int8 or float32)")
     b.add_argument("--seconds", type=positive_float, default=None, metavar="S",
@@ -74,6 +77,8 @@ def _random_model(args):
 
     if args.random not in RANDOM_FAMILIES:
         raise UsageError(f"--random supports {', '.join(map(repr, RANDOM_FAMILIES))}, got {args.random!r}")
+    if args.fused and args.random != "subscale":
+        raise UsageError("--fused needs --random subscale")
     common = dict(seed=0, sample_rate=args.sample_rate, hop_length=args.hop)
     desc = f"random {args.random} N={args.hidden} density {args.density} block {args.block}"
     tmp = tempfile.NamedTemporaryFile(suffix=".sw", delete=False)
@@ -81,8 +86,8 @@ def _random_model(args):
     try:
         if args.random == "subscale":
             write_random_subscale(tmp.name, args.hidden, args.density, parse_block(args.block),
-                                  sub_tensors=args.sub_tensors, horizon=args.horizon, **common)
-            desc += f" B={args.sub_tensors} F={args.horizon}"
+                                  sub_tensors=args.sub_tensors, horizon=args.horizon, fused=args.fused, **common)
+            desc += f" B={args.sub_tensors} F={args.horizon}" + (" fused" if args.fused else "")
         else:
             write_random_dual_softmax(tmp.name, args.hidden, args.density, parse_block(args.block), **common)
     except ValueError as e:  # a shape out of the family's limits

@@ -64,7 +64,10 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     s.add_argument("--context-layers", type=nonneg_int, default=6,
                    help="D, dilated layers; the stack sees 2^D steps (default 6)")
     s.add_argument("--context-features", type=positive_int, default=8,
-                   help="E, context features per sub-tensor (default 8)")
+                   help="E, context features per sub-tensor (per pair with --fused; default 8)")
+    s.add_argument("--fused", action="store_true",
+                   help="Fused Subscale: sub-tensors 2k, 2k+1 share one state of four parts (two samples per "
+                        "state per step; needs an even --sub-tensors and --hidden a multiple of 4)")
     a = p.add_argument_group("pruning")
     a.add_argument("--keep-masks", action="store_true",
                    help="with --init: keep the model's own zero weights at zero (its sparsity pattern) instead "
@@ -133,7 +136,7 @@ def config_from_args(args: argparse.Namespace):
         quiet=args.quiet, init=args.init, freeze=args.freeze, keep_masks=args.keep_masks, keep_exports=args.keep_exports,
         quantize=args.quantize, arch=args.arch, sub_tensors=args.sub_tensors, horizon=args.horizon,
         context_channels=args.context_channels, context_layers=args.context_layers,
-        context_features=args.context_features)
+        context_features=args.context_features, fused=args.fused)
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -12,6 +12,11 @@ The coarse half of h_t depends only on h_{t-1}, c_{t-1}, f_{t-1} and the mel (so
 computed before c_t is drawn at synthesis time), the fine half also on c_t. Running
 ``torch.nn.GRU`` over a whole sequence therefore trains the model with teacher forcing.
 
+``parts`` P generalises the split (Fused Subscale, docs/subscale.md, has P = 4: the coarse and
+fine bytes of two samples): the state is P parts of N/P, the input the P previous bytes and
+this step's bytes of parts 0 .. P - 2 (part q's reaching only the parts after q), and part p
+has the heads O_{2p+1}, O_{2p+2}.
+
 With ``quantize="int8"`` (quantization-aware training, docs/training.md) the forward pass runs
 an explicit per-step GRU cell with the same math, whose recurrent product and heads use
 fake-quantized weights (per row) and inputs (per vector) exactly as the engine's int8 products
@@ -74,13 +79,17 @@ class DualSoftmaxWaveRNN(nn.Module):
 
     def __init__(self, hidden: int = 384, n_mels: int = 80, hop_length: int = 256, *,
                  output_hidden: int | None = None, upsample: str = "repeat", upsample_kernel: int = 0,
-                 learn_upsample: bool = False, quantize: str | None = None, extra_inputs: int = 0):
+                 learn_upsample: bool = False, quantize: str | None = None, extra_inputs: int = 0,
+                 parts: int = 2):
         super().__init__()
         if quantize not in (None, "int8"):
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
         self.quantize = quantize
-        if hidden < 2 or hidden % 2:
-            raise ValueError(f"hidden must be an even number >= 2, got {hidden}")
+        if parts not in (2, 4):
+            raise ValueError(f"parts must be 2 (one sample per state) or 4 (fused pairs), got {parts}")
+        self.parts = int(parts)
+        if hidden < parts or hidden % parts:
+            raise ValueError(f"hidden must be a multiple of {parts} (the state's parts), got {hidden}")
         if upsample not in ("repeat", "conv"):
             raise ValueError(f"upsample must be 'repeat' or 'conv', got {upsample!r}")
         if upsample == "conv":
@@ -94,20 +103,22 @@ class DualSoftmaxWaveRNN(nn.Module):
         self.output_hidden = int(output_hidden or hidden // 2)
         self.upsample_mode = upsample
         self.upsample_kernel = int(upsample_kernel) if upsample == "conv" else 0
-        half, H = self.hidden // 2, self.output_hidden
+        P, H = self.parts, self.output_hidden
+        part = self.hidden // P
+        self.byte_inputs = 2 * P - 1  # the P previous bytes, this step's bytes of parts 0 .. P - 2
 
-        self.gru = nn.GRU(input_size=3 + self.n_mels + int(extra_inputs), hidden_size=self.hidden,
+        self.gru = nn.GRU(input_size=self.byte_inputs + self.n_mels + int(extra_inputs), hidden_size=self.hidden,
                           batch_first=True)
-        self.O1 = nn.Linear(half, H)
-        self.O2 = nn.Linear(H, 256)
-        self.O3 = nn.Linear(half, H)
-        self.O4 = nn.Linear(H, 256)
-        # c_t (input column 2) reaches only the fine half of each gate. The mask is the same
-        # for PyTorch's (r, z, n) and the file's (u, r, e) order: coarse rows are the first
-        # half of each gate's N rows.
+        for p in range(P):  # O1, O2 (coarse), O3, O4 (fine), ...: part p's pair
+            setattr(self, f"O{2 * p + 1}", nn.Linear(part, H))
+            setattr(self, f"O{2 * p + 2}", nn.Linear(H, 256))
+        # Part q's byte of this step (input column P + q; c_t for P = 2) reaches only the parts
+        # after q in each gate. The mask is the same for PyTorch's (r, z, n) and the file's
+        # (u, r, e) order: part rows come in order within each gate's N rows.
         mask = torch.ones(3 * self.hidden, self.gru.input_size)
-        for g in range(3):
-            mask[g * self.hidden:g * self.hidden + half, 2] = 0
+        for q in range(P - 1):
+            for g in range(3):
+                mask[g * self.hidden:g * self.hidden + (q + 1) * part, P + q] = 0
         self.register_buffer("ih_mask", mask, persistent=False)
         with torch.no_grad():
             self.gru.weight_ih_l0.mul_(mask)
@@ -125,6 +136,10 @@ class DualSoftmaxWaveRNN(nn.Module):
     def context_frames(self) -> int:
         """Mel frames of context needed on each side of a crop (1 for conv upsampling, else 0)."""
         return 1 if self.upsample_mode == "conv" else 0
+
+    @property
+    def head_names(self) -> list[str]:
+        return [f"O{i}" for i in range(1, 2 * self.parts + 1)]
 
     def architecture(self) -> dict:
         return {"hidden": self.hidden, "n_mels": self.n_mels, "hop_length": self.hop_length,
@@ -163,21 +178,32 @@ class DualSoftmaxWaveRNN(nn.Module):
 
         Returns (coarse logits (B, T, 256), fine logits (B, T, 256), final state (1, B, N)).
         """
+        (lc, lf), hn = self.forward_parts(torch.stack([prev_c, prev_f], -1), cur_c.unsqueeze(-1), cond, h0)
+        return lc, lf, hn
+
+    def forward_parts(self, prev: torch.Tensor, cur: torch.Tensor, cond: torch.Tensor,
+                      h0: torch.Tensor | None = None):
+        """Teacher-forced pass of any ``parts`` P: ``prev`` (B, T, P) the previous step's bytes,
+        ``cur`` (B, T, P - 1) this step's bytes of parts 0 .. P - 2, ``cond`` as in :meth:`forward`.
+
+        Returns ([part p's logits (B, T, 256) for each p], final state (1, B, N)).
+        """
         dt = cond.dtype
-        x = torch.cat([prev_c.unsqueeze(-1).to(dt) / 127.5 - 1, prev_f.unsqueeze(-1).to(dt) / 127.5 - 1,
-                       cur_c.unsqueeze(-1).to(dt) / 127.5 - 1, cond], dim=-1)
+        x = torch.cat([prev.to(dt) / 127.5 - 1, cur.to(dt) / 127.5 - 1, cond], dim=-1)
         # The masked copy of weight_ih is used in the forward pass, so the gradient of the
         # masked entries is exactly zero (they never move away from zero).
-        half = self.hidden // 2
+        part = self.hidden // self.parts
         if self.quantize is None:
             h, hn = torch.func.functional_call(self.gru, {"weight_ih_l0": self.masked_weight_ih()}, (x, h0))
-            lc = self.O2(F.relu(self.O1(h[..., :half])))
-            lf = self.O4(F.relu(self.O3(h[..., half:])))
-            return lc, lf, hn
-        h, hn = self.gru_steps(x, h0, quantize=True)
-        lc = self._qlinear(self.O2, F.relu(self._qlinear(self.O1, h[..., :half])))
-        lf = self._qlinear(self.O4, F.relu(self._qlinear(self.O3, h[..., half:])))
-        return lc, lf, hn
+            linear = lambda layer, v: layer(v)  # noqa: E731
+        else:
+            h, hn = self.gru_steps(x, h0, quantize=True)
+            linear = self._qlinear
+        logits = []
+        for p in range(self.parts):
+            a, b = getattr(self, f"O{2 * p + 1}"), getattr(self, f"O{2 * p + 2}")
+            logits.append(linear(b, F.relu(linear(a, h[..., p * part:(p + 1) * part]))))
+        return logits, hn
 
     @staticmethod
     def _qlinear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
@@ -220,12 +246,13 @@ class DualSoftmaxWaveRNN(nn.Module):
 
     def prune_targets(self, prune_heads: bool = False) -> dict:
         """Matrices the block pruner prunes, by file name: the GRU's recurrent gate rows (PyTorch
-        stacks r, z, n; the file calls them R.r, R.u, R.e) and, with ``prune_heads``, O1..O4."""
+        stacks r, z, n; the file calls them R.r, R.u, R.e) and, with ``prune_heads``, O1..O4
+        (O1..O8 with four parts)."""
         N, w_hh = self.hidden, self.gru.weight_hh_l0
         t = {"R.u": (w_hh, slice(1 * N, 2 * N)), "R.r": (w_hh, slice(0 * N, 1 * N)),
              "R.e": (w_hh, slice(2 * N, 3 * N))}
         if prune_heads:
-            for name in ("O1", "O2", "O3", "O4"):
+            for name in self.head_names:
                 w = getattr(self, name).weight
                 t[name] = (w, slice(0, w.shape[0]))
         return t
@@ -258,12 +285,12 @@ class DualSoftmaxWaveRNN(nn.Module):
         out = {
             "R.weight": _file_order(g.weight_hh_l0.detach().float(), N),
             "R.bias": _file_order(g.bias_hh_l0.detach().float(), N),
-            "I.weight": w_ih[:, :3],
+            "I.weight": w_ih[:, :self.byte_inputs],
             "I.bias": _file_order(g.bias_ih_l0.detach().float(), N),
-            "cond.weight": w_ih[:, 3:3 + M],
+            "cond.weight": w_ih[:, self.byte_inputs:self.byte_inputs + M],
             "cond.bias": torch.zeros(3 * N),
         }
-        for name in ("O1", "O2", "O3", "O4"):
+        for name in self.head_names:
             layer = getattr(self, name)
             out[name + ".weight"] = layer.weight.detach().float()
             out[name + ".bias"] = layer.bias.detach().float()

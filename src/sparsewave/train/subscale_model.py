@@ -13,6 +13,10 @@ Under teacher forcing every sample is known, so the whole skewed grid z (B x S, 
 is built at once and the causal dilated stack runs over all its columns in one pass of torch
 conv1d (each layer zero-padded on the left); reader b at step s = j + b F takes column s of
 ``g = relu(ctx.out · e_D[s - 1])``. The engine computes the same columns one step at a time.
+
+Fused Subscale (``fused=True``): sub-tensors 2k and 2k + 1 form group k, one GRU sequence of
+the four-part cell (``parts=4``: coarse and fine of each member); row b of the grid is skewed
+by floor(b / 2) F, and a group reads its first member's conditioning row.
 """
 from __future__ import annotations
 
@@ -42,56 +46,61 @@ def unfold(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(n, T * B, *x.shape[3:])
 
 
-def skew(grid: torch.Tensor, F_: int) -> torch.Tensor:
-    """(batch, B, T) grid -> (batch, B, S) step columns, S = T + (B - 1) F:
-    z[:, b, s] = grid[:, b, s - b F] where 0 <= s - b F < T, else 0."""
+def skew(grid: torch.Tensor, F_: int, members: int = 1) -> torch.Tensor:
+    """(batch, B, T) grid -> (batch, B, S) step columns, S = T + (G - 1) F with G = B / members:
+    z[:, b, s] = grid[:, b, s - floor(b / members) F] inside the grid, else 0."""
     n, B, T = grid.shape
-    # row b shifted right by b F (B <= 64 padded copies: cheap next to the GRU)
-    return torch.stack([F.pad(grid[:, b], (b * F_, (B - 1 - b) * F_)) for b in range(B)], 1)
+    G = B // members
+    # row b shifted right by its group's F (B <= 64 padded copies: cheap next to the GRU)
+    return torch.stack([F.pad(grid[:, b], ((b // members) * F_, (G - 1 - b // members) * F_)) for b in range(B)], 1)
 
 
 class SubscaleWaveRNN(DualSoftmaxWaveRNN):
     """The dual-softmax WaveRNN of :mod:`.model` as Subscale WaveRNN (docs/subscale.md): B =
     ``sub_tensors``, F = ``horizon``, context stack of C = ``context_channels`` channels and D =
-    ``context_layers`` dilated layers, E = ``context_features`` features per sub-tensor."""
+    ``context_layers`` dilated layers, E = ``context_features`` features per group (a sub-tensor,
+    or with ``fused`` a pair of them sharing one four-part state)."""
 
     def __init__(self, hidden: int = 384, n_mels: int = 80, hop_length: int = 256, *,
                  sub_tensors: int = 16, horizon: int = 8, context_channels: int = 64, context_layers: int = 6,
                  context_features: int = 8, output_hidden: int | None = None, upsample: str = "repeat",
-                 upsample_kernel: int = 0, learn_upsample: bool = False):
+                 upsample_kernel: int = 0, learn_upsample: bool = False, fused: bool = False):
         # the config's own checks (docs/subscale.md's limits), before any tensor is allocated
         subscale_config(hidden, sub_tensors=sub_tensors, horizon=horizon, context_channels=context_channels,
-                        context_layers=context_layers, context_features=context_features)
+                        context_layers=context_layers, context_features=context_features, fused=fused)
         super().__init__(hidden, n_mels, hop_length, output_hidden=output_hidden, upsample=upsample,
                          upsample_kernel=upsample_kernel, learn_upsample=learn_upsample,
-                         extra_inputs=context_features)
+                         extra_inputs=context_features, parts=4 if fused else 2)
         self.sub_tensors, self.horizon = int(sub_tensors), int(horizon)
         self.context_channels, self.context_layers = int(context_channels), int(context_layers)
         self.context_features = int(context_features)
+        self.fused = bool(fused)
+        self.members = 2 if fused else 1
         B, C, E = self.sub_tensors, self.context_channels, self.context_features
         self.ctx_in = nn.Conv1d(B, C, 1)
         # tap 0 multiplies column s - 2^l (the older), tap 1 column s: the file's convention
         self.ctx_conv = nn.ModuleList(nn.Conv1d(C, C, 2, dilation=2 ** layer) for layer in range(self.context_layers))
-        self.ctx_out = nn.Conv1d(C, B * E, 1)
+        self.ctx_out = nn.Conv1d(C, B // self.members * E, 1)
 
     def architecture(self) -> dict:
         return {**super().architecture(), "arch": "subscale", "sub_tensors": self.sub_tensors,
                 "horizon": self.horizon, "context_channels": self.context_channels,
-                "context_layers": self.context_layers, "context_features": self.context_features}
+                "context_layers": self.context_layers, "context_features": self.context_features,
+                "fused": self.fused}
 
     # ------------------------------------------------------------------ forward
     def context_features_of(self, grid: torch.Tensor) -> torch.Tensor:
-        """(batch, B, T) grid of fed-back values -> (batch, B, T, E): the features g(s)[b E:(b+1) E]
-        that reader (b, j) takes at its step s = j + b F."""
+        """(batch, B, T) grid of fed-back values -> (batch, G, T, E): the features g(s)[k E:(k+1) E]
+        that reader (k, j) (group k: sub-tensor k, or fused pair k) takes at its step s = j + k F."""
         n, B, T = grid.shape
-        Fh, E = self.horizon, self.context_features
-        S = T + (B - 1) * Fh
-        e = F.relu(self.ctx_in(skew(grid, Fh)))                               # e_0: (n, C, S)
+        Fh, E, G = self.horizon, self.context_features, B // self.members
+        S = T + (G - 1) * Fh
+        e = F.relu(self.ctx_in(skew(grid, Fh, self.members)))                 # e_0: (n, C, S)
         for layer, conv in enumerate(self.ctx_conv):
             e = e + F.relu(conv(F.pad(e, (2 ** layer, 0))))                   # causal, zero on the left
         top = F.pad(e, (1, 0))[..., :S]                                       # top(s) = e_D[s - 1], 0 at s = 0
-        g = F.relu(self.ctx_out(top)).reshape(n, B, E, S)
-        feats = torch.stack([g[:, b, :, b * Fh:b * Fh + T] for b in range(B)], 1)  # (n, B, E, T)
+        g = F.relu(self.ctx_out(top)).reshape(n, G, E, S)
+        feats = torch.stack([g[:, k, :, k * Fh:k * Fh + T] for k in range(G)], 1)  # (n, G, E, T)
         return feats.transpose(2, 3)
 
     def subscale_logits(self, c: torch.Tensor, f: torch.Tensor, cond: torch.Tensor):
@@ -109,12 +118,19 @@ class SubscaleWaveRNN(DualSoftmaxWaveRNN):
         cond = F.pad(cond, (0, 0, 0, T * B - cond.shape[1]))
         gc, gf = fold(c, B), fold(f, B)                                       # (n, B, T)
         grid = (gc * 256 + gf).to(cond.dtype) / 32767.5 - 1                   # the values fed back
-        inputs = torch.cat([fold(cond, B), self.context_features_of(grid)], -1).reshape(n * B, T, -1)
-        gc, gf = gc.reshape(n * B, T), gf.reshape(n * B, T)
-        prev_c = F.pad(gc[:, :-1], (1, 0), value=PAD_C)
-        prev_f = F.pad(gf[:, :-1], (1, 0), value=PAD_F)
-        lc, lf, _ = self(prev_c, prev_f, gc, inputs)                          # B sequences per crop
-        lc, lf = (unfold(x.reshape(n, B, T, 256))[:, :L] for x in (lc, lf))
+        M = self.members
+        G = B // M
+        # group k's rows: its members' bytes as parts (c, f of member 0, then member 1)
+        parts = torch.stack([gc, gf], -1).reshape(n, G, M, T, 2).transpose(2, 3).reshape(n * G, T, 2 * M)
+        cond_rows = fold(cond, B).reshape(n, G, M, T, -1)[:, :, 0]            # a group reads member 0's row
+        inputs = torch.cat([cond_rows, self.context_features_of(grid)], -1).reshape(n * G, T, -1)
+        prev = F.pad(parts[:, :-1], (0, 0, 1, 0))
+        prev[:, 0, 0::2] = PAD_C                                              # each member starts at (128, 0)
+        prev[:, 0, 1::2] = PAD_F
+        logits, _ = self.forward_parts(prev, parts[..., :-1], inputs)          # G sequences per crop
+        lc = torch.stack(logits[0::2], 2).reshape(n, G, T, M, 256)            # (n, G, T, member, 256)
+        lf = torch.stack(logits[1::2], 2).reshape(n, G, T, M, 256)
+        lc, lf = (unfold(x.transpose(2, 3).reshape(n, B, T, 256))[:, :L] for x in (lc, lf))
         return lc, lf
 
     def loss(self, batch) -> torch.Tensor:
@@ -149,11 +165,12 @@ class SubscaleWaveRNN(DualSoftmaxWaveRNN):
             out[f"ctx.conv{layer}.bias"] = conv.bias
         out["ctx.out.weight"] = self.ctx_out.weight[:, :, 0]
         out["ctx.out.bias"] = self.ctx_out.bias
-        out["ctx.proj.weight"] = _file_order(self.gru.weight_ih_l0[:, 3 + M:], self.hidden)
+        out["ctx.proj.weight"] = _file_order(self.gru.weight_ih_l0[:, self.byte_inputs + M:], self.hidden)
         return {k: v.detach().float() for k, v in out.items()}
 
     def family_config(self, sample_rate: int, block=(4, 4)) -> dict:
-        return subscale_config(self.hidden, **{k: getattr(self, k) for k in SUBSCALE_LIMITS}, n_mels=self.n_mels,
+        return subscale_config(self.hidden, **{k: getattr(self, k) for k in SUBSCALE_LIMITS}, fused=self.fused,
+                               n_mels=self.n_mels,
                                sample_rate=int(sample_rate), hop_length=self.hop_length,
                                output_hidden=self.output_hidden, upsample=self.upsample_mode,
                                upsample_kernel=self.upsample_kernel, block=tuple(int(b) for b in block))

@@ -81,6 +81,7 @@ class TrainConfig:
     context_channels: int = 64
     context_layers: int = 6
     context_features: int = 8
+    fused: bool = False                   # --arch subscale: Fused Subscale (pairs share a four-part state)
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -131,7 +132,7 @@ def build_model(cfg: TrainConfig) -> DualSoftmaxWaveRNN:
                                context_channels=cfg.context_channels, context_layers=cfg.context_layers,
                                context_features=cfg.context_features, output_hidden=cfg.output_hidden,
                                upsample=cfg.upsample, upsample_kernel=cfg.upsample_kernel,
-                               learn_upsample=cfg.learn_upsample)
+                               learn_upsample=cfg.learn_upsample, fused=cfg.fused)
     return DualSoftmaxWaveRNN(cfg.hidden, n_mels=int(cfg.mel["n_mels"]), hop_length=int(cfg.mel["hop_length"]),
                               output_hidden=cfg.output_hidden, upsample=cfg.upsample,
                               upsample_kernel=cfg.upsample_kernel, learn_upsample=cfg.learn_upsample,
@@ -227,6 +228,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         for key, flag in _NOT_WITH_SUBSCALE.items():
             if getattr(cfg, key):
                 raise ValueError(f"{flag} is not supported with --arch subscale")
+    elif cfg.fused:
+        raise ValueError("--fused needs --arch subscale")
 
     init_model_obj, init_cfg = (None, None)
     if cfg.init:
