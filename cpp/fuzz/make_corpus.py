@@ -124,6 +124,10 @@ def small_models(out: Path) -> list[Path]:
     tensors, config = random_subscale(16, 0.5, (4, 4), seed=9, n_mels=3, hop_length=4, sub_tensors=4, horizon=2,
                                       context_channels=4, context_layers=2, context_features=2)
     save("subscale_small", tensors, config)
+    # Fused Subscale: four-part cell (I with 7 columns, O1..O8), pairs in the stack's output.
+    tensors, config = random_subscale(16, 0.5, (4, 4), seed=10, n_mels=3, hop_length=4, sub_tensors=4, horizon=2,
+                                      context_channels=4, context_layers=2, context_features=2, fused=True)
+    save("subscale_fused_small", tensors, config)
     f16 = out / "geneing_float16.sw"
     write_float16(f16, fatchord_tensors(gen, 6), gen)
     written.append(f16)
