@@ -102,7 +102,7 @@ def test_random_shapes(isa, rng, block):
 
 @pytest.mark.parametrize("block", INT8_BLOCKS)
 @pytest.mark.parametrize("shape", [(8, 4), (17, 33), (257, 129), (768, 256)])
-@pytest.mark.parametrize("nvec", [1, 2, 3, 4, 5, 9])
+@pytest.mark.parametrize("nvec", [1, 2, 3, 4, 5, 8, 9, 16, 17])
 def test_matvec_many_quantizes_each_vector(isa, rng, block, shape, nvec):
     w, _ = random_block_sparse(rng, *shape, block, float(rng.choice([0.05, 0.3, 1.0])), empty_block_rows=0.1)
     m = BlockSparseMatrix.from_dense(w, block=block, dtype="int8")
@@ -139,6 +139,12 @@ def test_extreme_values_do_not_saturate(isa, rng, block, sign):
     w_alt = w * np.where(np.arange(cols) % 2 == 0, 1.0, -1.0).astype(np.float32)
     m_alt = BlockSparseMatrix.from_dense(w_alt, block=block, dtype="int8")
     assert_same(m_alt.matvec(x), np.zeros(rows, np.float32))
+    # The same extremes through the many-vector kernels (one pass over the weights for up to
+    # eight vectors): x, -x and x with every other pair flipped, in every slot of a group.
+    xs = np.stack([x, -x, x * np.where(np.arange(cols) // 2 % 2 == 0, 1, -1).astype(np.float32)] * 3)
+    out = np.full((len(xs), rows), np.nan, np.float32)
+    assert_same(m.matvec_many(xs, out=out), np.stack([int8_reference(m, v) for v in xs]))
+    assert np.allclose(out[1], -sign * 3.0 * 0.75 * cols, rtol=1e-6)
 
 
 @pytest.mark.parametrize("block", INT8_BLOCKS)

@@ -193,3 +193,26 @@ def test_pairs_rounded_past_the_bound_step_back(isa, block):
     assert np.array_equal(wq, pair_bounded_reference(w, block)[0])
     x = np.linspace(-1, 1, 8, dtype=np.float32)
     assert_same(m.matvec(x, out=np.full(8, np.nan, np.float32)), int8_reference(m, x))
+
+
+@pytest.mark.parametrize("block", INT8_BLOCKS)
+@pytest.mark.parametrize("nvec", [2, 3, 7, 8, 9, 16, 17])
+def test_pair_bounded_many_vectors(isa, rng, block, nvec):
+    # The many-vector pair kernels (one pass over the weights, each vector its own xu and
+    # scale) against the integer reference, with pairs at the bound (|q_a| + |q_b| = 128) and
+    # x at +-127 (xu at 1 and 255, the unsigned extremes), empty block rows and odd shapes.
+    rows, cols = 41, 70
+    w, _ = random_block_sparse(rng, rows, cols, block, 0.5, empty_block_rows=0.2)
+    w[:, 0:2] = [2.0, -2.0]  # a pair that sets its row's scale at the bound
+    m = BlockSparseMatrix.from_dense(w, block=block, dtype="int8", int8_rule="pair_bounded")
+    assert m.pair_bounded and pairs_max(quantized_dense(m)[0]) == 128
+    xs = (rng.standard_normal((nvec, cols)) * 10.0 ** rng.integers(-3, 4, (nvec, 1))).astype(np.float32)
+    xs[0] = np.where(np.arange(cols) % 3 == 0, -1.0, 1.0)  # every byte at +-127
+    xs[-1] = 0  # an all-zero vector: scale 0
+    want = np.stack([int8_reference(m, v) for v in xs])
+    out = np.full((nvec, rows), np.nan, np.float32)
+    assert_same(m.matvec_many(xs, out=out), want)
+    y0 = rng.standard_normal((nvec, rows)).astype(np.float32)
+    acc = y0.copy()
+    m.matvec_many(xs, out=acc, accumulate=True)
+    assert_same(acc, y0 + want)

@@ -11,64 +11,11 @@
 // unsigned side as is, each pair is at most 255 * 128 = 32640, and the
 // offset comes back once per row as 128 * row_sum. No abs or sign per block.
 #include "avx/int8_avx2.h"
+#include "avx/int8_avx2_ops.h"
 #include "kernels/quantize_rule.h"
-
-#include <immintrin.h>
-
-#include <cstring>
 
 namespace sparsewave {
 namespace {
-
-inline int32_t load4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// How x's bytes meet the weights: each rule sums, per int32 lane, the four
-// byte products w * x exactly, and turns a row's int32 sums into the true
-// ones. Signed: |x| on vpmaddubsw's unsigned side, w given x's sign on the
-// signed side. Offset (pair-bounded weights only): xu = xq + 128 as is, and
-// 128 * row_sum taken off once per row: int32 wraps, so even a partial sum
-// past 2^31 comes back exact once the offset is removed (the true sum fits).
-struct SignedBytes {
-  static __m256i dot(__m256i w, __m256i x, __m256i ones16) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(x), _mm256_sign_epi8(w, x)), ones16);
-  }
-  static __m128i dot(__m128i w, __m128i x, __m128i ones16) {
-    return _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(x), _mm_sign_epi8(w, x)), ones16);
-  }
-  // (row_sum, from row r0: the offset rule's; may be null here)
-  static __m256i finish(__m256i acc, const int32_t*, std::ptrdiff_t) { return acc; }
-  static __m128i finish(__m128i acc, const int32_t*, std::ptrdiff_t) { return acc; }
-};
-struct OffsetBytes {
-  static __m256i dot(__m256i w, __m256i xu, __m256i ones16) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(xu, w), ones16);
-  }
-  static __m128i dot(__m128i w, __m128i xu, __m128i ones16) {
-    return _mm_madd_epi16(_mm_maddubs_epi16(xu, w), ones16);
-  }
-  static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
-    return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum + r0)), 7));
-  }
-  static __m128i finish(__m128i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
-    return _mm_sub_epi32(acc, _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum + r0)), 7));
-  }
-};
-
-// y (=|+=) acc * (row_scale * x_scale) for 8 rows.
-inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {
-  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_loadu_ps(row_scale), x_scale));
-  if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y), v);
-  _mm256_storeu_ps(y, v);
-}
-inline void store4(float* y, const float* row_scale, __m128i acc, __m128 x_scale, bool accumulate) {
-  __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(acc), _mm_mul_ps(_mm_loadu_ps(row_scale), x_scale));
-  if (accumulate) v = _mm_add_ps(_mm_loadu_ps(y), v);
-  _mm_storeu_ps(y, v);
-}
 
 // 8x4 blocks: one 32-byte load is a whole block, lane r holding row r's four
 // weights, and x's four bytes are broadcast to every lane, so each lane sums

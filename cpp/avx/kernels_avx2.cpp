@@ -200,6 +200,7 @@ const KernelTable& avx2_kernels() {
     add_avx2_1x4_kernels(t);
     t.elementwise = avx2_elementwise();
     add_avx2_int8_kernels(t);
+    add_avx2_int8_many_kernels(t);
     return t;
   }();
   return table;

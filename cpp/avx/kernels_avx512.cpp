@@ -185,6 +185,7 @@ const KernelTable& avx512_kernels() {
     add_avx2_1x4_kernels(t);  // the avx512 path requires AVX2 too (dispatch.cpp): 8 lanes suit 1x4 pairs
     t.elementwise = avx512_elementwise();
     add_avx2_int8_kernels(t);
+    add_avx2_int8_many_kernels(t);
     return t;
   }();
   return table;

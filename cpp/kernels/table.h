@@ -42,6 +42,17 @@ using SpmvI8Fn = void (*)(const BsrView& a, const int8_t* xq, float x_scale, flo
 using SpmvU8Fn = void (*)(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
                           bool accumulate);
 
+// nvec int8 products in one pass over the weights (Subscale's sub-tensors,
+// batched streams): vector v's quantized x at xq + v * ldq (padded_cols
+// bytes, its own scale x_scale[v]), its y at y + v * ldy. Each y equals
+// SpmvI8Fn's for that vector bit for bit (integer sums are exact in any
+// order; the rescale is the same float arithmetic).
+using SpmvManyI8Fn = void (*)(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* x_scale, float* y,
+                              std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
+// The same for pair-bounded weights, given each vector's xu = xq + 128 (as SpmvU8Fn).
+using SpmvManyU8Fn = void (*)(const BsrView& a, const uint8_t* xu, std::ptrdiff_t ldq, const float* x_scale, float* y,
+                              std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
+
 // Quantizes n floats to int8 for an int8 product and returns their scale:
 // m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
 // m / 127 (all float32, so NumPy reproduces it bit for bit). m below
@@ -62,6 +73,8 @@ struct BlockKernels {
   SpmvManyFn spmv_many_f16 = nullptr;
   SpmvI8Fn spmv_i8 = nullptr;  // 8x4 and 4x4 only (store_int8 refuses other shapes)
   SpmvU8Fn spmv_i8_pair = nullptr;  // pair-bounded int8 matrices; may stay null
+  SpmvManyI8Fn spmv_many_i8 = nullptr;       // may stay null: spmv_i8 then runs once per vector
+  SpmvManyU8Fn spmv_many_i8_pair = nullptr;  // may stay null: as spmv_i8_pair
 };
 
 struct KernelTable {

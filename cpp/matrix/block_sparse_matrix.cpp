@@ -404,11 +404,34 @@ void BlockSparseMatrix::spmm_padded(const float* x, std::ptrdiff_t ldx, float* y
 
 void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, int nvec,
                                          bool accumulate, const KernelTable& k) const {
-  if (int8_) {  // one quantized product per vector
-    for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
+  const BlockKernels& kb = k.block(block_rows_, block_cols_);
+  if (int8_) {
+    // Each vector quantized on its own (as spmv_padded does), then one pass over the weights
+    // for all of them where the ISA has a many-vector kernel: the same bits either way.
+    const bool pair = pair_bounded_ && kb.spmv_i8_pair;
+    if (nvec <= 1 || (pair ? kb.spmv_many_i8_pair == nullptr : kb.spmv_many_i8 == nullptr)) {
+      for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
+      return;
+    }
+    const int pc = padded_cols();
+    thread_local AlignedVector<int8_t> xq;
+    thread_local std::vector<float> scales;
+    if (xq.size() < static_cast<std::size_t>(nvec) * pc) xq.resize(static_cast<std::size_t>(nvec) * pc);
+    scales.resize(nvec);
+    for (int v = 0; v < nvec; ++v) {
+      int8_t* q = xq.data() + static_cast<std::ptrdiff_t>(v) * pc;
+      scales[v] = k.quantize(x + v * ldx, cols_, q);  // only x's true columns set its scale
+      std::fill(q + cols_, q + pc, int8_t{0});
+      if (pair)  // xu = xq + 128 (flipping the sign bit)
+        for (int i = 0; i < pc; ++i) q[i] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
+    }
+    if (pair)
+      kb.spmv_many_i8_pair(view(), reinterpret_cast<const uint8_t*>(xq.data()), pc, scales.data(), y, ldy, nvec, 0,
+                           n_block_rows_, accumulate);
+    else
+      kb.spmv_many_i8(view(), xq.data(), pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
     return;
   }
-  const BlockKernels& kb = k.block(block_rows_, block_cols_);
   (half_ ? kb.spmv_many_f16 : kb.spmv_many)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);
 }
 

@@ -255,6 +255,54 @@ void check_spmv_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m,
       }
 }
 
+// This table's spmv_many_i8 (and spmv_many_i8_pair for a pair-bounded matrix),
+// where it has them, against the generic spmv_i8 run once per vector: nvec
+// vectors of different magnitudes (one all zero), each quantized on its own,
+// over all block rows and an inner range, y poisoned (NaN) or random.
+void check_spmv_many_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m, std::mt19937& gen,
+                        const std::string& label) {
+  const int br = m.block_rows(), bc = m.block_cols(), nbr = m.n_block_rows(), pc = m.padded_cols();
+  const int pr = m.padded_rows();
+  const auto many = t.block(br, bc).spmv_many_i8;
+  const auto many_pair = m.pair_bounded() ? t.block(br, bc).spmv_many_i8_pair : nullptr;
+  if (many == nullptr && many_pair == nullptr) return;  // this ISA runs spmv_i8 per vector
+  const auto ref_fn = sparsewave::generic_kernels().block(br, bc).spmv_i8;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int nvec : {2, 5, 8, 9, 16}) {
+    std::vector<int8_t> xq(static_cast<std::size_t>(nvec) * pc, 0);
+    std::vector<uint8_t> xu(xq.size());
+    std::vector<float> scales(nvec);
+    for (int v = 0; v < nvec; ++v) {
+      std::vector<float> x(pc, 0.0f);
+      const float mag = v == nvec - 1 ? 0.0f : std::pow(10.0f, static_cast<float>(v % 5) - 2.0f);
+      for (int c = 0; c < m.cols(); ++c) x[c] = normal(gen) * mag;
+      scales[v] = sparsewave::generic_kernels().quantize(x.data(), pc, xq.data() + v * pc);
+    }
+    for (std::size_t i = 0; i < xq.size(); ++i) xu[i] = static_cast<uint8_t>(xq[i] + 128);
+    const int ranges[][2] = {{0, nbr}, {std::min(1, nbr), std::max(std::min(1, nbr), nbr - 1)}};
+    for (int kernel = 0; kernel < 2; ++kernel) {
+      if ((kernel == 0 ? many == nullptr : many_pair == nullptr)) continue;
+      for (const auto& range : ranges)
+        for (bool accumulate : {false, true}) {
+          std::vector<float> ref(static_cast<std::size_t>(nvec) * pr, std::numeric_limits<float>::quiet_NaN());
+          if (accumulate)
+            for (auto& v : ref) v = normal(gen);
+          std::vector<float> got = ref;
+          for (int v = 0; v < nvec; ++v)
+            ref_fn(m.view(), xq.data() + v * pc, scales[v], ref.data() + v * pr, range[0], range[1], accumulate);
+          if (kernel == 0)
+            many(m.view(), xq.data(), pc, scales.data(), got.data(), pr, nvec, range[0], range[1], accumulate);
+          else
+            many_pair(m.view(), xu.data(), pc, scales.data(), got.data(), pr, nvec, range[0], range[1], accumulate);
+          check(same_bits(got.data(), ref.data(), ref.size() * sizeof(float)),
+                label + (kernel ? " many pair" : " many") + " nvec=" + std::to_string(nvec) + " rows [" +
+                    std::to_string(range[0]) + ", " + std::to_string(range[1]) + ")" +
+                    (accumulate ? " accumulate" : ""));
+        }
+    }
+  }
+}
+
 // Every stored pair (columns 2i, 2i+1 of a block row) within |a| + |b| <= 128.
 bool pairs_bounded(const BlockSparseMatrix& m) {
   for (std::size_t i = 0; i + 1 < m.n_values(); i += 2)
@@ -289,6 +337,10 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
           const std::string label = shape + " d=" + std::to_string(d) + (holes ? " holes" : "");
           check_spmv_i8(t, m, x, gen, label);
           check_spmv_i8(t, mp, x, gen, label + " pair_bounded");
+          if (!holes && (d == 0.03 || d == 1.0)) {
+            check_spmv_many_i8(t, m, gen, label);
+            check_spmv_many_i8(t, mp, gen, label + " pair_bounded");
+          }
           std::fill(x.begin(), x.end(), 0.0f);
           check_spmv_i8(t, m, x, gen, label + " x=0");
           check_spmv_i8(t, mp, x, gen, label + " pair_bounded x=0");
@@ -322,6 +374,7 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
         if (signs == 2)
           for (auto& v : x) v = coin(gen) ? -big : big;
         check_spmv_i8(t, m, x, gen, shape + " at the pair bound signs=" + std::to_string(signs));
+        if (signs == 2) check_spmv_many_i8(t, m, gen, shape + " at the pair bound");
       }
       // Extremes: every weight and every x quantizes to +-127, so the int16
       // pair sums (127 * 127 * 2) are at their largest, with one sign or mixed.
