@@ -11,7 +11,7 @@
 // no reduction at the end of a block row. Integer sums are exact in any
 // order, so the bits equal the generic int32 reference's.
 //
-// Both kernels walk one index stream (c) and one weight pointer (w) across
+// The single-vector kernels walk one index stream (c) and one weight pointer (w) across
 // block rows. A block row holds about 11 blocks at 95% sparsity, so the
 // remainder after the unrolled steps matters: it takes at most one step
 // each of four (8x4 only), two and one blocks, chosen by the bits of n.
@@ -131,11 +131,92 @@ void spmv_i8_4x4_dot(const BsrView& view, const int8_t* xq, float x_scale, float
   }
 }
 
+// Many vectors, one pass over the weights (Subscale's sub-tensors, batched
+// streams): each block's weight registers are loaded once and every vector
+// adds its own x bytes (one ldr s) with one sdot per four rows, into its own
+// accumulators. Up to eight vectors a pass (8x4: 16 accumulators, 2 weight
+// registers, the x registers: within NEON's 32). Exact int32 sums: the same
+// bits as one spmv_i8 per vector.
+constexpr int kGroup = 8;
+
+template <int NV>
+void many_group_8x4(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* x_scale, float* y,
+                    std::ptrdiff_t ldy, int rb_begin, int rb_end, bool accumulate) {
+  const int32_t* c = a.col_start + a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * 32;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    int32x4_t lo[NV], hi[NV];
+    for (int v = 0; v < NV; ++v) lo[v] = hi[v] = vdupq_n_s32(0);
+    for (int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb]; n > 0; --n, ++c, w += 32) {
+      const int8x16x2_t b = vld1q_s8_x2(w);
+      for (int v = 0; v < NV; ++v) {
+        const int8x8_t x = xquad(xq + v * ldq, *c);
+        lo[v] = dot(lo[v], b.val[0], x);
+        hi[v] = dot(hi[v], b.val[1], x);
+      }
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
+    for (int v = 0; v < NV; ++v) {
+      const float32x4_t xs = vdupq_n_f32(x_scale[v]);
+      store_rows(y + v * ldy + r0, a.row_scale + r0, lo[v], xs, accumulate);
+      store_rows(y + v * ldy + r0 + 4, a.row_scale + r0 + 4, hi[v], xs, accumulate);
+    }
+  }
+}
+
+template <int NV>
+void many_group_4x4(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* x_scale, float* y,
+                    std::ptrdiff_t ldy, int rb_begin, int rb_end, bool accumulate) {
+  const int32_t* c = a.col_start + a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * 16;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    int32x4_t acc[NV];
+    for (auto& v : acc) v = vdupq_n_s32(0);
+    for (int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb]; n > 0; --n, ++c, w += 16) {
+      const int8x16_t b = vld1q_s8(w);
+      for (int v = 0; v < NV; ++v) acc[v] = dot(acc[v], b, xquad(xq + v * ldq, *c));
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 4;
+    for (int v = 0; v < NV; ++v) store_rows(y + v * ldy + r0, a.row_scale + r0, acc[v], vdupq_n_f32(x_scale[v]), accumulate);
+  }
+}
+
+// nv in [1, NV]: the group kernel instantiated for exactly nv vectors.
+template <template <int> class Group, int NV>
+struct GroupOf {
+  static void run(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* xs, float* y,
+                  std::ptrdiff_t ldy, int nv, int rb_begin, int rb_end, bool accumulate) {
+    if constexpr (NV > 1) {
+      if (nv < NV) return GroupOf<Group, NV - 1>::run(a, xq, ldq, xs, y, ldy, nv, rb_begin, rb_end, accumulate);
+    }
+    Group<NV>::run(a, xq, ldq, xs, y, ldy, rb_begin, rb_end, accumulate);
+  }
+};
+template <int NV>
+struct Group8x4 {
+  static constexpr auto run = many_group_8x4<NV>;
+};
+template <int NV>
+struct Group4x4 {
+  static constexpr auto run = many_group_4x4<NV>;
+};
+
+template <template <int> class Group>
+void many(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* xs, float* y, std::ptrdiff_t ldy,
+          int nvec, int rb_begin, int rb_end, bool accumulate) {
+  for (int v = 0; v < nvec; v += kGroup) {
+    const int nv = nvec - v < kGroup ? nvec - v : kGroup;
+    GroupOf<Group, kGroup>::run(a, xq + v * ldq, ldq, xs + v, y + v * ldy, ldy, nv, rb_begin, rb_end, accumulate);
+  }
+}
+
 }  // namespace
 
 void add_neon_dotprod_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4_dot;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4_dot;
+  t.shape_8x4.spmv_many_i8 = many<Group8x4>;
+  t.shape_4x4.spmv_many_i8 = many<Group4x4>;
 }
 
 }  // namespace sparsewave
