@@ -30,6 +30,13 @@ struct SignedBytes {
   static __m128i dot(__m128i w, __m128i x, __m128i ones16) {
     return _mm_madd_epi16(_mm_maddubs_epi16(_mm_abs_epi8(x), _mm_sign_epi8(w, x)), ones16);
   }
+  // Many vectors per block (int8_many_avx2.cpp): |w| on the unsigned side, computed once
+  // per block, and each vector's x given w's sign; the products w * x are the same, and a
+  // pair still sums to at most 2 * 127 * 127 (x is never -128).
+  static __m256i shared(__m256i w) { return _mm256_abs_epi8(w); }
+  static __m256i dot_shared(__m256i abs_w, __m256i w, __m256i x, __m256i ones16) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(x, w)), ones16);
+  }
   // (row_sum, from row r0: the offset rule's; may be null here)
   static __m256i finish(__m256i acc, const int32_t*, std::ptrdiff_t) { return acc; }
   static __m128i finish(__m128i acc, const int32_t*, std::ptrdiff_t) { return acc; }
@@ -41,6 +48,8 @@ struct OffsetBytes {
   static __m128i dot(__m128i w, __m128i xu, __m128i ones16) {
     return _mm_madd_epi16(_mm_maddubs_epi16(xu, w), ones16);
   }
+  static __m256i shared(__m256i w) { return w; }
+  static __m256i dot_shared(__m256i, __m256i w, __m256i xu, __m256i ones16) { return dot(w, xu, ones16); }
   static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
     return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum + r0)), 7));
   }
