@@ -27,14 +27,17 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
     float* hidden = w.hidden.data() + at;
     float* logits = w.logits[p].data();
     product(a, w.h.data() + p * part + at, hidden);
+    // Biases through the ISA's weighted sum (weight 1: the same bits as a plain add).
+    const float one = 1.0f;
+    const float* bias_a = ba.data();
+    const float* bias_b = bb.data();
     for (int s = 0; s < count; ++s)
-      for (std::size_t i = 0; i < ba.size(); ++i) hidden[s * ld + i] += ba[i];
+      k.elementwise.weighted_sum(hidden + s * ld, static_cast<int>(ba.size()), &bias_a, &one, 1, true);
     // Rows past output_hidden are zero (padding rows of a), so relu stops there.
     const int width = static_cast<int>(std::min<std::ptrdiff_t>(ld, round16(c_.output_hidden)));
     for (int s = 0; s < count; ++s) k.elementwise.relu(hidden + s * ld, width);
     product(b, hidden, logits + at);
-    for (int s = first; s < end; ++s)
-      for (int i = 0; i < 256; ++i) logits[s * ld + i] += bb[i];
+    for (int s = first; s < end; ++s) k.elementwise.weighted_sum(logits + s * ld, 256, &bias_b, &one, 1, true);
   };
   // Part p's GRU update on its rows [3 part p, 3 part (p + 1)) of the internal gate order.
   auto update = [&](int s, int p) {
@@ -78,12 +81,12 @@ void DualSoftmaxModel::step(Workspace& w, const Data& d, int first, int count, c
     pick_byte(p - 1);  // sets w.bytes[p - 1][s], the byte part p now sees
     for (int s = first; s < end; ++s) {
       // The bytes of this step's earlier parts (masked I columns) reach part p's rows only now.
-      float* pre = w.pre.data() + s * ld + 3 * part * p;
       for (int q = 0; q < p; ++q) {
-        const float x = byte_input(w.bytes[q][s]);
-        const float* col = in_cur_[q].data() + 3 * part * p;
-        for (int i = 0; i < 3 * part; ++i) pre[i] += col[i] * x;
+        w.terms[q] = in_cur_[q].data() + 3 * part * p;
+        w.term_weights[q] = byte_input(w.bytes[q][s]);
       }
+      k.elementwise.weighted_sum(w.pre.data() + s * ld + 3 * part * p, 3 * part, w.terms.data(),
+                                 w.term_weights.data(), p, true);
       update(s, p);
     }
     head(p);
