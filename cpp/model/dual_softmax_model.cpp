@@ -41,7 +41,8 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   auto permute_rows = [&](const std::vector<float>& v, int cols) { return permute_gate_rows(v, cols); };
 
   // Every 2-D tensor may be stored dense or packed (docs/format.md): save_model packs any sparse one.
-  cond_w_ = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).to_dense().v, M);
+  const std::vector<float> cond_w = permute_rows(read_matrix(f, "cond.weight", 3 * N, M).to_dense().v, M);
+  cond_ = pack_best(cond_w.data(), 3 * N, M);
   const auto cond_b = permute_rows(f.read_f32("cond.bias", {3 * N}), 1);
   // I's columns: the previous step's P bytes, then this step's bytes of parts 0 .. P - 2.
   const int in_cols = 2 * P - 1;
@@ -105,15 +106,18 @@ std::unique_ptr<Conditioning> DualSoftmaxModel::extend_conditioning(Conditioning
   if (n > 0) {
     const std::size_t first = s.z.size();
     s.z.resize(first + static_cast<std::size_t>(n) * rows);
-    for (int64_t fr = 0; fr < n; ++fr) {
-      const float* m = mels + fr * M;
-      float* out = s.z.data() + first + fr * rows;
-      for (int r = 0; r < rows; ++r) {
-        const float* w = cond_w_.data() + static_cast<std::size_t>(r) * M;
-        float acc = 0.0f;
-        for (int j = 0; j < M; ++j) acc += w[j] * m[j];
-        out[r] = acc;
-      }
+    // Z = cond.weight * mel for every new frame, as frames of one many-vector product
+    // (always that kernel, even for one frame: a frame's bits never depend on how many
+    // frames a push brings, so streamed and whole-utterance conditioning agree).
+    const std::ptrdiff_t pc = cond_.padded_cols(), pr = cond_.padded_rows();
+    constexpr int64_t kChunk = 64;  // frames per product: bounded scratch
+    AlignedVector<float> x(static_cast<std::size_t>(std::min(n, kChunk)) * pc, 0.0f);
+    AlignedVector<float> y(static_cast<std::size_t>(std::min(n, kChunk)) * pr, 0.0f);
+    for (int64_t f0 = 0; f0 < n; f0 += kChunk) {
+      const int nf = static_cast<int>(std::min(kChunk, n - f0));
+      for (int i = 0; i < nf; ++i) std::copy_n(mels + (f0 + i) * M, M, x.data() + i * pc);
+      cond_.spmv_many_padded(x.data(), pc, y.data(), pr, nf, false, active_kernels());
+      for (int i = 0; i < nf; ++i) std::copy_n(y.data() + i * pr, rows, s.z.data() + first + (f0 + i) * rows);
     }
     s.frames_in += n;
     s.frames_conditioned += n;

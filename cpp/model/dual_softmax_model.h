@@ -80,7 +80,7 @@ class DualSoftmaxModel : public Model {
   // Rows are kept in the order [r_0 u_0 e_0 | r_1 u_1 e_1 | ...] (parts of
   // N/P; P = 2: coarse, fine), so each part's gates are contiguous for the
   // GRU update kernel.
-  std::vector<float> cond_w_;       // 3N x n_mels
+  BlockSparseMatrix cond_;          // 3N x n_mels (dense, float32): cond.weight
   std::vector<float> const_bias_;   // cond.bias + I.bias
   std::vector<std::vector<float>> in_prev_;  // I columns of the previous step's P bytes
   std::vector<std::vector<float>> in_cur_;   // I columns of this step's bytes 0..P-2; q's is zero outside the parts after q
