@@ -248,9 +248,10 @@ def test_teacher_forcing_sees_what_generation_saw(B, F, D, rng):
     assert np.array_equal(forced["fine"][:L], free["fine"][:L])
 
 
-def test_teacher_forcing_reproduces_generation_without_padding(rng):
+@pytest.mark.parametrize("fused", [False, True])
+def test_teacher_forcing_reproduces_generation_without_padding(fused, rng):
     B, F, D = 4, 2, 3
-    p, cfg = _model(B, F, D, seed=3)
+    p, cfg = (_fused if fused else _model)(B, F, D, seed=3)
     L = 10 * B
     mels = _mels(rng, L, cfg)
     free = sub.run(p, cfg, mels, L, uniforms=rng.random((L, 2)))
@@ -497,17 +498,6 @@ def test_fused_parts_read_only_bytes_drawn_before_them(member, rng):
         if first_reader < 4:
             b, h = order[first_reader]
             assert changed[j * B + b, h * 256:(h + 1) * 256].any()  # the next part does read it
-
-
-def test_fused_teacher_forcing_reproduces_generation(rng):
-    B, F, D = 4, 2, 3
-    p, cfg = _fused(B, F, D, seed=3)
-    L = 10 * B
-    mels = _mels(rng, L, cfg)
-    free = sub.run(p, cfg, mels, L, uniforms=rng.random((L, 2)))
-    forced = sub.run(p, cfg, mels, L, audio=free["audio"])
-    np.testing.assert_allclose(forced["logits"], free["logits"], rtol=1e-12, atol=1e-12)
-    assert np.array_equal(forced["coarse"], free["coarse"]) and np.array_equal(forced["fine"], free["fine"])
 
 
 def test_fused_random_model_shapes(tmp_path):
