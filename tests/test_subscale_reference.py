@@ -209,9 +209,11 @@ def test_reads_are_what_the_context_depends_on(B, F, D, T, rng):
 
 # ---------------------------------------------------------------- the generator
 
-@pytest.mark.parametrize("B,F,D,L", [(4, 2, 3, 43), (8, 1, 2, 50), (3, 4, 1, 31), (1, 1, 2, 9)])
-def test_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
-    p, cfg = _model(B, F, D)
+@pytest.mark.parametrize("B,F,D,L,fused", [(4, 2, 3, 43, False), (8, 1, 2, 50, False), (3, 4, 1, 31, False),
+                                           (1, 1, 2, 9, False), (4, 2, 3, 43, True), (8, 1, 2, 50, True),
+                                           (2, 3, 1, 31, True)])
+def test_generator_reads_only_generated_samples(B, F, D, L, fused, rng, monkeypatch):
+    p, cfg = (_fused if fused else _model)(B, F, D)
     T = sub.n_positions(L, B)
     mels = _mels(rng, L, cfg)
     u = rng.random((T * B, 2))
@@ -220,6 +222,9 @@ def test_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
     assert sorted(out["reads"]) == [(b, j) for b in range(B) for j in range(T)]
     for (b, j), targets in out["reads"].items():
         assert all(out["step"][jj * B + bb] < out["step"][j * B + b] for bb, jj in targets)
+    if fused:  # both members of each pair: one step
+        pairs = out["step"].reshape(T, B // 2, 2)
+        assert np.array_equal(pairs[..., 0], pairs[..., 1])
     # The poison can fail: a stack one column late (its top on the current step's column,
     # written after the reads) reads NaN.
     columns = sub.read_columns
@@ -450,23 +455,6 @@ def test_fused_dependency_graph(B, F, D, T):
     # the other way round (a first member reading its partner's sample of the step) is a cycle
     both_ways = {v: within_pair[v] + ([] if v[0] % 2 else [(v[0] + 1, v[1])]) for v in nodes}
     assert not _topological_order_exists(nodes, both_ways)
-
-
-@pytest.mark.parametrize("B,F,D,L", [(4, 2, 3, 43), (8, 1, 2, 50), (2, 3, 1, 31)])
-def test_fused_generator_reads_only_generated_samples(B, F, D, L, rng, monkeypatch):
-    p, cfg = _fused(B, F, D)
-    T = sub.n_positions(L, B)
-    mels = _mels(rng, L, cfg)
-    u = rng.random((T * B, 2))
-    out = sub.run(p, cfg, mels, L, uniforms=u, record_reads=True)  # ungenerated slots are NaN
-    assert np.all(np.isfinite(out["logits"])) and np.all(np.isfinite(out["audio"]))
-    for (b, j), targets in out["reads"].items():
-        assert all(out["step"][jj * B + bb] < out["step"][j * B + b] for bb, jj in targets)
-    pairs = out["step"].reshape(T, B // 2, 2)  # both members of each pair: one step
-    assert np.array_equal(pairs[..., 0], pairs[..., 1])
-    columns = sub.read_columns  # the poison can fail: a stack one column late reads NaN
-    monkeypatch.setattr(sub, "read_columns", lambda grid, F_, s, *m: columns(grid, F_, s + 1, *m))
-    assert not np.all(np.isfinite(sub.run(p, cfg, mels, L, uniforms=u)["logits"]))
 
 
 @pytest.mark.parametrize("member", [0, 1])
