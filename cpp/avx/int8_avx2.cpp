@@ -12,7 +12,6 @@
 // offset comes back once per row as 128 * row_sum. No abs or sign per block.
 #include "avx/int8_avx2.h"
 #include "avx/int8_avx2_ops.h"
-#include "kernels/quantize_rule.h"
 
 namespace sparsewave {
 namespace {
@@ -99,26 +98,12 @@ void on_offset_bytes(const BsrView& a, const uint8_t* xu, float x_scale, float* 
 // The generic rule (kernels/table.h QuantizeFn) eight floats at a time:
 // vcvtps2dq rounds half to even under the default MXCSR, like nearbyint.
 float quantize_avx2(const float* x, int n, int8_t* q) {
-  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  const __m256 big = _mm256_set1_ps(3.402823466e38f);
-  __m256 m8 = _mm256_setzero_ps(), bad8 = _mm256_setzero_ps();
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + i));
-    bad8 = _mm256_or_ps(bad8, _mm256_cmp_ps(v, big, _CMP_NLE_UQ));  // NaN or Inf
-    m8 = _mm256_max_ps(m8, v);
-  }
-  float lanes[8];
-  _mm256_storeu_ps(lanes, m8);
-  AbsMax r;
-  for (float v : lanes) r.m = v > r.m ? v : r.m;
-  r.finite = _mm256_movemask_ps(bad8) == 0;
-  abs_max_tail(x, i, n, r);
+  const AbsMax r = abs_max_avx2(x, n);
   float scale;
   if (quantize_degenerate(r, n, q, &scale)) return scale;
   const float inv = quantize_multiplier(r);
   const __m256 inv8 = _mm256_set1_ps(inv);
-  i = 0;
+  int i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv8));
     const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), inv8));

@@ -1,6 +1,7 @@
-// The byte rules and row stores shared by the AVX2 int8 kernels
-// (int8_avx2.cpp: one vector; int8_many_avx2.cpp: many). Include only from
-// files compiled with -mavx2; anonymous namespace, one copy per file.
+// The byte rules, row stores and max scan shared by the AVX2 int8 kernels
+// (int8_avx2.cpp: one vector; int8_many_avx2.cpp: many; int8a16_avx2.cpp:
+// 16-bit inputs). Include only from files compiled with -mavx2; anonymous
+// namespace, one copy per file.
 #pragma once
 #include <immintrin.h>
 
@@ -8,8 +9,31 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/quantize_rule.h"
+
 namespace sparsewave {
 namespace {
+
+// The activation rule's max scan (kernels/quantize_rule.h) eight floats at a
+// time: m = max |x|, and whether every value is finite.
+inline AbsMax abs_max_avx2(const float* x, int n) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 big = _mm256_set1_ps(3.402823466e38f);
+  __m256 m8 = _mm256_setzero_ps(), bad8 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + i));
+    bad8 = _mm256_or_ps(bad8, _mm256_cmp_ps(v, big, _CMP_NLE_UQ));  // NaN or Inf
+    m8 = _mm256_max_ps(m8, v);
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, m8);
+  AbsMax r;
+  for (float v : lanes) r.m = v > r.m ? v : r.m;
+  r.finite = _mm256_movemask_ps(bad8) == 0;
+  abs_max_tail(x, i, n, r);
+  return r;
+}
 
 inline int32_t load4(const int8_t* p) {
   int32_t v;

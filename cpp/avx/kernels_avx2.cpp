@@ -201,6 +201,7 @@ const KernelTable& avx2_kernels() {
     t.elementwise = avx2_elementwise();
     add_avx2_int8_kernels(t);
     add_avx2_int8_many_kernels(t);
+    add_avx2_int8a16_kernels(t);
     return t;
   }();
   return table;

@@ -186,6 +186,7 @@ const KernelTable& avx512_kernels() {
     t.elementwise = avx512_elementwise();
     add_avx2_int8_kernels(t);
     add_avx2_int8_many_kernels(t);
+    add_avx2_int8a16_kernels(t);
     return t;
   }();
   return table;

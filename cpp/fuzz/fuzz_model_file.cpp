@@ -112,7 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // int8 matrices as stored), float16 refuses weights outside its range,
   // int8 quantizes a float file's.
   for (sparsewave::WeightType t :
-       {sparsewave::WeightType::f32, sparsewave::WeightType::f16, sparsewave::WeightType::i8}) {
+       {sparsewave::WeightType::f32, sparsewave::WeightType::f16, sparsewave::WeightType::i8,
+        sparsewave::WeightType::i8a16}) {
     sparsewave::LoadOptions options;
     options.weights = t;
     try {

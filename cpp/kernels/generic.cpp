@@ -82,13 +82,16 @@ KernelTable make_generic_table() {
   t.name = "generic";
   t.shape_4x4 = fixed_shape<4, 4>();
   t.shape_4x4.spmv_i8 = spmv_i8_generic_4x4;
+  t.shape_4x4.spmv_i8a16 = spmv_i8a16_generic_4x4;
   t.shape_8x4 = fixed_shape<8, 4>();
   t.shape_8x4.spmv_i8 = spmv_i8_generic_8x4;
+  t.shape_8x4.spmv_i8a16 = spmv_i8a16_generic_8x4;
   t.shape_16x1 = fixed_shape<16, 1>();
   t.shape_1x4 = fixed_shape<1, 4>();
   t.shape_1x1 = fixed_shape<1, 1>();
   t.elementwise = generic_elementwise();
   t.quantize = quantize_generic;
+  t.quantize_i16 = quantize_i16_generic;
   return t;
 }
 

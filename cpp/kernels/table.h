@@ -53,6 +53,15 @@ using SpmvManyI8Fn = void (*)(const BsrView& a, const int8_t* xq, std::ptrdiff_t
 using SpmvManyU8Fn = void (*)(const BsrView& a, const uint8_t* xu, std::ptrdiff_t ldq, const float* x_scale, float* y,
                               std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
 
+// int8 weights times 16-bit inputs ("int8a16": the inputs keep 15 bits, so
+// quantizing them costs next to nothing in accuracy): acc[r] = sum_c
+// values_i8[r,c] * xq[c] exact in int32, xq in [-qmax, qmax] with the
+// matrix's input_qmax (BlockSparseMatrix::input_qmax: at most 32767, and
+// small enough that no row's sum of |w| * qmax passes 2^31 - 1); y as
+// SpmvI8Fn. Every ISA gives the same bits.
+using SpmvI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                             bool accumulate);
+
 // Quantizes n floats to int8 for an int8 product and returns their scale:
 // m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
 // m / 127 (all float32, so NumPy reproduces it bit for bit). m below
@@ -61,6 +70,9 @@ using SpmvManyU8Fn = void (*)(const BsrView& a, const uint8_t* xu, std::ptrdiff_
 // NaN scale, so the product comes out NaN rather than silently wrong.
 constexpr float kQuantizeTinyMax = 1e-30f;
 using QuantizeFn = float (*)(const float* x, int n, int8_t* q);
+// The same rule to int16 with largest code qmax (1..32767) in place of 127:
+// q = round-half-even(x * (qmax / m)), scale = m / qmax.
+using QuantizeI16Fn = float (*)(const float* x, int n, int16_t* q, int qmax);
 
 // The kernels for one block shape. The _f16 ones read BsrView::values_f16,
 // widened to float32 in registers (arithmetic stays float32); spmm has no
@@ -75,6 +87,7 @@ struct BlockKernels {
   SpmvU8Fn spmv_i8_pair = nullptr;  // pair-bounded int8 matrices; may stay null
   SpmvManyI8Fn spmv_many_i8 = nullptr;       // may stay null: spmv_i8 then runs once per vector
   SpmvManyU8Fn spmv_many_i8_pair = nullptr;  // may stay null: as spmv_i8_pair
+  SpmvI8A16Fn spmv_i8a16 = nullptr;          // 8x4 and 4x4 only
 };
 
 struct KernelTable {
@@ -82,6 +95,7 @@ struct KernelTable {
   BlockKernels shape_4x4, shape_8x4, shape_16x1, shape_1x4, shape_1x1;
   ElementwiseKernels elementwise;
   QuantizeFn quantize = nullptr;
+  QuantizeI16Fn quantize_i16 = nullptr;
 
   // The slots for a block shape (see is_supported_block); others get 1x1's.
   const BlockKernels& block(int block_rows, int block_cols) const {

@@ -24,7 +24,7 @@ BlockSparseMatrix pick_best(Pack pack, WeightType weights) {
       {4, 4, 1.0, false}, {16, 1, 1.0, false}, {1, 4, 2.0, false}, {1, 1, 6.0, false}};
   static const Candidate int8_candidates[] = {
       {8, 4, 0.35, true}, {4, 4, 0.4, true}, {16, 1, 1.0, false}, {1, 4, 2.0, false}, {1, 1, 6.0, false}};
-  const bool int8 = weights == WeightType::i8;
+  const bool int8 = is_int8(weights);
   BlockSparseMatrix best;
   double best_cost = -1;
   bool best_int8 = false;
@@ -40,7 +40,7 @@ BlockSparseMatrix pick_best(Pack pack, WeightType weights) {
     }
   }
   if (weights == WeightType::f16) best.store_half();
-  if (best_int8) best.store_int8();
+  if (best_int8) best.store_as(weights);
   return best;
 }
 

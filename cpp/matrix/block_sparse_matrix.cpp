@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -207,6 +208,8 @@ BlockSparseMatrix BlockSparseMatrix::permute_block_rows(const std::vector<int>& 
   m.half_ = half_;
   m.int8_ = int8_;
   m.pair_bounded_ = pair_bounded_;
+  m.wide_inputs_ = wide_inputs_;
+  m.input_qmax_ = input_qmax_;
   const std::size_t bs = static_cast<std::size_t>(block_rows_) * block_cols_;
   m.row_ptr_.assign(1, 0);
   if (int8_) {
@@ -316,7 +319,24 @@ void BlockSparseMatrix::store_int8(Int8Rule rule) {
 
 void BlockSparseMatrix::store_as(WeightType t) {
   if (t == WeightType::f16) store_half();
-  if (t == WeightType::i8) store_int8();
+  if (t == WeightType::i8 || t == WeightType::i8a16) store_int8();
+  if (t == WeightType::i8a16) use_wide_inputs();
+}
+
+void BlockSparseMatrix::use_wide_inputs() {
+  if (!int8_) throw std::invalid_argument("16-bit inputs need int8 weights (store_int8 first)");
+  const std::size_t bs = static_cast<std::size_t>(block_rows_) * block_cols_;
+  int64_t widest = 1;  // the largest row sum of |w|; at least 1 so an all-zero matrix takes 32767
+  for (int rb = 0; rb < n_block_rows_; ++rb)
+    for (int r = 0; r < block_rows_; ++r) {
+      int64_t sum = 0;
+      for (int32_t k = row_ptr_[rb]; k < row_ptr_[rb + 1]; ++k)
+        for (int c = 0; c < block_cols_; ++c) sum += std::abs(int{values_i8_[k * bs + r * block_cols_ + c]});
+      widest = std::max(widest, sum);
+    }
+  // store_int8's column limit (131072) keeps this at 127 or more.
+  input_qmax_ = static_cast<int>(std::min<int64_t>(32767, std::numeric_limits<int32_t>::max() / widest));
+  wide_inputs_ = true;
 }
 
 void BlockSparseMatrix::store_half() {
@@ -365,8 +385,9 @@ void BlockSparseMatrix::to_dense(float* out) const {
 
 namespace {
 // Per-thread buffer for a product's quantized x (reused: products run per sample).
-int8_t* quantize_scratch(int n) {
-  thread_local AlignedVector<int8_t> buf;
+template <class Q>
+Q* quantize_scratch(int n) {
+  thread_local AlignedVector<Q> buf;
   if (buf.size() < static_cast<std::size_t>(n)) buf.resize(n);
   return buf.data();
 }
@@ -379,7 +400,14 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
     // Only x's true columns set its scale: callers' padding may hold the next
     // vector's values (the fine half after the coarse), which the zero weights
     // there would ignore in float but which would coarsen the quantization.
-    int8_t* xq = quantize_scratch(padded_cols());
+    if (wide_inputs_) {
+      int16_t* xw = quantize_scratch<int16_t>(padded_cols());
+      const float x_scale = k.quantize_i16(x, cols_, xw, input_qmax_);
+      std::fill(xw + cols_, xw + padded_cols(), int16_t{0});
+      kb.spmv_i8a16(view(), xw, x_scale, y, rb_begin, rb_end, accumulate);
+      return;
+    }
+    int8_t* xq = quantize_scratch<int8_t>(padded_cols());
     const float x_scale = k.quantize(x, cols_, xq);
     std::fill(xq + cols_, xq + padded_cols(), int8_t{0});
     if (pair_bounded_ && kb.spmv_i8_pair) {
@@ -409,7 +437,8 @@ void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, flo
     // Each vector quantized on its own (as spmv_padded does), then one pass over the weights
     // for all of them where the ISA has a many-vector kernel: the same bits either way.
     const bool pair = pair_bounded_ && kb.spmv_i8_pair;
-    if (nvec <= 1 || (pair ? kb.spmv_many_i8_pair == nullptr : kb.spmv_many_i8 == nullptr)) {
+    // 16-bit inputs have no many-vector kernel: one product per vector.
+    if (nvec <= 1 || wide_inputs_ || (pair ? kb.spmv_many_i8_pair == nullptr : kb.spmv_many_i8 == nullptr)) {
       for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
       return;
     }

@@ -91,8 +91,17 @@ class BlockSparseMatrix {
   // has |q_a| + |q_b| <= 128, whichever rule or file made them (checked once
   // at store): AVX2 then multiplies unsigned x + 128 without saturation.
   bool pair_bounded() const { return pair_bounded_; }
-  WeightType weight_type() const { return int8_ ? WeightType::i8 : half_ ? WeightType::f16 : WeightType::f32; }
-  // Converts to `t` (f32: nothing to do).
+  // int8 weights only: the products quantize x to 16 bits instead of 8
+  // (WeightType::i8a16), with the largest code input_qmax() = min(32767,
+  // (2^31 - 1) / the largest row sum of |w|) so that every int32 sum stays
+  // exact. The weights and the file form do not change.
+  void use_wide_inputs();
+  bool wide_inputs() const { return wide_inputs_; }
+  int input_qmax() const { return input_qmax_; }
+  WeightType weight_type() const {
+    return int8_ ? (wide_inputs_ ? WeightType::i8a16 : WeightType::i8) : half_ ? WeightType::f16 : WeightType::f32;
+  }
+  // Converts to `t` (f32: nothing to do; i8a16: store_int8, then use_wide_inputs).
   void store_as(WeightType t);
   const int8_t* values_i8() const { return values_i8_.data(); }
   const float* row_scale() const { return row_scale_.data(); }
@@ -142,6 +151,8 @@ class BlockSparseMatrix {
   std::vector<int32_t> row_sum_;     // per padded row
   bool int8_ = false;
   bool pair_bounded_ = false;
+  bool wide_inputs_ = false;
+  int input_qmax_ = 127;
 };
 
 // True for the block shapes kernels exist for: 4x4, 8x4, 16x1, 1x4 and 1x1.

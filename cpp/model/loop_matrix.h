@@ -35,8 +35,9 @@ inline LoopMatrix loop_matrix(const FileMatrix& m, const std::string& name, int 
     throw std::invalid_argument("int8 matrix '" + name + "' quantizes its first " + std::to_string(m.int8_cols) +
                                 " columns, but the sample loop multiplies the first " + std::to_string(cols) +
                                 " (docs/format.md, 'int8 matrices')");
-  if (m.int8_cols > 0 && weights == WeightType::i8) {
+  if (m.int8_cols > 0 && is_int8(weights)) {
     out.packed = m.int8;
+    if (weights == WeightType::i8a16) out.packed.use_wide_inputs();
     return out;
   }
   out.packed = pack_best(out.weights, weights);

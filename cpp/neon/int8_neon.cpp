@@ -1,5 +1,6 @@
-// int8 block products on plain armv8-a NEON (Cortex-A53/A55: no dotprod)
-// and the NEON activation quantizer.
+// int8 block products on plain armv8-a NEON (Cortex-A53/A55: no dotprod),
+// the int8a16 products (16-bit inputs; the dotprod table keeps them) and the
+// NEON activation quantizers.
 //
 // smull multiplies eight weight bytes by eight x bytes into int16, and smlal
 // adds a second block's products to the same lanes: two products are at most
@@ -99,7 +100,7 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
 // fmax/fmaxv propagate NaN, so a NaN or Inf anywhere leaves m not finite;
 // fcvtns rounds half to even like nearbyint, and the values are within
 // [-127, 127] so the saturating narrows change nothing.
-float quantize_neon(const float* x, int n, int8_t* q) {
+AbsMax abs_max_neon(const float* x, int n) {
   float32x4_t m0 = vdupq_n_f32(0.0f), m1 = m0;
   int i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -112,11 +113,16 @@ float quantize_neon(const float* x, int n, int8_t* q) {
   r.m = vmaxvq_f32(vmaxq_f32(m0, m1));
   r.finite = r.m <= 3.402823466e38f;  // false for NaN and Inf
   abs_max_tail(x, i, n, r);
+  return r;
+}
+
+float quantize_neon(const float* x, int n, int8_t* q) {
+  const AbsMax r = abs_max_neon(x, n);
   float scale;
   if (quantize_degenerate(r, n, q, &scale)) return scale;
   const float inv = quantize_multiplier(r);
   const float32x4_t inv4 = vdupq_n_f32(inv);
-  i = 0;
+  int i = 0;
   for (; i + 16 <= n; i += 16) {
     const float32x4x4_t v = vld1q_f32_x4(x + i);
     const int16x8_t lo = vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
@@ -129,12 +135,74 @@ float quantize_neon(const float* x, int n, int8_t* q) {
   return quantize_scale(r);
 }
 
+// The same rule to int16 (QuantizeI16Fn): |x * inv| <= qmax <= 32767, so the
+// saturating narrow changes nothing.
+float quantize_i16_neon(const float* x, int n, int16_t* q, int qmax) {
+  const AbsMax r = abs_max_neon(x, n);
+  float scale;
+  if (quantize_degenerate(r, n, q, &scale)) return scale;
+  const float inv = quantize_multiplier(r, qmax);
+  const float32x4_t inv4 = vdupq_n_f32(inv);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4x2_t v = vld1q_f32_x2(x + i);
+    vst1q_s16(q + i, vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
+                                  vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4)))));
+  }
+  quantize_tail(x, i, n, inv, q);
+  return quantize_scale(r, qmax);
+}
+
+// int8 weights times 16-bit inputs (SpmvI8A16Fn). sxtl widens a 4x4 block's
+// bytes to int16 (rows 0-1, rows 2-3) and smlal multiplies each row by x's
+// four values into one int32x4 accumulator per row (a lane per column):
+// products are at most 127 * 32767 and input_qmax keeps the row sums within
+// int32. Pairwise adds fold the four columns at the end of a block row.
+inline void mac4x4_i16(int32x4_t* acc, const int8_t* w, int16x8_t xx) {
+  const int8x16_t b = vld1q_s8(w);
+  const int16x8_t r01 = vmovl_s8(vget_low_s8(b)), r23 = vmovl_high_s8(b);
+  acc[0] = vmlal_s16(acc[0], vget_low_s16(r01), vget_low_s16(xx));
+  acc[1] = vmlal_high_s16(acc[1], r01, xx);
+  acc[2] = vmlal_s16(acc[2], vget_low_s16(r23), vget_low_s16(xx));
+  acc[3] = vmlal_high_s16(acc[3], r23, xx);
+}
+inline int16x8_t broadcast4_i16(const int16_t* p) {
+  const int16x4_t x = vld1_s16(p);
+  return vcombine_s16(x, x);
+}
+inline int32x4_t row_sums4(const int32x4_t* acc) {
+  return vpaddq_s32(vpaddq_s32(acc[0], acc[1]), vpaddq_s32(acc[2], acc[3]));
+}
+
+template <int BR>
+void spmv_i8a16(const BsrView& view, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                bool accumulate) {
+  const BsrView a = view;
+  const float32x4_t xs = vdupq_n_f32(x_scale);
+  const int32x4_t zero = vdupq_n_s32(0);
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    int32x4_t acc[BR] = {};
+    for (int r = 0; r < BR; ++r) acc[r] = zero;
+    for (int32_t k = a.row_ptr[rb]; k < a.row_ptr[rb + 1]; ++k) {
+      const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(k) * BR * 4;
+      const int16x8_t xx = broadcast4_i16(xq + a.col_start[k]);
+      for (int h = 0; h < BR / 4; ++h) mac4x4_i16(acc + 4 * h, w + 16 * h, xx);
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * BR;
+    for (int h = 0; h < BR / 4; ++h)
+      store_rows(y + r0 + 4 * h, a.row_scale + r0 + 4 * h, row_sums4(acc + 4 * h), xs, accumulate);
+  }
+}
+
 }  // namespace
 
 void add_neon_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4;
+  t.shape_8x4.spmv_i8a16 = spmv_i8a16<8>;
+  t.shape_4x4.spmv_i8a16 = spmv_i8a16<4>;
   t.quantize = quantize_neon;
+  t.quantize_i16 = quantize_i16_neon;
 }
 
 }  // namespace sparsewave

@@ -8,7 +8,7 @@
 
 namespace sparsewave {
 
-// The armv8-a spmv_i8 kernels (8x4, 4x4) and the NEON quantizer.
+// The armv8-a spmv_i8 and spmv_i8a16 kernels (8x4, 4x4) and the NEON quantizers.
 void add_neon_int8_kernels(KernelTable& table);
 
 // The sdot spmv_i8 kernels. They execute armv8.2 dot-product instructions:

@@ -133,6 +133,15 @@ PYBIND11_MODULE(_core, mod) {
     const float scale = sparsewave::active_kernels().quantize(x.data(), static_cast<int>(x.shape(0)), q.mutable_data());
     return py::make_tuple(q, scale);
   }, py::arg("x").noconvert());
+  mod.def("quantize_i16", [](const FloatArray& x, int qmax) {
+    // The int8a16 products' quantization of x on the active path: (q int16, scale).
+    require(x.ndim() == 1 && x.shape(0) <= INT32_MAX, "x must be 1-D");
+    require(qmax >= 1 && qmax <= 32767, "qmax must be in [1, 32767]");
+    py::array_t<int16_t> q(x.shape(0));
+    const float scale =
+        sparsewave::active_kernels().quantize_i16(x.data(), static_cast<int>(x.shape(0)), q.mutable_data(), qmax);
+    return py::make_tuple(q, scale);
+  }, py::arg("x").noconvert(), py::arg("qmax"));
   mod.def("cpu_features", [] {
     const auto f = sparsewave::detect_cpu_features();
     py::dict d;
@@ -174,6 +183,10 @@ PYBIND11_MODULE(_core, mod) {
           },
           py::arg("pair_bounded") = false)
       .def_property_readonly("pair_bounded", &BlockSparseMatrix::pair_bounded)
+      .def("use_wide_inputs", &BlockSparseMatrix::use_wide_inputs,
+           "int8 weights only: quantize x to 16 bits per product instead of 8 (int8a16).")
+      .def_property_readonly("wide_inputs", &BlockSparseMatrix::wide_inputs)
+      .def_property_readonly("input_qmax", &BlockSparseMatrix::input_qmax)
       .def("quantized", [](const BlockSparseMatrix& m) {
         // (int8 values (nnz_blocks, br, bc), row scales (padded rows)): what the int8 kernels multiply.
         if (!m.int8()) throw std::invalid_argument("the matrix does not store int8 weights");

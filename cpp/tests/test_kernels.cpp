@@ -393,6 +393,129 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
     }
 }
 
+// --- int8a16: int8 weights, 16-bit inputs ------------------------------------
+
+// The 16-bit quantizer: this table's against the generic one (same codes,
+// same scale), on the 8-bit tests' patterns at a few qmax; q is poisoned.
+void test_quantize_i16(const std::string& isa, std::mt19937& gen) {
+  const auto& t = sparsewave::active_kernels();
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int qmax : {127, 4096, 32767})
+    for (int n : {0, 1, 7, 8, 9, 15, 16, 17, 33, 100, 1000}) {
+      std::vector<std::vector<float>> cases(4, std::vector<float>(n));
+      for (auto& v : cases[0]) v = normal(gen);
+      for (int i = 0; i < n; ++i) cases[1][i] = static_cast<float>(i % 9) - 4.5f;  // halves round to even
+      if (n) cases[1][n - 1] = static_cast<float>(qmax);                          // multiplier 1
+      if (n) cases[3][gen() % n] = nan;
+      for (std::size_t c = 0; c < cases.size(); ++c) {
+        const auto& x = cases[c];
+        std::vector<int16_t> q_ref(n + 1, int16_t{0x5a5a}), q(n + 1, int16_t{0x5a5a});
+        const float s_ref = sparsewave::generic_kernels().quantize_i16(x.data(), n, q_ref.data(), qmax);
+        const float s = t.quantize_i16(x.data(), n, q.data(), qmax);
+        const bool scale_ok = std::isnan(s_ref) ? std::isnan(s) : same_bits(&s, &s_ref, sizeof s);
+        check(scale_ok && same_bits(q.data(), q_ref.data(), q.size() * sizeof(int16_t)),
+              isa + " quantize_i16 qmax=" + std::to_string(qmax) + " n=" + std::to_string(n) + " case " +
+                  std::to_string(c));
+      }
+    }
+}
+
+// This table's spmv_i8a16 against an int64 sum of the stored integers (which
+// also checks the generic kernel), over all block rows and an inner range,
+// accumulating or not, y poisoned (NaN) or random before each call.
+void check_spmv_i8a16(const sparsewave::KernelTable& t, const BlockSparseMatrix& m, const std::vector<float>& x,
+                      std::mt19937& gen, const std::string& label) {
+  const auto view = m.view();
+  const int br = m.block_rows(), bc = m.block_cols(), nbr = m.n_block_rows();
+  std::vector<float> xp(m.padded_cols(), 0.0f);
+  std::copy(x.begin(), x.end(), xp.begin());
+  std::vector<int16_t> xq(xp.size());
+  const float xs = sparsewave::generic_kernels().quantize_i16(xp.data(), m.padded_cols(), xq.data(), m.input_qmax());
+  std::vector<int64_t> exact(m.padded_rows(), 0);
+  for (int rb = 0; rb < nbr; ++rb)
+    for (int32_t k = m.row_ptr()[rb]; k < m.row_ptr()[rb + 1]; ++k)
+      for (int r = 0; r < br; ++r)
+        for (int c = 0; c < bc; ++c)
+          exact[rb * br + r] += int64_t{m.values_i8()[static_cast<std::size_t>(k) * br * bc + r * bc + c]} *
+                                xq[m.col_start()[k] + c];
+  for (int64_t v : exact)
+    if (v > std::numeric_limits<int32_t>::max() || v < -int64_t{std::numeric_limits<int32_t>::max()}) {
+      check(false, label + ": input_qmax " + std::to_string(m.input_qmax()) + " lets a row sum pass int32");
+      return;
+    }
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int ranges[][2] = {{0, nbr}, {std::min(1, nbr), std::max(std::min(1, nbr), nbr - 1)}};
+  for (const auto* table : {&sparsewave::generic_kernels(), &t}) {
+    const auto fn = table->block(br, bc).spmv_i8a16;
+    if (fn == nullptr) {
+      check(false, label + ": no spmv_i8a16 kernel in " + table->name);
+      return;
+    }
+    for (const auto& range : ranges)
+      for (bool accumulate : {false, true}) {
+        std::vector<float> ref(m.padded_rows(), std::numeric_limits<float>::quiet_NaN());
+        if (accumulate)
+          for (auto& v : ref) v = normal(gen);
+        std::vector<float> got = ref;
+        for (int i = range[0] * br; i < range[1] * br; ++i) {
+          const float v = static_cast<float>(static_cast<int32_t>(exact[i])) * (m.row_scale()[i] * xs);
+          ref[i] = accumulate ? ref[i] + v : v;
+        }
+        fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
+        check(same_bits(got.data(), ref.data(), ref.size() * sizeof(float)),
+              label + " " + table->name + " a16 rows [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) +
+                  ")" + (accumulate ? " accumulate" : ""));
+      }
+  }
+}
+
+void test_spmv_i8a16(const std::string& isa, std::mt19937& gen) {
+  const auto& t = sparsewave::active_kernels();
+  const int blocks[2][2] = {{8, 4}, {4, 4}};
+  const int shapes[][2] = {{1, 1}, {3, 5}, {8, 4}, {17, 33}, {31, 16}, {100, 37}, {257, 129}};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> coin(0, 1);
+  for (const auto& b : blocks) {
+    for (const auto& s : shapes)
+      for (double d : {0.0, 0.03, 0.5, 1.0})
+        for (bool holes : {false, true}) {
+          const int rows = s[0], cols = s[1];
+          if (holes && (d == 0.0 || rows < 2 * b[0])) continue;
+          auto w = int8_weights(gen, rows, cols, b[0], b[1], d, holes, [&] { return normal(gen); });
+          auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+          m.store_int8();
+          m.use_wide_inputs();
+          const std::string label = isa + " i8a16 " + std::to_string(b[0]) + "x" + std::to_string(b[1]) + " " +
+                                    std::to_string(rows) + "x" + std::to_string(cols) + " d=" + std::to_string(d) +
+                                    (holes ? " holes" : "");
+          check(m.input_qmax() == 32767, label + ": a small matrix keeps all 15 bits");
+          std::vector<float> x(cols);
+          for (auto& v : x) v = normal(gen);
+          check_spmv_i8a16(t, m, x, gen, label);
+          std::fill(x.begin(), x.end(), 0.0f);
+          check_spmv_i8a16(t, m, x, gen, label + " x=0");
+        }
+    // The int32 bound: a dense row of 20,000 weights at +-127 would pass 2^31
+    // with x at 32767, so input_qmax shrinks to keep every sum exact; x at
+    // its extremes, one sign or mixed, meets it.
+    for (int signs = 0; signs < 3; ++signs) {
+      const int rows = 2 * b[0] + 1, cols = 20000;
+      auto w = int8_weights(gen, rows, cols, b[0], b[1], 1.0, false,
+                            [&] { return signs == 2 && coin(gen) ? -1.0f : 1.0f; });
+      auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
+      m.store_int8();
+      m.use_wide_inputs();
+      const int expect = static_cast<int>(std::numeric_limits<int32_t>::max() / (int64_t{127} * b[1] * ((cols + 3) / 4)));
+      check(m.input_qmax() == std::min(32767, expect), isa + " i8a16 input_qmax at the int32 bound");
+      std::vector<float> x(cols, signs == 1 ? -1.0f : 1.0f);
+      if (signs == 2)
+        for (auto& v : x) v = coin(gen) ? -1.0f : 1.0f;
+      check_spmv_i8a16(t, m, x, gen, isa + " i8a16 at the int32 bound signs=" + std::to_string(signs));
+    }
+  }
+}
+
 // An int8 product quantizes x over its true columns only: whatever the
 // caller's padding holds (here huge values) must not change the result.
 void test_spmv_i8_ignores_padding(const std::string& isa, std::mt19937& gen) {
@@ -589,6 +712,8 @@ int main() {
     test_quantize(isa, gen);
     test_spmv_i8(isa, gen);
     test_spmv_i8_ignores_padding(isa, gen);
+    test_quantize_i16(isa, gen);
+    test_spmv_i8a16(isa, gen);
   }
   for (const auto& isa : float_isas) test_isa(isa, gen);
   for (const auto& isa : float_isas) test_elementwise(isa, gen);

@@ -44,7 +44,8 @@ class BlockSparseMatrix:
         self._shape = (core_matrix.rows, core_matrix.cols)
 
     @classmethod
-    def from_dense(cls, w, block=(4, 4), dtype="float32", int8_rule="row_max") -> "BlockSparseMatrix":
+    def from_dense(cls, w, block=(4, 4), dtype="float32", int8_rule="row_max",
+                   input_bits=8) -> "BlockSparseMatrix":
         """Pack a 2-D float array; blocks that are entirely zero are not stored.
 
         ``block="auto"`` packs with the block shape the engine itself picks for
@@ -70,6 +71,11 @@ class BlockSparseMatrix:
         by max(max |w| / 127, max (|w_a| + |w_b|) / 128) over adjacent column
         pairs, so every stored pair has |q_a| + |q_b| <= 128
         (:attr:`pair_bounded`): AVX2 then takes its faster exact kernel.
+        ``input_bits=16`` (int8 only; ``Vocoder.load(weights="int8a16")``)
+        quantizes each product's x to 16 bits instead of 8: codes up to
+        :attr:`input_qmax` (32767, or less where a row's sum of |q| times it
+        would pass 2^31 - 1), so the int32 sums stay exact and x's rounding
+        all but vanishes. The weights and their bytes are the same.
         Raises ValueError for NaN/Inf weights, weights beyond float16's range,
         a non-2-D array or an unsupported block or dtype.
         """
@@ -84,15 +90,21 @@ class BlockSparseMatrix:
             raise ValueError(f"int8_rule must be 'row_max' or 'pair_bounded', got {int8_rule!r}")
         if int8_rule != "row_max" and (dtype != np.int8 or auto):
             raise ValueError("int8_rule='pair_bounded' needs dtype='int8' and an explicit int8 block")
+        if input_bits not in (8, 16) or input_bits.__class__ is bool:
+            raise ValueError(f"input_bits must be 8 or 16, got {input_bits!r}")
+        if input_bits == 16 and dtype != np.int8:
+            raise ValueError("input_bits=16 needs dtype='int8' (16-bit inputs meet int8 weights)")
         w = as_float32(w, "weights", 2)
         if auto:
-            m = _core.BlockSparseMatrix.pack_best(w, dtype.name)
+            m = _core.BlockSparseMatrix.pack_best(w, "int8a16" if input_bits == 16 else dtype.name)
         else:
             m = _core.BlockSparseMatrix.from_dense(w, br, bc)
             if dtype == np.float16:
                 m.store_half()
             elif dtype == np.int8:
                 m.store_int8(pair_bounded=int8_rule == "pair_bounded")
+                if input_bits == 16:
+                    m.use_wide_inputs()
         return cls(m)
 
     @classmethod
@@ -129,6 +141,16 @@ class BlockSparseMatrix:
     def pair_bounded(self) -> bool:
         """int8 weights with |q_a| + |q_b| <= 128 in every adjacent column pair (checked at store)."""
         return bool(self._m.pair_bounded)
+
+    @property
+    def input_bits(self) -> int:
+        """Bits each int8 product quantizes x to: 8, or 16 (``input_bits=16``); 32 for float weights."""
+        return 16 if self._m.wide_inputs else 8 if self._m.int8 else 32
+
+    @property
+    def input_qmax(self) -> int:
+        """The largest code of x's quantization: 127 for 8-bit inputs, up to 32767 for 16-bit."""
+        return self._m.input_qmax
 
     @property
     def dtype(self) -> np.dtype:

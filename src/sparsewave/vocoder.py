@@ -14,7 +14,7 @@ from ._paths import check_input_file
 # inputs that would need more than this many frames unless raised.
 DEFAULT_MAX_FRAMES = 200_000
 # Storage of the sample loop's matrices (Vocoder.load(weights=...)).
-WEIGHT_TYPES = ("float32", "float16", "int8")
+WEIGHT_TYPES = ("float32", "float16", "int8", "int8a16")
 # Batched synthesis: more threads than CPUs only share them (the engine runs at most one per CPU);
 # fold lengths are clamped to the utterance, so this bound only keeps them inside int64.
 MAX_THREADS = 1024
@@ -69,6 +69,12 @@ class Vocoder:
         weights are the model's weights everywhere (the once-per-frame terms of
         the same matrices use their dequantized values), so an int8 file and a
         float32 file loaded with ``weights="int8"`` give identical results.
+        ``weights="int8a16"``: the same int8 weights (and the same file), but
+        each product quantizes its input to 16 bits instead of 8. Most of
+        int8's accuracy cost is the 8-bit input (the GRU state), so this keeps
+        int8's bytes at a fraction of its error; on x86 without VNNI it runs
+        about as fast as ``"int8"``, on ARM with dotprod slower
+        (docs/format.md, "int8 matrices").
 
         ``tail_cut``: a softmax head never draws a class less likely than
         ``tail_cut`` times its most likely class (the draw is from the rest,

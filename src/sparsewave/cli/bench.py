@@ -40,7 +40,7 @@ def register(sub, common) -> None:
     b.add_argument("--fused", action="store_true",
                    help="--random subscale: Fused Subscale, pairs of sub-tensors sharing one state (two samples "
                         "per state per step)")
-    b.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
+    b.add_argument("--weights", choices=("float32", "float16", "int8", "int8a16"), default=None,
                    help="storage of the sample loop's weights (default: as the file stores them, int8 or float32)")
     b.add_argument("--seconds", type=positive_float, default=None, metavar="S",
                    help="audio length to generate (default 2; with --mel: the whole mel)")

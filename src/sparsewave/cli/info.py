@@ -20,7 +20,7 @@ def register(sub, common) -> None:
                        epilog="example: sparsewave info geneing.sw --json")
     i.add_argument("model", metavar="MODEL", nargs="?", default=None, help=MODEL_HELP)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
-    i.add_argument("--weights", choices=("float32", "float16", "int8"), default=None,
+    i.add_argument("--weights", choices=("float32", "float16", "int8", "int8a16"), default=None,
                    help="describe the model as loaded with this storage of the sample loop's weights "
                         "(default: as the file stores them, int8 or float32)")
     i.set_defaults(func=run)

@@ -39,4 +39,4 @@ def load_vocoder(path_text, *, weights: str | None = None, tail_cut: float | Non
 def loop_weights(voc) -> str:
     """How the per-sample matrices store their weights, e.g. "int8" or "int8 + float32" (describe()'s dtypes)."""
     kinds = [m.get("dtype", "float32") for m in voc.describe().get("matrices", []) if m.get("per_sample")]
-    return " + ".join(dict.fromkeys(sorted(kinds, key=("int8", "float16", "float32").index))) or "float32"
+    return " + ".join(dict.fromkeys(sorted(kinds, key=("int8", "int8a16", "float16", "float32").index))) or "float32"
