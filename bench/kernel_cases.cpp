@@ -44,10 +44,11 @@ struct Kernel {
 const Kernel kSpmmKernels[] = {{{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}};
 const Kernel kSpmvKernels[] = {
     {{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}, {{4, 4}, sw::WeightType::f16},
-    {{16, 1}, sw::WeightType::f16}, {{8, 4}, sw::WeightType::i8},  {{4, 4}, sw::WeightType::i8}};
+    {{16, 1}, sw::WeightType::f16}, {{8, 4}, sw::WeightType::i8},  {{4, 4}, sw::WeightType::i8},
+    {{8, 4}, sw::WeightType::i8a16}};
 // The weight-storage summary's columns (labels of kSpmvKernels, same order)
 // and its baseline: the float32 16x1 kernel.
-const char* const kSpmvLabels[] = {"f32 4x4", "f32 16x1", "f16 4x4", "f16 16x1", "i8 8x4", "i8 4x4"};
+const char* const kSpmvLabels[] = {"f32 4x4", "f32 16x1", "f16 4x4", "f16 16x1", "i8 8x4", "i8 4x4", "i8a16 8x4"};
 constexpr int kBaseline = 1;
 static_assert(std::size(kSpmvLabels) == std::size(kSpmvKernels), "one label per spmv kernel");
 
@@ -58,10 +59,15 @@ std::string density_tag(double d) {
   return buf;
 }
 
-// spmv, spmv_f16, spmv_i8 (the kernel slots' names) or spmm_b<batch>.
+// spmv, spmv_f16, spmv_i8, spmv_i8a16 (the kernel slots' names) or spmm_b<batch>.
 std::string op_name(int batch, sw::WeightType t) {
   if (batch != 1) return "spmm_b" + std::to_string(batch);
-  return t == sw::WeightType::f16 ? "spmv_f16" : t == sw::WeightType::i8 ? "spmv_i8" : "spmv";
+  switch (t) {
+    case sw::WeightType::f16: return "spmv_f16";
+    case sw::WeightType::i8: return "spmv_i8";
+    case sw::WeightType::i8a16: return "spmv_i8a16";
+    default: return "spmv";
+  }
 }
 
 // Random block-sparse matrix: each block kept with probability `density`,

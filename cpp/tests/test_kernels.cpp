@@ -459,7 +459,9 @@ void check_spmv_i8a16(const sparsewave::KernelTable& t, const BlockSparseMatrix&
           for (auto& v : ref) v = normal(gen);
         std::vector<float> got = ref;
         for (int i = range[0] * br; i < range[1] * br; ++i) {
-          const float v = static_cast<float>(static_cast<int32_t>(exact[i])) * (m.row_scale()[i] * xs);
+          // volatile: a multiply, then a separate add, as the kernels do (this file may
+          // build with contraction on, which would fuse them into an fma on aarch64).
+          const volatile float v = static_cast<float>(static_cast<int32_t>(exact[i])) * (m.row_scale()[i] * xs);
           ref[i] = accumulate ? ref[i] + v : v;
         }
         fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
