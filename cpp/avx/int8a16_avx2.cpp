@@ -3,7 +3,7 @@
 //
 // vpmovsxbw widens a block's weight bytes to int16 and vpmaddwd multiplies
 // them by x's int16 values, adding pairs into int32: each pair is at most
-// 2 * 127 * 32767, and the matrix's input_qmax keeps every row's whole sum
+// 2 * 127 * 16383, and the matrix's input_qmax keeps every row's whole sum
 // within int32, so the results are exact and equal the generic reference
 // bit for bit. Per 4 rows x 4 columns: one widening load, one multiply-add,
 // one add, about what the int8 signed rule spends (the weight bytes are the

@@ -56,9 +56,14 @@ using SpmvManyU8Fn = void (*)(const BsrView& a, const uint8_t* xu, std::ptrdiff_
 // int8 weights times 16-bit inputs ("int8a16": the inputs keep 15 bits, so
 // quantizing them costs next to nothing in accuracy): acc[r] = sum_c
 // values_i8[r,c] * xq[c] exact in int32, xq in [-qmax, qmax] with the
-// matrix's input_qmax (BlockSparseMatrix::input_qmax: at most 32767, and
-// small enough that no row's sum of |w| * qmax passes 2^31 - 1); y as
+// matrix's input_qmax (BlockSparseMatrix::input_qmax: at most kInputQmaxCap,
+// and small enough that no row's sum of |w| * qmax passes 2^31 - 1); y as
 // SpmvI8Fn. Every ISA gives the same bits.
+//
+// The cap is 16383 (14 bits and a sign), not 32767: then x = 128 * hi + lo
+// with hi in [-128, 127] and lo in [0, 127], two int8 bytes, and the
+// dot-product instructions (sdot, VNNI) run the product as two int8 ones.
+constexpr int kInputQmaxCap = 16383;
 using SpmvI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                              bool accumulate);
 
@@ -70,7 +75,8 @@ using SpmvI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, float x_scale,
 // NaN scale, so the product comes out NaN rather than silently wrong.
 constexpr float kQuantizeTinyMax = 1e-30f;
 using QuantizeFn = float (*)(const float* x, int n, int8_t* q);
-// The same rule to int16 with largest code qmax (1..32767) in place of 127:
+// The same rule to int16 with largest code qmax (1..32767; the products use
+// at most kInputQmaxCap) in place of 127:
 // q = round-half-even(x * (qmax / m)), scale = m / qmax.
 using QuantizeI16Fn = float (*)(const float* x, int n, int16_t* q, int qmax);
 

@@ -326,7 +326,7 @@ void BlockSparseMatrix::store_as(WeightType t) {
 void BlockSparseMatrix::use_wide_inputs() {
   if (!int8_) throw std::invalid_argument("16-bit inputs need int8 weights (store_int8 first)");
   const std::size_t bs = static_cast<std::size_t>(block_rows_) * block_cols_;
-  int64_t widest = 1;  // the largest row sum of |w|; at least 1 so an all-zero matrix takes 32767
+  int64_t widest = 1;  // the largest row sum of |w|; at least 1 so an all-zero matrix takes the cap
   for (int rb = 0; rb < n_block_rows_; ++rb)
     for (int r = 0; r < block_rows_; ++r) {
       int64_t sum = 0;
@@ -335,7 +335,7 @@ void BlockSparseMatrix::use_wide_inputs() {
       widest = std::max(widest, sum);
     }
   // store_int8's column limit (131072) keeps this at 127 or more.
-  input_qmax_ = static_cast<int>(std::min<int64_t>(32767, std::numeric_limits<int32_t>::max() / widest));
+  input_qmax_ = static_cast<int>(std::min<int64_t>(kInputQmaxCap, std::numeric_limits<int32_t>::max() / widest));
   wide_inputs_ = true;
 }
 

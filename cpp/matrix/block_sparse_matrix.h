@@ -92,9 +92,9 @@ class BlockSparseMatrix {
   // at store): AVX2 then multiplies unsigned x + 128 without saturation.
   bool pair_bounded() const { return pair_bounded_; }
   // int8 weights only: the products quantize x to 16 bits instead of 8
-  // (WeightType::i8a16), with the largest code input_qmax() = min(32767,
-  // (2^31 - 1) / the largest row sum of |w|) so that every int32 sum stays
-  // exact. The weights and the file form do not change.
+  // (WeightType::i8a16), with the largest code input_qmax() =
+  // min(kInputQmaxCap, (2^31 - 1) / the largest row sum of |w|) so that every
+  // int32 sum stays exact. The weights and the file form do not change.
   void use_wide_inputs();
   bool wide_inputs() const { return wide_inputs_; }
   int input_qmax() const { return input_qmax_; }

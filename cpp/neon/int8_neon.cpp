@@ -156,7 +156,7 @@ float quantize_i16_neon(const float* x, int n, int16_t* q, int qmax) {
 // int8 weights times 16-bit inputs (SpmvI8A16Fn). sxtl widens a 4x4 block's
 // bytes to int16 (rows 0-1, rows 2-3) and smlal multiplies each row by x's
 // four values into one int32x4 accumulator per row (a lane per column):
-// products are at most 127 * 32767 and input_qmax keeps the row sums within
+// products are at most 127 * 16383 and input_qmax keeps the row sums within
 // int32. Pairwise adds fold the four columns at the end of a block row.
 inline void mac4x4_i16(int32x4_t* acc, const int8_t* w, int16x8_t xx) {
   const int8x16_t b = vld1q_s8(w);

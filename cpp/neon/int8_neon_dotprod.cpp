@@ -18,6 +18,7 @@
 #include "neon/int8_neon.h"
 
 #include <cstring>
+#include <vector>
 
 namespace sparsewave {
 namespace {
@@ -210,11 +211,65 @@ void many(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* x
   }
 }
 
+// --- int8a16 (SpmvI8A16Fn) as two int8 products --------------------------
+// |xq| <= kInputQmaxCap = 16383, so xq = 128 * hi + lo with hi = xq >> 7 in
+// [-128, 127] and lo = xq & 127 in [0, 127]: both int8. Each block takes two
+// sdots per four rows (hi and lo into their own accumulators), and the row's
+// sum is 128 * acc_hi + acc_lo. int32 arithmetic wraps, so that is exact
+// whenever the true sum fits int32, which input_qmax guarantees.
+
+// hi and lo bytes of n int16 values (n a multiple of 4: padded columns).
+void split_i16(const int16_t* xq, int n, int8_t* hi, int8_t* lo) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const int16x8_t v = vld1q_s16(xq + i);
+    vst1_s8(hi + i, vmovn_s16(vshrq_n_s16(v, 7)));
+    vst1_s8(lo + i, vmovn_s16(vandq_s16(v, vdupq_n_s16(127))));
+  }
+  for (; i < n; ++i) {
+    hi[i] = static_cast<int8_t>(xq[i] >> 7);
+    lo[i] = static_cast<int8_t>(xq[i] & 127);
+  }
+}
+
+inline int32x4_t join(int32x4_t acc_hi, int32x4_t acc_lo) { return vaddq_s32(vshlq_n_s32(acc_hi, 7), acc_lo); }
+
+template <int BR>
+void spmv_i8a16_dot(const BsrView& view, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
+                    bool accumulate) {
+  const BsrView a = view;
+  thread_local std::vector<int8_t> bytes;
+  bytes.resize(2 * static_cast<std::size_t>(a.padded_cols));
+  int8_t* const hi = bytes.data();
+  int8_t* const lo = hi + a.padded_cols;
+  split_i16(xq, a.padded_cols, hi, lo);
+  const float32x4_t xs = vdupq_n_f32(x_scale);
+  const int32_t* c = a.col_start + a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * BR * 4;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    int32x4_t acc_hi[BR / 4], acc_lo[BR / 4];
+    for (int h = 0; h < BR / 4; ++h) acc_hi[h] = acc_lo[h] = vdupq_n_s32(0);
+    for (int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb]; n > 0; --n, ++c, w += BR * 4) {
+      const int8x8_t xh = xquad(hi, *c), xl = xquad(lo, *c);
+      for (int h = 0; h < BR / 4; ++h) {
+        const int8x16_t wv = vld1q_s8(w + 16 * h);
+        acc_hi[h] = dot(acc_hi[h], wv, xh);
+        acc_lo[h] = dot(acc_lo[h], wv, xl);
+      }
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * BR;
+    for (int h = 0; h < BR / 4; ++h)
+      store_rows(y + r0 + 4 * h, a.row_scale + r0 + 4 * h, join(acc_hi[h], acc_lo[h]), xs, accumulate);
+  }
+}
+
 }  // namespace
 
 void add_neon_dotprod_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4_dot;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4_dot;
+  t.shape_8x4.spmv_i8a16 = spmv_i8a16_dot<8>;
+  t.shape_4x4.spmv_i8a16 = spmv_i8a16_dot<4>;
   t.shape_8x4.spmv_many_i8 = many<Group8x4>;
   t.shape_4x4.spmv_many_i8 = many<Group4x4>;
 }

@@ -491,7 +491,7 @@ void test_spmv_i8a16(const std::string& isa, std::mt19937& gen) {
           const std::string label = isa + " i8a16 " + std::to_string(b[0]) + "x" + std::to_string(b[1]) + " " +
                                     std::to_string(rows) + "x" + std::to_string(cols) + " d=" + std::to_string(d) +
                                     (holes ? " holes" : "");
-          check(m.input_qmax() == 32767, label + ": a small matrix keeps all 15 bits");
+          check(m.input_qmax() == sparsewave::kInputQmaxCap, label + ": a small matrix takes the cap");
           std::vector<float> x(cols);
           for (auto& v : x) v = normal(gen);
           check_spmv_i8a16(t, m, x, gen, label);
@@ -499,19 +499,20 @@ void test_spmv_i8a16(const std::string& isa, std::mt19937& gen) {
           check_spmv_i8a16(t, m, x, gen, label + " x=0");
         }
     // The int32 bound: a dense row of 20,000 weights at +-127 would pass 2^31
-    // with x at 32767, so input_qmax shrinks to keep every sum exact; x at
+    // with x at the cap, so input_qmax shrinks to keep every sum exact; x at
     // its extremes, one sign or mixed, meets it.
-    for (int signs = 0; signs < 3; ++signs) {
-      const int rows = 2 * b[0] + 1, cols = 20000;
+    // At 1,000 columns the cap itself is the bound: sums reach 127 * 16383 * 1000, near 2^31.
+    for (int signs = 0; signs < 6; ++signs) {
+      const int rows = 2 * b[0] + 1, cols = signs < 3 ? 20000 : 1000;
       auto w = int8_weights(gen, rows, cols, b[0], b[1], 1.0, false,
-                            [&] { return signs == 2 && coin(gen) ? -1.0f : 1.0f; });
+                            [&] { return signs % 3 == 2 && coin(gen) ? -1.0f : 1.0f; });
       auto m = BlockSparseMatrix::from_dense(w.data(), rows, cols, b[0], b[1]);
       m.store_int8();
       m.use_wide_inputs();
       const int expect = static_cast<int>(std::numeric_limits<int32_t>::max() / (int64_t{127} * b[1] * ((cols + 3) / 4)));
-      check(m.input_qmax() == std::min(32767, expect), isa + " i8a16 input_qmax at the int32 bound");
-      std::vector<float> x(cols, signs == 1 ? -1.0f : 1.0f);
-      if (signs == 2)
+      check(m.input_qmax() == std::min(sparsewave::kInputQmaxCap, expect), isa + " i8a16 input_qmax at the int32 bound");
+      std::vector<float> x(cols, signs % 3 == 1 ? -1.0f : 1.0f);
+      if (signs % 3 == 2)
         for (auto& v : x) v = coin(gen) ? -1.0f : 1.0f;
       check_spmv_i8a16(t, m, x, gen, isa + " i8a16 at the int32 bound signs=" + std::to_string(signs));
     }

@@ -73,7 +73,7 @@ class BlockSparseMatrix:
         (:attr:`pair_bounded`): AVX2 then takes its faster exact kernel.
         ``input_bits=16`` (int8 only; ``Vocoder.load(weights="int8a16")``)
         quantizes each product's x to 16 bits instead of 8: codes up to
-        :attr:`input_qmax` (32767, or less where a row's sum of |q| times it
+        :attr:`input_qmax` (16383, or less where a row's sum of |q| times it
         would pass 2^31 - 1), so the int32 sums stay exact and x's rounding
         all but vanishes. The weights and their bytes are the same.
         Raises ValueError for NaN/Inf weights, weights beyond float16's range,
@@ -149,7 +149,7 @@ class BlockSparseMatrix:
 
     @property
     def input_qmax(self) -> int:
-        """The largest code of x's quantization: 127 for 8-bit inputs, up to 32767 for 16-bit."""
+        """The largest code of x's quantization: 127 for 8-bit inputs, up to 16383 for 16-bit."""
         return self._m.input_qmax
 
     @property

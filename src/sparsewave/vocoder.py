@@ -70,11 +70,12 @@ class Vocoder:
         the same matrices use their dequantized values), so an int8 file and a
         float32 file loaded with ``weights="int8"`` give identical results.
         ``weights="int8a16"``: the same int8 weights (and the same file), but
-        each product quantizes its input to 16 bits instead of 8. Most of
-        int8's accuracy cost is the 8-bit input (the GRU state), so this keeps
-        int8's bytes at a fraction of its error; on x86 without VNNI it runs
-        about as fast as ``"int8"``, on ARM with dotprod slower
-        (docs/format.md, "int8 matrices").
+        each product quantizes its input to int16 codes (up to +-16383)
+        instead of 8 bits. Most of int8's accuracy cost is the 8-bit input
+        (the GRU state), so this keeps int8's bytes at a fraction of its
+        error; on x86 AVX2 it runs about as fast as ``"int8"``, on ARM with
+        dotprod its products take two ``sdot`` each (docs/format.md, "int8
+        matrices").
 
         ``tail_cut``: a softmax head never draws a class less likely than
         ``tail_cut`` times its most likely class (the draw is from the rest,
