@@ -98,3 +98,24 @@ def test_bench_weights_int8(converted):
     assert json.loads(p.stdout)["weights"] == "int8"
     p = main_run("bench", f32, "--weights", "int4")
     assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_weights_int8a16_on_the_vocoding_commands(converted, tmp_path):
+    # --weights reaches synthesize, resynth and evaluate (int8a16: the file's int8 weights,
+    # 16-bit inputs); the same seed gives the same audio as the Python API with that storage.
+    f32, i8, _ = converted
+    rng = np.random.default_rng(1)
+    mels = rng.uniform(-3, 0, (6, CONFIG["n_mels"])).astype(np.float32)
+    mel_path, wav = tmp_path / "m.npy", tmp_path / "out.wav"
+    np.save(mel_path, mels)
+    p = main_run("synthesize", mel_path, "-o", wav, "-m", i8, "--weights", "int8a16", "--seed", "3", "-q")
+    assert p.returncode == 0, p.stderr
+    import soundfile as sf
+    audio, _ = sf.read(wav, dtype="float32")
+    want = sparsewave.Vocoder.load(i8, weights="int8a16").synthesize(mels, seed=3)
+    assert np.allclose(audio, want, atol=1 / 32768)  # the WAV is 16-bit
+    p = main_run("bench", f32, "--weights", "int8a16", "--seconds", "0.02", "--repeats", "1", "--threads", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["weights"] == "int8a16"
+    p = main_run("synthesize", mel_path, "-o", wav, "-m", i8, "--weights", "int16")
+    assert p.returncode == 2 and "invalid choice" in p.stderr

@@ -9,7 +9,7 @@ from .._blocks import PRUNING_BLOCKS, format_block
 from .argtypes import nonneg_int, positive_float, positive_int
 from .errors import EXIT_OK, UsageError
 from .interrupt import run_interruptibly
-from .loading import load_vocoder, loop_weights, model_path
+from .loading import add_weights_option, load_vocoder, loop_weights, model_path
 
 RANDOM_FAMILIES = ("dual-softmax", "subscale")
 
@@ -40,8 +40,7 @@ def register(sub, common) -> None:
     b.add_argument("--fused", action="store_true",
                    help="--random subscale: Fused Subscale, pairs of sub-tensors sharing one state (two samples "
                         "per state per step)")
-    b.add_argument("--weights", choices=("float32", "float16", "int8", "int8a16"), default=None,
-                   help="storage of the sample loop's weights (default: as the file stores them, int8 or float32)")
+    add_weights_option(b)
     b.add_argument("--seconds", type=positive_float, default=None, metavar="S",
                    help="audio length to generate (default 2; with --mel: the whole mel)")
     b.add_argument("--threads", type=positive_int, default=None, metavar="N",

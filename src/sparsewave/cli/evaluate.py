@@ -9,7 +9,7 @@ from .argtypes import positive_int
 from .audio_input import audio_files, read_audio_with_notes
 from .errors import EXIT_OK, PROG, CliError, one_line
 from .interrupt import run_interruptibly
-from .loading import MODEL_HELP, load_vocoder
+from .loading import MODEL_HELP, load_vocoder, loop_weights
 from .vocode import add_generation_options, wants_batched
 
 # The standard metrics' keys as the text report names them.
@@ -111,7 +111,7 @@ def run(args) -> int:
     from ..metrics.alignment import align
     from ..quality import evaluate_clip
 
-    voc = load_vocoder(args.model, tail_cut=args.tail_cut)
+    voc = load_vocoder(args.model, weights=args.weights, tail_cut=args.tail_cut)
     if not voc.config.get("mel"):
         raise CliError(f"model {voc.path} records no mel front end (config 'mel'), so it cannot be scored on audio")
     standard = _standard_metrics(args.metrics, args.quiet)
@@ -143,6 +143,7 @@ def run(args) -> int:
     summary = {
         "model": str(voc.path), "clips": len(rows), "seconds": seconds, "seeds": list(range(args.seed, args.seed + args.seeds)),
         "tail_cut": voc.tail_cut,
+        "weights": loop_weights(voc),
         "standard_metrics": standard,
         # duration-weighted NLL (bits over all samples); plain means of the per-clip scores
         "nll_bits": sum(r["nll_bits"] * r["seconds"] for r in rows) / seconds,

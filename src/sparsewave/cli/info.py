@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .._format import format_bytes
 from .errors import EXIT_OK
-from .loading import MODEL_HELP, load_vocoder, model_path
+from .loading import MODEL_HELP, add_weights_option, load_vocoder, model_path
 
 # Config keys that describe a fatchord-family network's shape.
 _ARCH_KEYS = ("variant", "rnn_dims", "n_rnn", "fc_dims", "fc_names", "res_blocks", "compute_dims", "res_out_dims",
@@ -20,9 +20,8 @@ def register(sub, common) -> None:
                        epilog="example: sparsewave info geneing.sw --json")
     i.add_argument("model", metavar="MODEL", nargs="?", default=None, help=MODEL_HELP)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
-    i.add_argument("--weights", choices=("float32", "float16", "int8", "int8a16"), default=None,
-                   help="describe the model as loaded with this storage of the sample loop's weights "
-                        "(default: as the file stores them, int8 or float32)")
+    add_weights_option(i, "describe the model as loaded with this storage of the sample loop's weights "
+                          "(default: as the file stores them, int8 or float32)")
     i.set_defaults(func=run)
 
 

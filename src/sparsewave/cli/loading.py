@@ -9,6 +9,15 @@ from .errors import CliError, one_line
 MODEL_HELP = ".sw weight file (default: the default voice shipped in the package, 16 kHz LJ Speech)"
 
 
+def add_weights_option(p, help_text: str = "storage of the sample loop's weights: int8a16 = int8 weights with "
+                                          "16-bit inputs, most of float's accuracy (default: as the file stores "
+                                          "them, int8 or float32)") -> None:
+    """--weights, the choices of ``Vocoder.load(weights=...)``."""
+    from ..vocoder import WEIGHT_TYPES
+
+    p.add_argument("--weights", choices=WEIGHT_TYPES, default=None, help=help_text)
+
+
 def model_path(path_text) -> Path:
     """The model file a command uses: the one given, else the packaged default voice."""
     if path_text:

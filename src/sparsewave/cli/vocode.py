@@ -9,14 +9,15 @@ from pathlib import Path
 
 from .argtypes import fraction, nonneg_int, positive_int
 from .interrupt import run_interruptibly
-from .loading import MODEL_HELP
+from .loading import MODEL_HELP, add_weights_option
 from .progress import ProgressBar
 
 
 def add_generation_options(p, *, seed_default=None, seed_help="random seed (default: random)",
                            folds: bool = True) -> None:
-    """--seed, --tail-cut, --batched, --threads (and --target / --overlap with ``folds``) on parser ``p``."""
+    """--seed, --weights, --tail-cut, --batched, --threads (and --target / --overlap with ``folds``) on parser ``p``."""
     p.add_argument("--seed", type=nonneg_int, default=seed_default, help=seed_help)
+    add_weights_option(p)
     p.add_argument("--tail-cut", type=fraction(upper_inclusive=False), default=None, metavar="R",
                    help="never draw a class less likely than R times the most likely one (softmax heads; "
                         "default: the model's own config, else 0 = no cut)")
