@@ -20,10 +20,10 @@ F127 = np.float32(127)
 TINY_MAX = np.float32(1e-30)  # kQuantizeTinyMax: a smaller max quantizes to zeros, scale 0
 
 
-def quantize_reference(x):
-    """QuantizeFn in float32: (q int8, scale float32)."""
+def quantize_reference(x, qmax=127, dtype=np.int8):
+    """QuantizeFn in float32: (q int8, scale float32); with qmax and int16, QuantizeI16Fn."""
     x = np.asarray(x, np.float32)
-    q = np.zeros(x.shape, np.int8)
+    q = np.zeros(x.shape, dtype)
     if x.size == 0:
         return q, np.float32(0)
     if not np.all(np.isfinite(x)):
@@ -31,8 +31,8 @@ def quantize_reference(x):
     m = np.abs(x).max()
     if m < TINY_MAX:
         return q, np.float32(0)
-    inv = F127 / m
-    return np.rint(x * inv).astype(np.int8), m / F127
+    inv = np.float32(qmax) / m
+    return np.rint(x * inv).astype(dtype), m / np.float32(qmax)
 
 
 def quantized_dense(m):

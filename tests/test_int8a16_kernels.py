@@ -11,23 +11,14 @@ import pytest
 
 from sparsewave import BlockSparseMatrix, Vocoder, _core
 from sparse_reference import random_block_sparse
-from test_int8_kernels import INT8_BLOCKS, TINY_MAX, assert_same, int8_reference, quantized_dense
+from test_int8_kernels import INT8_BLOCKS, assert_same, quantize_reference, quantized_dense
 
 SHAPES = [(1, 1), (3, 5), (8, 4), (17, 33), (100, 37), (257, 129), (768, 256)]
 
 
 def quantize16_reference(x, qmax):
     """QuantizeI16Fn in float32: (q int16, scale float32)."""
-    x = np.asarray(x, np.float32)
-    q = np.zeros(x.shape, np.int16)
-    if x.size == 0:
-        return q, np.float32(0)
-    if not np.all(np.isfinite(x)):
-        return q, np.float32(np.nan)
-    m = np.abs(x).max()
-    if m < TINY_MAX:
-        return q, np.float32(0)
-    return np.rint(x * (np.float32(qmax) / m)).astype(np.int16), m / np.float32(qmax)
+    return quantize_reference(x, qmax, np.int16)
 
 
 def expected_qmax(m):
