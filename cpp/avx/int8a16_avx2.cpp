@@ -33,7 +33,8 @@ inline __m128i row_sums4(__m256i acc) {
 }
 
 // 8x4 blocks: rows 0-3 in the first 16 bytes, rows 4-7 in the next, two
-// accumulators (one per half) that the end of the block row folds.
+// accumulators (one per half) that the end of the block row folds. Two
+// blocks a step: with one, the loop's own counting cost about a third more.
 void spmv_i8a16_8x4(const BsrView& view, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                     bool accumulate) {
   const BsrView a = view;
@@ -43,10 +44,19 @@ void spmv_i8a16_8x4(const BsrView& view, const int16_t* xq, float x_scale, float
   for (int rb = rb_begin; rb < rb_end; ++rb) {
     int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
     __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-    for (; n > 0; --n, ++col, w += 32) {
-      const __m256i x = broadcast4_i16(xq + *col);
-      lo = _mm256_add_epi32(lo, dot4x4(w, x));
-      hi = _mm256_add_epi32(hi, dot4x4(w + 16, x));
+    auto block = [&](int i) {
+      const __m256i x = broadcast4_i16(xq + col[i]);
+      lo = _mm256_add_epi32(lo, dot4x4(w + 32 * i, x));
+      hi = _mm256_add_epi32(hi, dot4x4(w + 32 * i + 16, x));
+    };
+    for (; n >= 2; n -= 2, col += 2, w += 64) {
+      block(0);
+      block(1);
+    }
+    if (n > 0) {
+      block(0);
+      ++col;
+      w += 32;
     }
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * 8;
     store4(y + r0, a.row_scale + r0, row_sums4(lo), xs, accumulate);
