@@ -54,9 +54,15 @@ def test_matvec_equals_integer_reference(isa, rng, block, shape, density):
     # The same weights as the 8-bit product's, and many vectors run one product each.
     m8 = BlockSparseMatrix.from_dense(w, block=block, dtype="int8")
     assert all(np.array_equal(a, b) for a, b in zip(m.quantized(), m8.quantized()))
-    xs = (rng.standard_normal((3, shape[1])) * [[1e-3], [1.0], [1e3]]).astype(np.float32)
-    assert_same(m.matvec_many(xs, out=np.full((3, shape[0]), np.nan, np.float32)),
+    nvec = int(rng.integers(2, 18))
+    xs = (rng.standard_normal((nvec, shape[1])) * 10.0 ** rng.integers(-3, 4, (nvec, 1))).astype(np.float32)
+    xs[-1] = 0
+    assert_same(m.matvec_many(xs, out=np.full((nvec, shape[0]), np.nan, np.float32)),
                 np.stack([a16_reference(m, v) for v in xs]))
+    y0 = rng.standard_normal((nvec, shape[0])).astype(np.float32)
+    acc = y0.copy()
+    m.matvec_many(xs, out=acc, accumulate=True)
+    assert_same(acc, y0 + np.stack([a16_reference(m, v) for v in xs]))
 
 
 @pytest.mark.parametrize("block", INT8_BLOCKS)

@@ -89,6 +89,58 @@ void spmv_i8a16_4x4(const BsrView& view, const int16_t* xq, float x_scale, float
   }
 }
 
+// --- many vectors in one pass over the weights (SpmvManyI8A16Fn) ------------
+// Each block's bytes are widened once for all vectors; per vector a block
+// costs the x broadcast and the multiply-adds. 8x4: two accumulators per
+// vector, so four vectors a pass fit the 16 registers; 4x4: one, eight.
+
+template <int BR, int NV>
+void group_i8a16(const BsrView& a, const int16_t* xq, std::ptrdiff_t ldq, const float* x_scale, float* y,
+                 std::ptrdiff_t ldy, int rb_begin, int rb_end, bool accumulate) {
+  constexpr int H = BR / 4;  // 4-row halves per block
+  const int32_t* col = a.col_start + a.row_ptr[rb_begin];
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * BR * 4;
+  for (int rb = rb_begin; rb < rb_end; ++rb) {
+    __m256i acc[NV][H];
+    for (auto& v : acc)
+      for (auto& h : v) h = _mm256_setzero_si256();
+    for (int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb]; n > 0; --n, ++col, w += BR * 4) {
+      __m256i wide[H];
+      for (int h = 0; h < H; ++h)
+        wide[h] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16 * h)));
+      const int16_t* xc = xq + *col;
+      for (int v = 0; v < NV; ++v) {
+        const __m256i x = broadcast4_i16(xc + v * ldq);
+        for (int h = 0; h < H; ++h) acc[v][h] = _mm256_add_epi32(acc[v][h], _mm256_madd_epi16(wide[h], x));
+      }
+    }
+    const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * BR;
+    for (int v = 0; v < NV; ++v)
+      for (int h = 0; h < H; ++h)
+        store4(y + v * ldy + r0 + 4 * h, a.row_scale + r0 + 4 * h, row_sums4(acc[v][h]), _mm_set1_ps(x_scale[v]),
+               accumulate);
+  }
+}
+
+template <int BR, int NV>
+void run_i8a16(const BsrView& a, const int16_t* xq, std::ptrdiff_t ldq, const float* xs, float* y, std::ptrdiff_t ldy,
+               int nv, int rb_begin, int rb_end, bool accumulate) {
+  if constexpr (NV > 1) {
+    if (nv < NV) return run_i8a16<BR, NV - 1>(a, xq, ldq, xs, y, ldy, nv, rb_begin, rb_end, accumulate);
+  }
+  group_i8a16<BR, NV>(a, xq, ldq, xs, y, ldy, rb_begin, rb_end, accumulate);
+}
+
+template <int BR>
+void many_i8a16(const BsrView& a, const int16_t* xq, std::ptrdiff_t ldq, const float* xs, float* y,
+                std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate) {
+  constexpr int kGroup = BR == 8 ? 4 : 8;
+  for (int v = 0; v < nvec; v += kGroup) {
+    const int nv = nvec - v < kGroup ? nvec - v : kGroup;
+    run_i8a16<BR, kGroup>(a, xq + v * ldq, ldq, xs + v, y + v * ldy, ldy, nv, rb_begin, rb_end, accumulate);
+  }
+}
+
 // The generic rule to int16 (kernels/table.h QuantizeI16Fn), eight floats at
 // a time: vcvtps2dq rounds half to even like nearbyint, and |x * inv| <=
 // qmax, so the saturating pack changes nothing.
@@ -115,6 +167,8 @@ float quantize_i16_avx2(const float* x, int n, int16_t* q, int qmax) {
 void add_avx2_int8a16_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8a16 = spmv_i8a16_8x4;
   t.shape_4x4.spmv_i8a16 = spmv_i8a16_4x4;
+  t.shape_8x4.spmv_many_i8a16 = many_i8a16<8>;
+  t.shape_4x4.spmv_many_i8a16 = many_i8a16<4>;
   t.quantize_i16 = quantize_i16_avx2;
 }
 

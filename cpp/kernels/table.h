@@ -67,6 +67,13 @@ constexpr int kInputQmaxCap = 16383;
 using SpmvI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                              bool accumulate);
 
+// nvec int8a16 products in one pass over the weights (batched streams,
+// Subscale): vector v's int16 x at xq + v * ldq (padded_cols values, its own
+// scale x_scale[v]), its y at y + v * ldy; each y equals SpmvI8A16Fn's bit
+// for bit.
+using SpmvManyI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, std::ptrdiff_t ldq, const float* x_scale,
+                                 float* y, std::ptrdiff_t ldy, int nvec, int rb_begin, int rb_end, bool accumulate);
+
 // Quantizes n floats to int8 for an int8 product and returns their scale:
 // m = max |x|, q = round-half-even(x * (127 / m)) in [-127, 127], scale =
 // m / 127 (all float32, so NumPy reproduces it bit for bit). m below
@@ -94,6 +101,7 @@ struct BlockKernels {
   SpmvManyI8Fn spmv_many_i8 = nullptr;       // may stay null: spmv_i8 then runs once per vector
   SpmvManyU8Fn spmv_many_i8_pair = nullptr;  // may stay null: as spmv_i8_pair
   SpmvI8A16Fn spmv_i8a16 = nullptr;          // 8x4 and 4x4 only
+  SpmvManyI8A16Fn spmv_many_i8a16 = nullptr;  // may stay null: spmv_i8a16 then runs once per vector
 };
 
 struct KernelTable {

@@ -437,7 +437,20 @@ void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, flo
     // Each vector quantized on its own (as spmv_padded does), then one pass over the weights
     // for all of them where the ISA has a many-vector kernel: the same bits either way.
     const bool pair = pair_bounded_ && kb.spmv_i8_pair;
-    // 16-bit inputs have no many-vector kernel: one product per vector.
+    if (wide_inputs_ && nvec > 1 && kb.spmv_many_i8a16 != nullptr) {
+      const int pc = padded_cols();
+      thread_local AlignedVector<int16_t> xw;
+      thread_local std::vector<float> scales;
+      if (xw.size() < static_cast<std::size_t>(nvec) * pc) xw.resize(static_cast<std::size_t>(nvec) * pc);
+      scales.resize(nvec);
+      for (int v = 0; v < nvec; ++v) {
+        int16_t* q = xw.data() + static_cast<std::ptrdiff_t>(v) * pc;
+        scales[v] = k.quantize_i16(x + v * ldx, cols_, q, input_qmax_);
+        std::fill(q + cols_, q + pc, int16_t{0});
+      }
+      kb.spmv_many_i8a16(view(), xw.data(), pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
+      return;
+    }
     if (nvec <= 1 || wide_inputs_ || (pair ? kb.spmv_many_i8_pair == nullptr : kb.spmv_many_i8 == nullptr)) {
       for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
       return;
