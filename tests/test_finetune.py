@@ -217,6 +217,30 @@ def test_keep_masks_holds_the_init_models_zero_pattern(wav_dir, tmp_path):
         assert not np.array_equal(after[name], before[name]), name        # and it did train
 
 
+def test_prune_only_reprunes_some_matrices_and_the_rest_keep_their_zeros(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 9, 0.3), cfg)
+    res = train(_ft_config(wav_dir, tmp_path / "run", init, prune_only=("rnn1.hh", "fc1"), steps=4))
+    assert sorted(res["block_sparsity"]) == ["fc1", "rnn1.hh.n", "rnn1.hh.r", "rnn1.hh.z"]
+    before, _ = load_model_tensors(init)
+    after, _ = load_model_tensors(res["model"])
+    for name in ("I.weight", "rnn1.weight_ih_l0", "fc3.weight"):  # not re-pruned: same zeros, still trained
+        assert np.array_equal(after[name] == 0, before[name] == 0), name
+        assert not np.array_equal(after[name], before[name]), name
+    w = after["rnn1.weight_hh_l0"]  # re-pruned into whole 16x1 blocks
+    blocks = np.abs(w).reshape(w.shape[0] // 16, 16, w.shape[1]).max(axis=1)
+    assert (blocks == 0).mean() == pytest.approx(0.75, abs=0.03)
+    ck = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert "kept" in ck["pruner"]  # resumable with the kept patterns
+
+
+def test_prune_only_names_a_matrix_that_exists(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2), cfg)
+    with pytest.raises(ValueError, match="'rnn1.hx' names none.*rnn1.hh.r"):
+        train(_ft_config(wav_dir, tmp_path / "run", init, prune_only=("rnn1.hx",)))
+
+
 def test_keep_masks_needs_an_init(wav_dir, tmp_path):
     cfg = _ft_config(wav_dir, tmp_path / "run", "x.sw", keep_masks=True)
     cfg.init = None

@@ -23,6 +23,13 @@ def _block(s: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _name_list(s: str) -> tuple:
+    names = tuple(n.strip() for n in s.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one matrix name, e.g. rnn1.hh,fc1")
+    return names
+
+
 def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
@@ -78,6 +85,10 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a.add_argument("--prune-steps", type=nonneg_int, default=None, help="S, steps to reach Z (default steps/2)")
     a.add_argument("--prune-every", type=positive_int, default=100, help="K, mask update interval (default 100)")
     a.add_argument("--prune-heads", action="store_true", help="also prune O1..O4")
+    a.add_argument("--prune-only", type=_name_list, default=(), metavar="NAMES",
+                   help="prune only these matrices, comma-separated names or prefixes (rnn1.hh = its r, z and n "
+                        "rows); the log's first lines list the names. With --init the others keep their zero "
+                        "weights (default: all)")
     a.add_argument("--prune-norm", choices=("l2", "abs"), default="l2", help="block magnitude (default l2)")
     a = p.add_argument_group("optimisation")
     a.add_argument("--steps", type=nonneg_int, default=10000, help="total training steps (default 10000)")
@@ -126,6 +137,7 @@ def config_from_args(args: argparse.Namespace):
         data=list(args.data), out=args.out, hidden=args.hidden, output_hidden=args.output_hidden,
         upsample=args.upsample, upsample_kernel=args.upsample_kernel, learn_upsample=args.learn_upsample,
         sparsity=args.sparsity, block=args.block, prune_heads=args.prune_heads, prune_norm=args.prune_norm,
+        prune_only=args.prune_only,
         prune_start=args.prune_start, prune_steps=args.prune_steps, prune_every=args.prune_every,
         steps=args.steps, batch=args.batch, seq_frames=args.seq_frames, lr=args.lr, lr_final=args.lr_final,
         clip=args.clip, feedback_noise=args.feedback_noise,

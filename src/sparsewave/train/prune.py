@@ -21,7 +21,8 @@ import torch
 
 from .._blocks import parse_block  # re-exported: the one block-shape parser
 
-__all__ = ["scheduled_sparsity", "blocks_to_prune", "block_scores", "BlockPruner", "parse_block"]
+__all__ = ["scheduled_sparsity", "blocks_to_prune", "block_scores", "select_targets", "BlockPruner", "FixedMasks",
+           "PrunerKeepingRest", "parse_block"]
 
 
 def scheduled_sparsity(step: int, target: float, start: int, steps: int) -> float:
@@ -56,6 +57,22 @@ def block_scores(w: torch.Tensor, block, norm: str = "l2") -> torch.Tensor:
     raise ValueError(f"norm must be 'l2' or 'abs', got {norm!r}")
 
 
+def select_targets(targets: dict, only) -> dict:
+    """The prune targets named by ``only`` (names or dotted prefixes: "rnn1.hh" selects
+    rnn1.hh.r, rnn1.hh.z, rnn1.hh.n), or all of them when ``only`` is empty. A name that
+    selects nothing is an error, so that a typo never leaves a matrix silently unpruned."""
+    if not only:
+        return targets
+    chosen = {}
+    for want in only:
+        hits = [n for n in targets if n == want or n.startswith(want + ".")]
+        if not hits:
+            raise ValueError(f"--prune-only: {want!r} names none of this model's prunable matrices "
+                             f"({', '.join(targets)})")
+        chosen.update((n, targets[n]) for n in hits)
+    return {n: t for n, t in targets.items() if n in chosen}  # the model's order
+
+
 def _expand(block_mask: torch.Tensor, block, shape) -> torch.Tensor:
     br, bc = block
     m = block_mask.repeat_interleave(br, 0).repeat_interleave(bc, 1)
@@ -70,7 +87,7 @@ class BlockPruner:
     """
 
     def __init__(self, model, *, sparsity: float, block=(4, 4), start: int = 0, steps: int = 0,
-                 every: int = 100, prune_heads: bool = False, norm: str = "l2"):
+                 every: int = 100, prune_heads: bool = False, norm: str = "l2", only=None):
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         if every < 1:
@@ -83,7 +100,8 @@ class BlockPruner:
         self.norm = norm
         block_scores(torch.zeros(1, 1), self.block, norm)  # validates norm
         # name -> (parameter, row slice): the model says which of its matrices may be pruned
-        self.targets: dict[str, tuple[torch.nn.Parameter, slice]] = dict(model.prune_targets(prune_heads))
+        self.targets: dict[str, tuple[torch.nn.Parameter, slice]] = select_targets(
+            dict(model.prune_targets(prune_heads)), only)
         self.masks: dict[str, torch.Tensor] = {}       # element masks (bool), True = kept
         self.block_masks: dict[str, torch.Tensor] = {}  # block masks (bool)
         for name, (p, rows) in self.targets.items():
@@ -187,8 +205,8 @@ class FixedMasks:
     without changing its sparsity pattern. Same interface as :class:`BlockPruner`, whose block
     schedule it replaces; the masks are the nonzero pattern of the prune targets at the start."""
 
-    def __init__(self, model, *, prune_heads: bool = True):
-        self.targets = dict(model.prune_targets(prune_heads))
+    def __init__(self, model, *, prune_heads: bool = True, exclude=()):
+        self.targets = {n: t for n, t in model.prune_targets(prune_heads).items() if n not in set(exclude)}
         self.masks = {n: (p[rows] != 0).detach().clone() for n, (p, rows) in self.targets.items()}
         self.current = self.sparsity()
         self.start = self.steps = self.end = 0
@@ -233,3 +251,46 @@ class FixedMasks:
             self.masks[name] = state["fixed_masks"][name].to(device=p.device, dtype=torch.bool)
         self.current = float(state["current"])
         self.apply()
+
+
+class PrunerKeepingRest:
+    """A block schedule over some matrices while every other prune target keeps the zero
+    weights it started with (fine-tuning a pruned model, ``--init``): re-pruning the recurrent
+    matrix into new blocks must not let the output head or the input layer grow dense, which
+    would silently change the model's cost. Same interface as :class:`BlockPruner`."""
+
+    def __init__(self, scheduled: BlockPruner, model, *, prune_heads: bool = True):
+        self.scheduled = scheduled
+        self.fixed = FixedMasks(model, prune_heads=prune_heads, exclude=scheduled.names())
+
+    def __getattr__(self, name):  # schedule, block and reporting come from the block pruner
+        if name == "scheduled":  # not set yet (copying): never recurse
+            raise AttributeError(name)
+        return getattr(self.scheduled, name)
+
+    def update(self, step: int) -> float:
+        z = self.scheduled.update(step)
+        self.fixed.apply()
+        return z
+
+    def apply(self) -> None:
+        self.scheduled.apply()
+        self.fixed.apply()
+
+    def step(self, step: int) -> bool:
+        updated = self.scheduled.step(step)
+        self.fixed.apply()
+        return updated
+
+    def kept_names(self) -> Iterable[str]:
+        return self.fixed.names()
+
+    def state_dict(self) -> dict:
+        return {**self.scheduled.state_dict(), "kept": self.fixed.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "kept" not in state:
+            raise ValueError("checkpoint was pruned without keeping the other matrices' zero weights "
+                             "(started without --init?)")
+        self.scheduled.load_state_dict(state)
+        self.fixed.load_state_dict(state["kept"])

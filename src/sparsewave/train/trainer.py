@@ -21,7 +21,7 @@ from .._format import format_duration
 from ..audio.emphasis import check_preemphasis
 from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
 from .model import LN2, DualSoftmaxWaveRNN, export_model
-from .prune import BlockPruner, FixedMasks
+from .prune import BlockPruner, FixedMasks, PrunerKeepingRest
 
 __all__ = ["TrainConfig", "train", "CHECKPOINT", "LOG", "MODEL", "load_checkpoint"]
 
@@ -45,6 +45,7 @@ class TrainConfig:
     sparsity: float = 0.9
     block: str = "4x4"
     prune_heads: bool = False
+    prune_only: tuple = ()                # prune only these matrices (names or prefixes); default all
     prune_norm: str = "l2"
     prune_start: Optional[int] = None     # default: steps // 10
     prune_steps: Optional[int] = None     # default: steps // 2
@@ -306,7 +307,10 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
         pruner = FixedMasks(model, prune_heads=True)
     else:
         pruner = BlockPruner(model, sparsity=cfg.sparsity, block=block, start=cfg.prune_start, steps=cfg.prune_steps,
-                             every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm)
+                             every=cfg.prune_every, prune_heads=cfg.prune_heads, norm=cfg.prune_norm,
+                             only=cfg.prune_only)
+        if cfg.init:  # the matrices not re-pruned keep the init model's zeros, not growing dense
+            pruner = PrunerKeepingRest(pruner, model)
     rng = np.random.default_rng(cfg.seed)
     step, elapsed_before = 0, 0.0
     if resume is not None:
@@ -337,7 +341,9 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     else:
         say(f"model: hidden {model.hidden}, {n_params:,} parameters; "
             f"pruning {', '.join(pruner.names())} to {cfg.sparsity:.0%} in {cfg.block} blocks over steps "
-            f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})")
+            f"{cfg.prune_start}..{pruner.end} (every {cfg.prune_every})"
+            + (f"; keeping the zero weights of {', '.join(pruner.kept_names())}"
+               if isinstance(pruner, PrunerKeepingRest) and list(pruner.kept_names()) else ""))
 
     # The log and checkpoint travel with the run folder: paths in them are relative to it, never
     # absolute machine paths ("out" is the folder itself).
