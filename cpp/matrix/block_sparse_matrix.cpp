@@ -28,6 +28,22 @@ bool pairs_within_bound(const int8_t* q, std::size_t n) {
     if (std::abs(int{q[i]}) + std::abs(int{q[i + 1]}) > kPairBound) return false;
   return true;
 }
+
+// Codes of nvec vectors (x + v * ldx, cols values each), one padded row of pc codes per vector
+// in a per-thread buffer (zero codes past cols); quantize_one(x, codes) returns a vector's scale.
+template <typename Code, typename QuantizeOne>
+Code* quantize_each_vector(const float* x, std::ptrdiff_t ldx, int nvec, int cols, int pc, QuantizeOne quantize_one,
+                           std::vector<float>& scales) {
+  thread_local AlignedVector<Code> codes;
+  if (codes.size() < static_cast<std::size_t>(nvec) * pc) codes.resize(static_cast<std::size_t>(nvec) * pc);
+  scales.resize(nvec);
+  for (int v = 0; v < nvec; ++v) {
+    Code* q = codes.data() + static_cast<std::ptrdiff_t>(v) * pc;
+    scales[v] = quantize_one(x + v * ldx, q);  // only x's true columns set its scale
+    std::fill(q + cols, q + pc, Code{0});
+  }
+  return codes.data();
+}
 }  // namespace
 
 bool is_supported_block(int br, int bc) {
@@ -437,41 +453,29 @@ void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, flo
     // Each vector quantized on its own (as spmv_padded does), then one pass over the weights
     // for all of them where the ISA has a many-vector kernel: the same bits either way.
     const bool pair = pair_bounded_ && kb.spmv_i8_pair;
+    const int pc = padded_cols();
+    thread_local std::vector<float> scales;
     if (wide_inputs_ && nvec > 1 && kb.spmv_many_i8a16 != nullptr) {
-      const int pc = padded_cols();
-      thread_local AlignedVector<int16_t> xw;
-      thread_local std::vector<float> scales;
-      if (xw.size() < static_cast<std::size_t>(nvec) * pc) xw.resize(static_cast<std::size_t>(nvec) * pc);
-      scales.resize(nvec);
-      for (int v = 0; v < nvec; ++v) {
-        int16_t* q = xw.data() + static_cast<std::ptrdiff_t>(v) * pc;
-        scales[v] = k.quantize_i16(x + v * ldx, cols_, q, input_qmax_);
-        std::fill(q + cols_, q + pc, int16_t{0});
-      }
-      kb.spmv_many_i8a16(view(), xw.data(), pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
+      const int16_t* xw = quantize_each_vector<int16_t>(
+          x, ldx, nvec, cols_, pc, [&](const float* xv, int16_t* q) { return k.quantize_i16(xv, cols_, q, input_qmax_); },
+          scales);
+      kb.spmv_many_i8a16(view(), xw, pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
       return;
     }
     if (nvec <= 1 || wide_inputs_ || (pair ? kb.spmv_many_i8_pair == nullptr : kb.spmv_many_i8 == nullptr)) {
       for (int v = 0; v < nvec; ++v) spmv_padded(x + v * ldx, y + v * ldy, accumulate, 0, n_block_rows_, k);
       return;
     }
-    const int pc = padded_cols();
-    thread_local AlignedVector<int8_t> xq;
-    thread_local std::vector<float> scales;
-    if (xq.size() < static_cast<std::size_t>(nvec) * pc) xq.resize(static_cast<std::size_t>(nvec) * pc);
-    scales.resize(nvec);
-    for (int v = 0; v < nvec; ++v) {
-      int8_t* q = xq.data() + static_cast<std::ptrdiff_t>(v) * pc;
-      scales[v] = k.quantize(x + v * ldx, cols_, q);  // only x's true columns set its scale
-      std::fill(q + cols_, q + pc, int8_t{0});
-      if (pair)  // xu = xq + 128 (flipping the sign bit)
-        for (int i = 0; i < pc; ++i) q[i] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
-    }
-    if (pair)
-      kb.spmv_many_i8_pair(view(), reinterpret_cast<const uint8_t*>(xq.data()), pc, scales.data(), y, ldy, nvec, 0,
+    int8_t* xq = quantize_each_vector<int8_t>(
+        x, ldx, nvec, cols_, pc, [&](const float* xv, int8_t* q) { return k.quantize(xv, cols_, q); }, scales);
+    if (pair) {  // xu = xq + 128 (flipping the sign bit)
+      for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(nvec) * pc; ++i)
+        xq[i] = static_cast<int8_t>(static_cast<uint8_t>(xq[i]) ^ 0x80u);
+      kb.spmv_many_i8_pair(view(), reinterpret_cast<const uint8_t*>(xq), pc, scales.data(), y, ldy, nvec, 0,
                            n_block_rows_, accumulate);
-    else
-      kb.spmv_many_i8(view(), xq.data(), pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
+    } else {
+      kb.spmv_many_i8(view(), xq, pc, scales.data(), y, ldy, nvec, 0, n_block_rows_, accumulate);
+    }
     return;
   }
   (half_ ? kb.spmv_many_f16 : kb.spmv_many)(view(), x, ldx, y, ldy, nvec, 0, n_block_rows_, accumulate);

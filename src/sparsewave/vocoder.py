@@ -14,7 +14,7 @@ from ._paths import check_input_file
 # inputs that would need more than this many frames unless raised.
 DEFAULT_MAX_FRAMES = 200_000
 # Storage of the sample loop's matrices (Vocoder.load(weights=...)).
-WEIGHT_TYPES = ("float32", "float16", "int8", "int8a16")
+WEIGHT_TYPES = ("float32", "float16", "int8", "int8a16")  # widest to narrowest (int8a16: int8 weights)
 # Batched synthesis: more threads than CPUs only share them (the engine runs at most one per CPU);
 # fold lengths are clamped to the utterance, so this bound only keeps them inside int64.
 MAX_THREADS = 1024

@@ -47,5 +47,8 @@ def load_vocoder(path_text, *, weights: str | None = None, tail_cut: float | Non
 
 def loop_weights(voc) -> str:
     """How the per-sample matrices store their weights, e.g. "int8" or "int8 + float32" (describe()'s dtypes)."""
+    from ..vocoder import WEIGHT_TYPES
+
     kinds = [m.get("dtype", "float32") for m in voc.describe().get("matrices", []) if m.get("per_sample")]
-    return " + ".join(dict.fromkeys(sorted(kinds, key=("int8", "int8a16", "float16", "float32").index))) or "float32"
+    narrowest_first = sorted(set(kinds), key=lambda k: -WEIGHT_TYPES.index(k) if k in WEIGHT_TYPES else 0)
+    return " + ".join(narrowest_first) or "float32"
