@@ -14,7 +14,7 @@
 // on n floats (n = each shape's column count).
 //
 // Names:   <op>/<isa>/<block>/<rows>x<cols>/d<density>[/dense_eq_<n>x<n>]
-//          op = spmv | spmv_f16 | spmv_i8 | spmm_b8 | spmm_b16
+//          op = spmv | spmv_f16 | spmv_i8 | spmv_i8_pair | spmv_i8a16 | spmm_b8 | spmm_b16
 //          quantize/<isa>/<n>
 // Counters (per call unless marked as a rate):
 //   MACs     nonzero multiply-adds (stored weights x batch)

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -40,15 +41,17 @@ const double kDensities[] = {1.0, 0.1, 0.05, 0.03};
 struct Kernel {
   Block b;
   sw::WeightType t;
+  bool pair_bounded = false;  // int8 values by Int8Rule::pair_bounded (AVX2's offset-byte kernel)
 };
 const Kernel kSpmmKernels[] = {{{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}};
 const Kernel kSpmvKernels[] = {
     {{4, 4}, sw::WeightType::f32}, {{16, 1}, sw::WeightType::f32}, {{4, 4}, sw::WeightType::f16},
     {{16, 1}, sw::WeightType::f16}, {{8, 4}, sw::WeightType::i8},  {{4, 4}, sw::WeightType::i8},
-    {{8, 4}, sw::WeightType::i8a16}};
+    {{8, 4}, sw::WeightType::i8, true}, {{8, 4}, sw::WeightType::i8a16}};
 // The weight-storage summary's columns (labels of kSpmvKernels, same order)
 // and its baseline: the float32 16x1 kernel.
-const char* const kSpmvLabels[] = {"f32 4x4", "f32 16x1", "f16 4x4", "f16 16x1", "i8 8x4", "i8 4x4", "i8a16 8x4"};
+const char* const kSpmvLabels[] = {"f32 4x4", "f32 16x1", "f16 4x4",    "f16 16x1",
+                                   "i8 8x4",  "i8 4x4",   "i8 8x4 pair", "i8a16 8x4"};
 constexpr int kBaseline = 1;
 static_assert(std::size(kSpmvLabels) == std::size(kSpmvKernels), "one label per spmv kernel");
 
@@ -59,12 +62,12 @@ std::string density_tag(double d) {
   return buf;
 }
 
-// spmv, spmv_f16, spmv_i8, spmv_i8a16 (the kernel slots' names) or spmm_b<batch>.
-std::string op_name(int batch, sw::WeightType t) {
+// spmv, spmv_f16, spmv_i8, spmv_i8_pair, spmv_i8a16 (the kernel slots' names) or spmm_b<batch>.
+std::string op_name(int batch, const Kernel& k) {
   if (batch != 1) return "spmm_b" + std::to_string(batch);
-  switch (t) {
+  switch (k.t) {
     case sw::WeightType::f16: return "spmv_f16";
-    case sw::WeightType::i8: return "spmv_i8";
+    case sw::WeightType::i8: return k.pair_bounded ? "spmv_i8_pair" : "spmv_i8";
     case sw::WeightType::i8a16: return "spmv_i8a16";
     default: return "spmv";
   }
@@ -74,7 +77,7 @@ std::string op_name(int batch, sw::WeightType t) {
 // values uniform in [-1, 1), stored as `t`. The seed depends only on the
 // shape, block and density: a block's float32, float16 and int8 cases run
 // the same pattern and values.
-sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density, sw::WeightType t) {
+sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density, const Kernel& k) {
   const std::uint32_t seed = 0x5eed0000u ^ static_cast<std::uint32_t>(rows * 131 + cols * 17 + b.br * 7 + b.bc) ^
                              static_cast<std::uint32_t>(std::lround(density * 10000.0)) << 20;
   std::mt19937 rng(seed);
@@ -96,24 +99,28 @@ sw::BlockSparseMatrix make_matrix(int rows, int cols, Block b, double density, s
   }
   sw::BlockSparseMatrix m =
       sw::BlockSparseMatrix::from_packed(rows, cols, b.br, b.bc, row_ptr, block_col, values.data(), values.size());
-  m.store_as(t);
+  if (k.pair_bounded) {
+    m.store_int8(sw::Int8Rule::pair_bounded);
+    if (!m.pair_bounded()) throw std::logic_error("pair-bounded rule left a pair past the bound");
+  } else
+    m.store_as(k.t);
   return m;
 }
 
 // Matrices are shared between ISAs and ops; built once, on first request.
-using MatrixKey = std::tuple<int, int, int, int, long, int>;
+using MatrixKey = std::tuple<int, int, int, int, long, int, bool>;
 std::map<MatrixKey, std::shared_ptr<const sw::BlockSparseMatrix>>& matrix_cache() {
   static std::map<MatrixKey, std::shared_ptr<const sw::BlockSparseMatrix>> cache;
   return cache;
 }
 
-std::shared_ptr<const sw::BlockSparseMatrix> get_matrix(int rows, int cols, Block b, double density,
-                                                        sw::WeightType t) {
-  const MatrixKey key{rows, cols, b.br, b.bc, std::lround(density * 1e6), static_cast<int>(t)};
+std::shared_ptr<const sw::BlockSparseMatrix> get_matrix(int rows, int cols, double density, const Kernel& k) {
+  const Block b = k.b;
+  const MatrixKey key{rows, cols, b.br, b.bc, std::lround(density * 1e6), static_cast<int>(k.t), k.pair_bounded};
   auto& cache = matrix_cache();
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  auto m = std::make_shared<const sw::BlockSparseMatrix>(make_matrix(rows, cols, b, density, t));
+  auto m = std::make_shared<const sw::BlockSparseMatrix>(make_matrix(rows, cols, b, density, k));
   cache.emplace(key, m);
   return m;
 }
@@ -244,13 +251,13 @@ int register_kernel_benchmarks(const KernelCaseSet& set) {
       for (int ki = 0; ki < n_kernels; ++ki)
         for (Shape s : kShapes)
           for (double d : kDensities) {
-            const Block b = kernels[ki].b;
-            const sw::WeightType t = kernels[ki].t;
+            const Kernel& k = kernels[ki];
+            const Block b = k.b;
             const std::string block = std::to_string(b.br) + "x" + std::to_string(b.bc);
             const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);
-            const std::string base = op_name(batch, t) + "/" + isa.first + "/" + block + "/" + shape;
+            const std::string base = op_name(batch, k) + "/" + isa.first + "/" + block + "/" + shape;
             const std::string name = base + "/" + density_tag(d);
-            auto m = get_matrix(s.rows, s.cols, b, d, t);
+            auto m = get_matrix(s.rows, s.cols, d, k);
             benchmark::RegisterBenchmark(name.c_str(), run_case, m, isa.second, batch)
                 ->Unit(benchmark::kNanosecond);
             ++count;
@@ -259,7 +266,7 @@ int register_kernel_benchmarks(const KernelCaseSet& set) {
             const int side = dense_eq_side(nnz_values(*m));
             const std::string eq_name =
                 name + "/dense_eq_" + std::to_string(side) + "x" + std::to_string(side);
-            auto dm = get_matrix(side, side, b, 1.0, t);
+            auto dm = get_matrix(side, side, 1.0, k);
             benchmark::RegisterBenchmark(eq_name.c_str(), run_case, dm, isa.second, batch)
                 ->Unit(benchmark::kNanosecond);
             ++count;

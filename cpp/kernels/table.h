@@ -67,6 +67,13 @@ constexpr int kInputQmaxCap = 16383;
 using SpmvI8A16Fn = void (*)(const BsrView& a, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
                              bool accumulate);
 
+// The same product from the inputs as "quads", a layout for dot-product
+// instructions written by QuantizeI16QuadsFn: per 4 columns, their codes'
+// 4 high bytes (code >> 7) then 4 low bytes (code & 127), so one 8-byte load
+// feeds both int8 products of a block. Tables without it leave both null.
+using SpmvI8A16QuadsFn = void (*)(const BsrView& a, const int8_t* quads, float x_scale, float* y, int rb_begin,
+                                  int rb_end, bool accumulate);
+
 // nvec int8a16 products in one pass over the weights (batched streams,
 // Subscale): vector v's int16 x at xq + v * ldq (padded_cols values, its own
 // scale x_scale[v]), its y at y + v * ldy; each y equals SpmvI8A16Fn's bit
@@ -86,6 +93,10 @@ using QuantizeFn = float (*)(const float* x, int n, int8_t* q);
 // at most kInputQmaxCap) in place of 127:
 // q = round-half-even(x * (qmax / m)), scale = m / qmax.
 using QuantizeI16Fn = float (*)(const float* x, int n, int16_t* q, int qmax);
+// That rule's codes written as quads (SpmvI8A16QuadsFn) over padded_n columns
+// (a multiple of 4; codes past n are 0): 2 * padded_n bytes; qmax at most
+// kInputQmaxCap, so every high byte fits int8.
+using QuantizeI16QuadsFn = float (*)(const float* x, int n, int padded_n, int8_t* quads, int qmax);
 
 // The kernels for one block shape. The _f16 ones read BsrView::values_f16,
 // widened to float32 in registers (arithmetic stays float32); spmm has no
@@ -102,6 +113,7 @@ struct BlockKernels {
   SpmvManyU8Fn spmv_many_i8_pair = nullptr;  // may stay null: as spmv_i8_pair
   SpmvI8A16Fn spmv_i8a16 = nullptr;          // 8x4 and 4x4 only
   SpmvManyI8A16Fn spmv_many_i8a16 = nullptr;  // may stay null: spmv_i8a16 then runs once per vector
+  SpmvI8A16QuadsFn spmv_i8a16_quads = nullptr;  // may stay null; used with KernelTable::quantize_i16_quads
 };
 
 struct KernelTable {
@@ -110,6 +122,7 @@ struct KernelTable {
   ElementwiseKernels elementwise;
   QuantizeFn quantize = nullptr;
   QuantizeI16Fn quantize_i16 = nullptr;
+  QuantizeI16QuadsFn quantize_i16_quads = nullptr;  // may stay null (see SpmvI8A16QuadsFn)
 
   // The slots for a block shape (see is_supported_block); others get 1x1's.
   const BlockKernels& block(int block_rows, int block_cols) const {

@@ -196,6 +196,35 @@ void spmv_i8a16(const BsrView& view, const int16_t* xq, float x_scale, float* y,
 
 }  // namespace
 
+// The same codes as quads (QuantizeI16QuadsFn): hi = code >> 7 and lo =
+// code & 127 of 8 codes narrow to 8 bytes each, and a zip of 32-bit lanes
+// orders them hi 0-3, lo 0-3, hi 4-7, lo 4-7. Plain armv8-a: the dotprod
+// table installs it next to the kernels that read the layout.
+float quantize_i16_quads_neon(const float* x, int n, int padded_n, int8_t* quads, int qmax) {
+  const AbsMax r = abs_max_neon(x, n);
+  float scale;
+  if (quantize_degenerate(r, 2 * padded_n, quads, &scale)) return scale;
+  const float inv = quantize_multiplier(r, qmax);
+  const float32x4_t inv4 = vdupq_n_f32(inv);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4x2_t v = vld1q_f32_x2(x + i);
+    const int16x8_t code = vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
+                                        vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4))));
+    const int32x2_t hi = vreinterpret_s32_s8(vmovn_s16(vshrq_n_s16(code, 7)));
+    const int32x2_t lo = vreinterpret_s32_s8(vmovn_s16(vandq_s16(code, vdupq_n_s16(127))));
+    const int32x2x2_t quad = vzip_s32(hi, lo);
+    vst1q_s8(quads + 2 * i, vreinterpretq_s8_s32(vcombine_s32(quad.val[0], quad.val[1])));
+  }
+  for (; i < padded_n; ++i) {
+    const int code = i < n ? static_cast<int>(std::nearbyint(x[i] * inv)) : 0;
+    int8_t* q = quads + 2 * (i & ~3) + (i & 3);
+    q[0] = static_cast<int8_t>(code >> 7);
+    q[4] = static_cast<int8_t>(code & 127);
+  }
+  return quantize_scale(r, qmax);
+}
+
 void add_neon_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4;

@@ -11,6 +11,9 @@ namespace sparsewave {
 // The armv8-a spmv_i8 and spmv_i8a16 kernels (8x4, 4x4) and the NEON quantizers.
 void add_neon_int8_kernels(KernelTable& table);
 
+// QuantizeI16QuadsFn on plain armv8-a (for the dotprod table's quads kernels).
+float quantize_i16_quads_neon(const float* x, int n, int padded_n, int8_t* quads, int qmax);
+
 // The sdot spmv_i8 kernels. They execute armv8.2 dot-product instructions:
 // install them only in a table chosen after HWCAP_ASIMDDP (CpuFeatures::dotprod).
 void add_neon_dotprod_int8_kernels(KernelTable& table);

@@ -18,7 +18,6 @@
 #include "neon/int8_neon.h"
 
 #include <cstring>
-#include <vector>
 
 namespace sparsewave {
 namespace {
@@ -211,55 +210,93 @@ void many(const BsrView& a, const int8_t* xq, std::ptrdiff_t ldq, const float* x
   }
 }
 
-// --- int8a16 (SpmvI8A16Fn) as two int8 products --------------------------
+// --- int8a16 as two int8 products (SpmvI8A16QuadsFn) ---------------------
 // |xq| <= kInputQmaxCap = 16383, so xq = 128 * hi + lo with hi = xq >> 7 in
-// [-128, 127] and lo = xq & 127 in [0, 127]: both int8. Each block takes two
-// sdots per four rows (hi and lo into their own accumulators), and the row's
-// sum is 128 * acc_hi + acc_lo. int32 arithmetic wraps, so that is exact
-// whenever the true sum fits int32, which input_qmax guarantees.
+// [-128, 127] and lo = xq & 127 in [0, 127]: both int8. The quantizer wrote
+// them as quads (a block's 4 hi bytes, then its 4 lo bytes), so one ldr d
+// per block feeds both sdots per four rows: lane 0 into the hi accumulator,
+// lane 1 into the lo one. The row's sum is 128 * acc_hi + acc_lo; int32
+// arithmetic wraps, so that is exact whenever the true sum fits int32, which
+// input_qmax guarantees.
 
-// hi and lo bytes of n int16 values (n a multiple of 4: padded columns).
-void split_i16(const int16_t* xq, int n, int8_t* hi, int8_t* lo) {
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const int16x8_t v = vld1q_s16(xq + i);
-    vst1_s8(hi + i, vmovn_s16(vshrq_n_s16(v, 7)));
-    vst1_s8(lo + i, vmovn_s16(vandq_s16(v, vdupq_n_s16(127))));
-  }
-  for (; i < n; ++i) {
-    hi[i] = static_cast<int8_t>(xq[i] >> 7);
-    lo[i] = static_cast<int8_t>(xq[i] & 127);
-  }
+// Accumulators of one block row: [block parity][four-row group], so
+// consecutive blocks' sdots go to different registers.
+template <int BR>
+struct A16Acc {
+  int32x4_t hi[2][BR / 4], lo[2][BR / 4];
+};
+
+inline int8x8_t a16_quad(const int8_t* quads, int32_t col) { return vld1_s8(quads + 2 * static_cast<std::ptrdiff_t>(col)); }
+
+// One four-row group of a block: its hi and lo sdots.
+template <int BR>
+inline void a16_rows(A16Acc<BR>& a, int parity, int h, int8x16_t w, int8x8_t x) {
+  a.hi[parity][h] = vdotq_lane_s32(a.hi[parity][h], w, x, 0);
+  a.lo[parity][h] = vdotq_lane_s32(a.lo[parity][h], w, x, 1);
 }
 
-inline int32x4_t join(int32x4_t acc_hi, int32x4_t acc_lo) { return vaddq_s32(vshlq_n_s32(acc_hi, 7), acc_lo); }
-
+// Four blocks: their weights in whole 64-byte ld1s (two for 8x4, one for
+// 4x4), each loaded into its own named registers (reusing one set made GCC
+// copy them out first).
+inline void a16_blocks4(A16Acc<8>& a, const int8_t* w, const int8_t* quads, const int32_t* c) {
+  const int8x16x4_t b01 = vld1q_s8_x4(w), b23 = vld1q_s8_x4(w + 64);
+  const int8x8_t x0 = a16_quad(quads, c[0]), x1 = a16_quad(quads, c[1]);
+  const int8x8_t x2 = a16_quad(quads, c[2]), x3 = a16_quad(quads, c[3]);
+  a16_rows(a, 0, 0, b01.val[0], x0);
+  a16_rows(a, 0, 1, b01.val[1], x0);
+  a16_rows(a, 1, 0, b01.val[2], x1);
+  a16_rows(a, 1, 1, b01.val[3], x1);
+  a16_rows(a, 0, 0, b23.val[0], x2);
+  a16_rows(a, 0, 1, b23.val[1], x2);
+  a16_rows(a, 1, 0, b23.val[2], x3);
+  a16_rows(a, 1, 1, b23.val[3], x3);
+}
+inline void a16_blocks4(A16Acc<4>& a, const int8_t* w, const int8_t* quads, const int32_t* c) {
+  const int8x16x4_t b = vld1q_s8_x4(w);
+  a16_rows(a, 0, 0, b.val[0], a16_quad(quads, c[0]));
+  a16_rows(a, 1, 0, b.val[1], a16_quad(quads, c[1]));
+  a16_rows(a, 0, 0, b.val[2], a16_quad(quads, c[2]));
+  a16_rows(a, 1, 0, b.val[3], a16_quad(quads, c[3]));
+}
+// One block (the row's last ones).
 template <int BR>
-void spmv_i8a16_dot(const BsrView& view, const int16_t* xq, float x_scale, float* y, int rb_begin, int rb_end,
-                    bool accumulate) {
+inline void a16_block(A16Acc<BR>& a, int parity, const int8_t* w, const int8_t* quads, int32_t col) {
+  const int8x8_t x = a16_quad(quads, col);
+  for (int h = 0; h < BR / 4; ++h) a16_rows(a, parity, h, vld1q_s8(w + 16 * h), x);
+}
+
+// Four blocks a step, then two and one (the bits of the row's count).
+template <int BR>
+void spmv_i8a16_quads_dot(const BsrView& view, const int8_t* quads, float x_scale, float* y, int rb_begin,
+                          int rb_end, bool accumulate) {
+  constexpr int kBytes = BR * 4;  // one block's weights
   const BsrView a = view;
-  thread_local std::vector<int8_t> bytes;
-  bytes.resize(2 * static_cast<std::size_t>(a.padded_cols));
-  int8_t* const hi = bytes.data();
-  int8_t* const lo = hi + a.padded_cols;
-  split_i16(xq, a.padded_cols, hi, lo);
   const float32x4_t xs = vdupq_n_f32(x_scale);
   const int32_t* c = a.col_start + a.row_ptr[rb_begin];
-  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * BR * 4;
+  const int8_t* w = a.values_i8 + static_cast<std::ptrdiff_t>(a.row_ptr[rb_begin]) * kBytes;
   for (int rb = rb_begin; rb < rb_end; ++rb) {
-    int32x4_t acc_hi[BR / 4], acc_lo[BR / 4];
-    for (int h = 0; h < BR / 4; ++h) acc_hi[h] = acc_lo[h] = vdupq_n_s32(0);
-    for (int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb]; n > 0; --n, ++c, w += BR * 4) {
-      const int8x8_t xh = xquad(hi, *c), xl = xquad(lo, *c);
-      for (int h = 0; h < BR / 4; ++h) {
-        const int8x16_t wv = vld1q_s8(w + 16 * h);
-        acc_hi[h] = dot(acc_hi[h], wv, xh);
-        acc_lo[h] = dot(acc_lo[h], wv, xl);
-      }
+    const int32_t n = a.row_ptr[rb + 1] - a.row_ptr[rb];
+    const int32_t* const c4 = c + (n & ~3);
+    A16Acc<BR> acc;
+    for (int p = 0; p < 2; ++p)
+      for (int h = 0; h < BR / 4; ++h) acc.hi[p][h] = acc.lo[p][h] = vdupq_n_s32(0);
+    for (; c != c4; c += 4, w += 4 * kBytes) a16_blocks4(acc, w, quads, c);
+    if (n & 2) {
+      a16_block(acc, 0, w, quads, c[0]);
+      a16_block(acc, 1, w + kBytes, quads, c[1]);
+      c += 2;
+      w += 2 * kBytes;
+    }
+    if (n & 1) {
+      a16_block(acc, 0, w, quads, c[0]);
+      c += 1;
+      w += kBytes;
     }
     const std::ptrdiff_t r0 = static_cast<std::ptrdiff_t>(rb) * BR;
-    for (int h = 0; h < BR / 4; ++h)
-      store_rows(y + r0 + 4 * h, a.row_scale + r0 + 4 * h, join(acc_hi[h], acc_lo[h]), xs, accumulate);
+    for (int h = 0; h < BR / 4; ++h) {
+      const int32x4_t hi = vaddq_s32(acc.hi[0][h], acc.hi[1][h]), lo = vaddq_s32(acc.lo[0][h], acc.lo[1][h]);
+      store_rows(y + r0 + 4 * h, a.row_scale + r0 + 4 * h, vaddq_s32(vshlq_n_s32(hi, 7), lo), xs, accumulate);
+    }
   }
 }
 
@@ -268,8 +305,9 @@ void spmv_i8a16_dot(const BsrView& view, const int16_t* xq, float x_scale, float
 void add_neon_dotprod_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4_dot;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4_dot;
-  t.shape_8x4.spmv_i8a16 = spmv_i8a16_dot<8>;
-  t.shape_4x4.spmv_i8a16 = spmv_i8a16_dot<4>;
+  t.shape_8x4.spmv_i8a16_quads = spmv_i8a16_quads_dot<8>;
+  t.shape_4x4.spmv_i8a16_quads = spmv_i8a16_quads_dot<4>;
+  t.quantize_i16_quads = quantize_i16_quads_neon;
   t.shape_8x4.spmv_many_i8 = many<Group8x4>;
   t.shape_4x4.spmv_many_i8 = many<Group4x4>;
 }

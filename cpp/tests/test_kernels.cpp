@@ -395,6 +395,12 @@ void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
 
 // --- int8a16: int8 weights, 16-bit inputs ------------------------------------
 
+// Column i's code in the quads layout (kernels/table.h SpmvI8A16QuadsFn).
+int decode_quad(const int8_t* quads, int i) {
+  const int8_t* q = quads + 2 * (i & ~3) + (i & 3);
+  return 128 * q[0] + q[4];
+}
+
 // The 16-bit quantizer: this table's against the generic one (same codes,
 // same scale), on the 8-bit tests' patterns at a few qmax; q is poisoned.
 void test_quantize_i16(const std::string& isa, std::mt19937& gen) {
@@ -417,6 +423,17 @@ void test_quantize_i16(const std::string& isa, std::mt19937& gen) {
         check(scale_ok && same_bits(q.data(), q_ref.data(), q.size() * sizeof(int16_t)),
               isa + " quantize_i16 qmax=" + std::to_string(qmax) + " n=" + std::to_string(n) + " case " +
                   std::to_string(c));
+        if (t.quantize_i16_quads != nullptr && qmax <= sparsewave::kInputQmaxCap) {  // the layout's range
+          const int padded = (n + 3) / 4 * 4 + 4;  // a zero quad past the padding too
+          std::vector<int8_t> quads(2 * padded + 1, int8_t{0x5a});
+          const float sq = t.quantize_i16_quads(x.data(), n, padded, quads.data(), qmax);
+          const bool sq_ok = std::isnan(s_ref) ? std::isnan(sq) : same_bits(&sq, &s_ref, sizeof sq);
+          bool codes_ok = quads.back() == 0x5a;  // nothing written past 2 * padded bytes
+          for (int i = 0; i < padded; ++i)
+            codes_ok &= decode_quad(quads.data(), i) == (i < n ? q_ref[i] : 0);
+          check(sq_ok && codes_ok, isa + " quantize_i16_quads qmax=" + std::to_string(qmax) + " n=" +
+                                       std::to_string(n) + " case " + std::to_string(c));
+        }
       }
     }
 }
@@ -457,17 +474,28 @@ void check_spmv_i8a16(const sparsewave::KernelTable& t, const BlockSparseMatrix&
         std::vector<float> ref(m.padded_rows(), std::numeric_limits<float>::quiet_NaN());
         if (accumulate)
           for (auto& v : ref) v = normal(gen);
-        std::vector<float> got = ref;
+        const std::vector<float> start = ref;
         for (int i = range[0] * br; i < range[1] * br; ++i) {
           // volatile: a multiply, then a separate add, as the kernels do (this file may
           // build with contraction on, which would fuse them into an fma on aarch64).
           const volatile float v = static_cast<float>(static_cast<int32_t>(exact[i])) * (m.row_scale()[i] * xs);
           ref[i] = accumulate ? ref[i] + v : v;
         }
+        const std::string rows = " rows [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) + ")" +
+                                 (accumulate ? " accumulate" : "");
+        std::vector<float> got = start;
         fn(view, xq.data(), xs, got.data(), range[0], range[1], accumulate);
-        check(same_bits(got.data(), ref.data(), ref.size() * sizeof(float)),
-              label + " " + table->name + " a16 rows [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) +
-                  ")" + (accumulate ? " accumulate" : ""));
+        check(same_bits(got.data(), ref.data(), ref.size() * sizeof(float)), label + " " + table->name + " a16" + rows);
+        // The quads kernel, from its own quantizer's layout of the same codes.
+        const auto quads_fn = table->block(br, bc).spmv_i8a16_quads;
+        if (quads_fn == nullptr || table->quantize_i16_quads == nullptr) continue;
+        std::vector<int8_t> quads(2 * xp.size(), int8_t{0x5a});
+        const float qs = table->quantize_i16_quads(xp.data(), m.padded_cols(), m.padded_cols(), quads.data(),
+                                                   m.input_qmax());
+        got = start;
+        quads_fn(view, quads.data(), qs, got.data(), range[0], range[1], accumulate);
+        check(same_bits(&qs, &xs, sizeof qs) && same_bits(got.data(), ref.data(), ref.size() * sizeof(float)),
+              label + " " + table->name + " a16 quads" + rows);
       }
   }
 }
