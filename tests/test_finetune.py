@@ -302,3 +302,11 @@ def test_qat_finetune_of_a_fatchord_model_exports_what_it_trained(wav_dir, tmp_p
     mels = mel_spectrogram(audio, cfg["mel"])
     n = min(len(audio), mels.shape[0] * cfg["hop_length"])
     _assert_qat_matches(model.teacher_forced_logits(mels, audio[:n]), v8.logits(mels, audio[:n]))
+
+
+def test_prune_only_option_parses_a_comma_list():
+    args = train_cli.build_parser().parse_args(["d", "-o", "o", "--prune-only", "rnn1.hh, fc1"])
+    assert args.prune_only == ("rnn1.hh", "fc1")
+    assert train_cli.config_from_args(args).prune_only == ("rnn1.hh", "fc1")
+    with pytest.raises(SystemExit):
+        train_cli.build_parser().parse_args(["d", "-o", "o", "--prune-only", " , "])
