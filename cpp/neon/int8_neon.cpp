@@ -135,8 +135,15 @@ float quantize_neon(const float* x, int n, int8_t* q) {
   return quantize_scale(r);
 }
 
-// The same rule to int16 (QuantizeI16Fn): |x * inv| <= qmax <= 32767, so the
-// saturating narrow changes nothing.
+// x[0, 8) * inv rounded half to even, as int16 (|x * inv| <= qmax <= 32767,
+// so the saturating narrow changes nothing).
+inline int16x8_t codes8_i16(const float* x, float32x4_t inv4) {
+  const float32x4x2_t v = vld1q_f32_x2(x);
+  return vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
+                      vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4))));
+}
+
+// The same rule to int16 (QuantizeI16Fn).
 float quantize_i16_neon(const float* x, int n, int16_t* q, int qmax) {
   const AbsMax r = abs_max_neon(x, n);
   float scale;
@@ -144,11 +151,7 @@ float quantize_i16_neon(const float* x, int n, int16_t* q, int qmax) {
   const float inv = quantize_multiplier(r, qmax);
   const float32x4_t inv4 = vdupq_n_f32(inv);
   int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const float32x4x2_t v = vld1q_f32_x2(x + i);
-    vst1q_s16(q + i, vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
-                                  vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4)))));
-  }
+  for (; i + 8 <= n; i += 8) vst1q_s16(q + i, codes8_i16(x + i, inv4));
   quantize_tail(x, i, n, inv, q);
   return quantize_scale(r, qmax);
 }
@@ -208,9 +211,7 @@ float quantize_i16_quads_neon(const float* x, int n, int padded_n, int8_t* quads
   const float32x4_t inv4 = vdupq_n_f32(inv);
   int i = 0;
   for (; i + 8 <= n; i += 8) {
-    const float32x4x2_t v = vld1q_f32_x2(x + i);
-    const int16x8_t code = vcombine_s16(vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[0], inv4))),
-                                        vqmovn_s32(vcvtnq_s32_f32(vmulq_f32(v.val[1], inv4))));
+    const int16x8_t code = codes8_i16(x + i, inv4);
     const int32x2_t hi = vreinterpret_s32_s8(vmovn_s16(vshrq_n_s16(code, 7)));
     const int32x2_t lo = vreinterpret_s32_s8(vmovn_s16(vandq_s16(code, vdupq_n_s16(127))));
     const int32x2x2_t quad = vzip_s32(hi, lo);
