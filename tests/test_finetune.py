@@ -234,6 +234,20 @@ def test_prune_only_reprunes_some_matrices_and_the_rest_keep_their_zeros(wav_dir
     assert "kept" in ck["pruner"]  # resumable with the kept patterns
 
 
+def test_a_checkpoint_without_kept_patterns_asks_for_a_fresh_start(wav_dir, tmp_path):
+    import torch
+
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 9, 0.3), cfg)
+    out = tmp_path / "run"
+    train(_ft_config(wav_dir, out, init, prune_only=("rnn1.hh",), steps=2))
+    ck = load_checkpoint(out / "checkpoint.pt")
+    del ck["pruner"]["kept"]  # as written before --init runs kept the other matrices' zeros
+    torch.save(ck, out / "checkpoint.pt")
+    with pytest.raises(ValueError, match="no kept zero patterns for I, .*fc3.*--fresh"):
+        train(_ft_config(wav_dir, out, init, prune_only=("rnn1.hh",), steps=4))
+
+
 def test_prune_only_names_a_matrix_that_exists(wav_dir, tmp_path):
     cfg = _geneing_like()
     init = save_model(tmp_path / "init.sw", _random_params(cfg, 2), cfg)

@@ -416,13 +416,13 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
     // Only x's true columns set its scale: callers' padding may hold the next
     // vector's values (the fine half after the coarse), which the zero weights
     // there would ignore in float but which would coarsen the quantization.
-    if (wide_inputs_ && k.quantize_i16_quads != nullptr && kb.spmv_i8a16_quads != nullptr) {
-      int8_t* quads = quantize_scratch<int8_t>(2 * padded_cols());  // split into bytes once per product
-      const float x_scale = k.quantize_i16_quads(x, cols_, padded_cols(), quads, input_qmax_);
-      kb.spmv_i8a16_quads(view(), quads, x_scale, y, rb_begin, rb_end, accumulate);
-      return;
-    }
     if (wide_inputs_) {
+      if (k.quantize_i16_quads != nullptr && kb.spmv_i8a16_quads != nullptr) {
+        int8_t* quads = quantize_scratch<int8_t>(2 * padded_cols());  // split into bytes once per product
+        const float x_scale = k.quantize_i16_quads(x, cols_, padded_cols(), quads, input_qmax_);
+        kb.spmv_i8a16_quads(view(), quads, x_scale, y, rb_begin, rb_end, accumulate);
+        return;
+      }
       int16_t* xw = quantize_scratch<int16_t>(padded_cols());
       const float x_scale = k.quantize_i16(x, cols_, xw, input_qmax_);
       std::fill(xw + cols_, xw + padded_cols(), int16_t{0});

@@ -206,7 +206,8 @@ class FixedMasks:
     schedule it replaces; the masks are the nonzero pattern of the prune targets at the start."""
 
     def __init__(self, model, *, prune_heads: bool = True, exclude=()):
-        self.targets = {n: t for n, t in model.prune_targets(prune_heads).items() if n not in set(exclude)}
+        skip = set(exclude)
+        self.targets = {n: t for n, t in model.prune_targets(prune_heads).items() if n not in skip}
         self.masks = {n: (p[rows] != 0).detach().clone() for n, (p, rows) in self.targets.items()}
         self.current = self.sparsity()
         self.start = self.steps = self.end = 0
@@ -289,8 +290,9 @@ class PrunerKeepingRest:
         return {**self.scheduled.state_dict(), "kept": self.fixed.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        if "kept" not in state:
-            raise ValueError("checkpoint was pruned without keeping the other matrices' zero weights "
-                             "(started without --init?)")
         self.scheduled.load_state_dict(state)
-        self.fixed.load_state_dict(state["kept"])
+        if "kept" in state:
+            self.fixed.load_state_dict(state["kept"])
+        elif list(self.fixed.names()):
+            raise ValueError(f"checkpoint has no kept zero patterns for {', '.join(self.fixed.names())} (written "
+                             "before --init runs kept them, or without --init); start again with --fresh")
