@@ -19,7 +19,7 @@ namespace sparsewave {
 DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxConfig& cfg, const LoadOptions& opt)
     : c_(cfg), tail_cut_(effective_tail_cut(cfg, opt.tail_cut)), softmax_cut_(tail_cut_logit_gap(tail_cut_)) {
   const int N = c_.hidden, P = c_.parts, part = N / P, M = c_.n_mels, Ho = c_.output_hidden;
-  const WeightType loop_weights = loop_weight_type(opt, f);
+  LoopPrecision precision(opt, f);
   upsampler_.factors = {c_.hop_length};
   upsampler_.kernels = {c_.upsample_kernel ? f.read_f32("upsample.weight", {c_.upsample_kernel})
                                            : std::vector<float>{}};
@@ -61,13 +61,13 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
   // An int8 R keeps its stored form when the permutation moves whole block
   // rows (hidden / P a multiple of the block height), else it is requantized.
   LoopMatrix r = loop_matrix(sparsewave::permute_rows(read_file_matrix(f, "R.weight", 3 * N, N), perm), "R.weight", N,
-                             loop_weights);
+                             precision.of("R.weight"));
   r_ = std::move(r.packed);
   r_bias_.assign(3 * N, 0.0f);
   if (f.has("R.bias")) r_bias_ = permute_rows(f.read_f32("R.bias", {3 * N}), 1);
   loop_.add(r.weights, r_);
   auto load_linear = [&](const std::string& name, int out, int in, BlockSparseMatrix& m, std::vector<float>& b) {
-    LoopMatrix w = loop_matrix(read_file_matrix(f, name + ".weight", out, in), name + ".weight", in, loop_weights);
+    LoopMatrix w = loop_matrix(read_file_matrix(f, name + ".weight", out, in), name + ".weight", in, precision.of(name + ".weight"));
     m = std::move(w.packed);
     b = f.read_f32(name + ".bias", {out});
     loop_.add(w.weights, m);
@@ -78,6 +78,7 @@ DualSoftmaxModel::DualSoftmaxModel(const SafetensorsFile& f, const DualSoftmaxCo
     load_linear("O" + std::to_string(2 * p + 1), Ho, part, heads_[2 * p], head_bias_[2 * p]);
     load_linear("O" + std::to_string(2 * p + 2), 256, Ho, heads_[2 * p + 1], head_bias_[2 * p + 1]);
   }
+  precision.check_names();
 }
 
 std::vector<float> DualSoftmaxModel::permute_gate_rows(const std::vector<float>& v, int cols) const {

@@ -63,7 +63,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     : c_(cfg), tail_cut_(effective_tail_cut(cfg, opt.tail_cut)), softmax_cut_(tail_cut_logit_gap(tail_cut_)) {
   if (c_.head == "mol" && tail_cut_ > 0.0)
     throw std::invalid_argument("tail_cut applies to softmax heads; this model draws from a mixture of logistics");
-  const WeightType loop_weights = loop_weight_type(opt, f);  // for the matrices the sample loop streams
+  LoopPrecision precision(opt, f);  // for the matrices the sample loop streams
   const int H = c_.rnn_dims, F = c_.fc_dims, M = c_.n_mels;
   LoadBudget budget;
   check_tables(c_, budget);
@@ -110,7 +110,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     CsrMatrix main;
     ih.name = n;
     if (n == "rnn2") {  // rnn2's W_ih h1 runs per sample; rnn1's input side is all hoisted
-      LoopMatrix lm = loop_matrix(w_ih, n + ".weight_ih_l0", H, loop_weights);
+      LoopMatrix lm = loop_matrix(w_ih, n + ".weight_ih_l0", H, precision.of(n + ".weight_ih_l0"));
       ih.main = std::move(lm.packed);
       main = std::move(lm.weights);
     } else {
@@ -121,7 +121,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     ih.aux_start = c_.aux_start(n);
     ih.aux_width = aux_w;
     ih.bias = f.read_f32(n + ".bias_ih_l0", {3 * H});
-    LoopMatrix lm_hh = loop_matrix(w_hh, n + ".weight_hh_l0", H, loop_weights);
+    LoopMatrix lm_hh = loop_matrix(w_hh, n + ".weight_hh_l0", H, precision.of(n + ".weight_hh_l0"));
     hh = std::move(lm_hh.packed);
     hh_bias = f.read_f32(n + ".bias_hh_l0", {3 * H});
     loop_.add(lm_hh.weights, hh);
@@ -145,7 +145,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     const FileMatrix w = read_file_matrix(f, n + ".weight", out, in_main + aux_w);
     Layer l;
     l.name = n;
-    LoopMatrix lm = loop_matrix(w, n + ".weight", in_main, loop_weights);
+    LoopMatrix lm = loop_matrix(w, n + ".weight", in_main, precision.of(n + ".weight"));
     const CsrMatrix main = std::move(lm.weights);
     l.main = std::move(lm.packed);
     if (aux_w) l.aux = pack_best(w.values.columns(in_main, in_main + aux_w));
@@ -158,6 +158,7 @@ FatchordModel::FatchordModel(const SafetensorsFile& f, const FatchordConfig& cfg
     if (i == 0) hoisted_fc_[i] = hoisted_fc0_ = hoist(fc_.back(), &main);
     else if (aux_w) hoisted_fc_[i] = hoist(fc_.back(), nullptr);
   }
+  precision.check_names();
 }
 
 void FatchordModel::init_upsample_taps() {

@@ -1,8 +1,10 @@
 // Which matrix the sample loop multiplies for a weight-file matrix: the int8
 // form the file stores, or one packed at load (matrix/block_choice.h).
 #pragma once
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "format/matrix_reader.h"
 #include "matrix/block_choice.h"
@@ -16,6 +18,34 @@ inline WeightType loop_weight_type(const LoadOptions& options, const Safetensors
   if (options.weights) return *options.weights;
   return file.has_suffix(".i8_values") ? WeightType::i8 : WeightType::f32;
 }
+
+// The storage each per-sample matrix runs in: loop_weight_type for all,
+// except the names options.float_matrices keeps in float32. Every matrix a
+// model loads through of() is recorded, so check_names() can refuse a name
+// that matched none of them (a typo must not leave a layer in int8 silently).
+class LoopPrecision {
+ public:
+  LoopPrecision(const LoadOptions& options, const SafetensorsFile& file)
+      : all_(loop_weight_type(options, file)), float_(options.float_matrices) {}
+  WeightType of(const std::string& name) {
+    seen_.push_back(name);
+    return std::find(float_.begin(), float_.end(), name) != float_.end() ? WeightType::f32 : all_;
+  }
+  void check_names() const {
+    for (const std::string& n : float_) {
+      if (std::find(seen_.begin(), seen_.end(), n) != seen_.end()) continue;
+      std::string known;
+      for (const std::string& s : seen_) known += (known.empty() ? "" : ", ") + s;
+      throw std::invalid_argument("float_matrices: '" + n + "' is not one of this model's per-sample matrices (" +
+                                  known + ")");
+    }
+  }
+
+ private:
+  WeightType all_;
+  std::vector<std::string> float_;
+  std::vector<std::string> seen_;
+};
 
 struct LoopMatrix {
   BlockSparseMatrix packed;  // what the sample loop multiplies

@@ -151,14 +151,16 @@ void bind_vocoder(py::module_& mod) {
   py::class_<Vocoder>(mod, "Vocoder")
       .def_static("load",
                   [](const std::string& path, const std::optional<std::string>& weights,
-                     const std::optional<double>& tail_cut) {
+                     const std::optional<double>& tail_cut, const std::vector<std::string>& float_matrices) {
                     sparsewave::LoadOptions o;  // None: as the file stores them
                     if (weights) o.weights = sparsewave::parse_weight_type(*weights);
                     o.tail_cut = tail_cut;  // None: the file's config
+                    o.float_matrices = float_matrices;
                     py::gil_scoped_release release;
                     return Vocoder::load(path, o);
                   },
-                  py::arg("path"), py::arg("weights") = py::none(), py::arg("tail_cut") = py::none())
+                  py::arg("path"), py::arg("weights") = py::none(), py::arg("tail_cut") = py::none(),
+                  py::arg("float_matrices") = std::vector<std::string>{})
       .def_property_readonly("sample_rate", [](const Vocoder& v) { return v.model().sample_rate(); })
       .def_property_readonly("hop_length", [](const Vocoder& v) { return v.model().hop_length(); })
       .def_property_readonly("n_mels", [](const Vocoder& v) { return v.model().n_mels(); })

@@ -32,6 +32,19 @@ def _tail_cut_number(value) -> float:
     return float(value)
 
 
+def _matrix_names(value) -> list[str]:
+    """float_matrices as a list of names: a string is one name, not its characters."""
+    names = [value] if isinstance(value, str) else value
+    try:
+        names = list(names)
+    except TypeError:
+        raise TypeError(f"float_matrices must be a sequence of matrix names, got {type(value).__name__}") from None
+    for n in names:
+        if not isinstance(n, str) or not n:
+            raise TypeError(f"float_matrices must hold non-empty matrix names (str), got {n!r}")
+    return names
+
+
 class Vocoder:
     """A loaded model. ``Vocoder.load(path)`` then ``synthesize(mels)``.
 
@@ -49,7 +62,8 @@ class Vocoder:
         self.max_frames = DEFAULT_MAX_FRAMES
 
     @classmethod
-    def load(cls, path, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
+    def load(cls, path, *, weights: str | None = None, tail_cut: float | None = None,
+             float_matrices=()) -> "Vocoder":
         """Load a sparsewave weight file (``.sw``). Validates every tensor before use.
 
         ``weights``: how the sample loop's matrices are stored for its products.
@@ -77,6 +91,15 @@ class Vocoder:
         dotprod its products take two ``sdot`` each (docs/format.md, "int8
         matrices").
 
+        ``float_matrices``: names of per-sample matrices (as the file names them, e.g.
+        ``("fc3.weight",)``; ``sparsewave info`` lists them) that stay float32 whatever
+        ``weights`` says: mixed precision. In int8 most of the accuracy cost is in the
+        output layer, whose rows are the logits (the default voice with ``"int8a16"``:
+        about +1.1 bits/sample of teacher-forced NLL in all, +1.0 of it from ``fc3``), so
+        ``weights="int8a16", float_matrices=("fc3.weight",)`` keeps most of int8's speed
+        at a fraction of its error (README, "Mixed precision"). A name that
+        is not one of the model's per-sample matrices raises ValueError naming them.
+
         ``tail_cut``: a softmax head never draws a class less likely than
         ``tail_cut`` times its most likely class (the draw is from the rest,
         renormalised). Cutting the long tail removes rare far-off samples that
@@ -94,14 +117,16 @@ class Vocoder:
             raise ValueError(f"weights must be one of {', '.join(map(repr, WEIGHT_TYPES))}, got {weights!r}")
         if tail_cut is not None:
             tail_cut = _tail_cut_number(tail_cut)
+        float_matrices = _matrix_names(float_matrices)
         try:
-            core = _core.Vocoder.load(str(p), weights, tail_cut)
+            core = _core.Vocoder.load(str(p), weights, tail_cut, float_matrices)
         except OSError as e:
             raise OSError(f"cannot read model file '{p}': {e}") from None
         return cls(core, p)
 
     @classmethod
-    def default(cls, *, weights: str | None = None, tail_cut: float | None = None) -> "Vocoder":
+    def default(cls, *, weights: str | None = None, tail_cut: float | None = None,
+                float_matrices=()) -> "Vocoder":
         """The default voice shipped in the package: geneing's pretrained WaveRNN (MIT) fine-tuned
         on LJ Speech, 16 kHz on its own 80-mel front end (GRU 256, softmax over 1,024 classes,
         sampled at temperature 0.5). Its mel front end is in
@@ -109,7 +134,7 @@ class Vocoder:
         its input. See ``sparsewave/models/README.md`` for its training and measured quality."""
         from .models import default_model_path
 
-        return cls.load(default_model_path(), weights=weights, tail_cut=tail_cut)
+        return cls.load(default_model_path(), weights=weights, tail_cut=tail_cut, float_matrices=float_matrices)
 
     # -- metadata ---------------------------------------------------------
     @property

@@ -114,7 +114,7 @@ def _mel(args, voc):
 def _bench(args, path, desc) -> int:
     from ..benchmark import measure
 
-    voc = load_vocoder(str(path), weights=args.weights)
+    voc = load_vocoder(str(path), weights=args.weights, float_matrices=args.float_matrices)
     mel, mel_desc = _mel(args, voc)
     threads = args.threads if args.threads is not None else min(os.cpu_count() or 1, 4)
     res = run_interruptibly(measure, voc, mel, threads=threads, repeats=args.repeats,

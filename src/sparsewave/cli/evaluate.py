@@ -111,7 +111,7 @@ def run(args) -> int:
     from ..metrics.alignment import align
     from ..quality import evaluate_clip
 
-    voc = load_vocoder(args.model, weights=args.weights, tail_cut=args.tail_cut)
+    voc = load_vocoder(args.model, weights=args.weights, float_matrices=args.float_matrices, tail_cut=args.tail_cut)
     if not voc.config.get("mel"):
         raise CliError(f"model {voc.path} records no mel front end (config 'mel'), so it cannot be scored on audio")
     standard = _standard_metrics(args.metrics, args.quiet)

@@ -30,7 +30,7 @@ def run(args) -> int:
 
     path = model_path(args.model)
     before = rss_bytes()
-    voc = load_vocoder(str(path), weights=args.weights)
+    voc = load_vocoder(str(path), weights=args.weights, float_matrices=args.float_matrices)
     after = rss_bytes()
     delta = (after - before) if (before is not None and after is not None and after > before) else None
     info = model_info(voc, path, delta)

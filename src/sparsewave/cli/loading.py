@@ -16,6 +16,19 @@ def add_weights_option(p, help_text: str = "storage of the sample loop's weights
     from ..vocoder import WEIGHT_TYPES
 
     p.add_argument("--weights", choices=WEIGHT_TYPES, default=None, help=help_text)
+    p.add_argument("--float-matrices", type=matrix_name_list, default=(), metavar="NAMES",
+                   help="comma-separated per-sample matrices that stay float32 whatever --weights says, "
+                        "e.g. fc3.weight: mixed precision (`sparsewave info` lists the names)")
+
+
+def matrix_name_list(text: str) -> tuple[str, ...]:
+    """--float-matrices: a comma-separated list of matrix names, none empty."""
+    import argparse
+
+    names = tuple(n.strip() for n in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated matrix names, got {text!r}")
+    return names
 
 
 def model_path(path_text) -> Path:
@@ -30,16 +43,16 @@ def model_path(path_text) -> Path:
         raise CliError(f"{e}") from None
 
 
-def load_vocoder(path_text, *, weights: str | None = None, tail_cut: float | None = None):
+def load_vocoder(path_text, *, weights: str | None = None, tail_cut: float | None = None, float_matrices=()):
     """The Vocoder of :func:`model_path`; a file the engine refuses becomes a CliError naming it.
 
     ``weights`` None: the sample loop's matrices as the file stores them (int8 or float32).
-    ``tail_cut`` None: the file's own (``Vocoder.load``)."""
+    ``tail_cut`` None: the file's own (``Vocoder.load``). ``float_matrices``: kept float32."""
     from ..vocoder import Vocoder
 
     path = model_path(path_text)
     try:
-        return Vocoder.load(path, weights=weights, tail_cut=tail_cut)
+        return Vocoder.load(path, weights=weights, tail_cut=tail_cut, float_matrices=float_matrices)
     except (ValueError, RuntimeError) as e:
         msg = one_line(e)
         raise CliError(f"cannot load model: {msg}" if str(path) in msg else f"cannot load model '{path}': {msg}") from e

@@ -22,7 +22,7 @@ def run(args) -> int:
     from ..audio import mel_spectrogram
 
     out = check_output_file(args.output)
-    voc = load_vocoder(args.model, weights=args.weights, tail_cut=args.tail_cut)
+    voc = load_vocoder(args.model, weights=args.weights, float_matrices=args.float_matrices, tail_cut=args.tail_cut)
     mel_cfg = voc.config.get("mel")
     if not mel_cfg:
         raise CliError(f"model {voc.path} records no mel front end (config 'mel'); vocode a mel file with "

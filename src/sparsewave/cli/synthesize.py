@@ -23,7 +23,7 @@ def run(args) -> int:
     from ..audio.mel_files import mel_range_warning, read_mel_file
 
     out = check_output_file(args.output)
-    voc = load_vocoder(args.model, weights=args.weights, tail_cut=args.tail_cut)
+    voc = load_vocoder(args.model, weights=args.weights, float_matrices=args.float_matrices, tail_cut=args.tail_cut)
     mel = voc.check_mels(read_mel_file(args.mel))
     warning = mel_range_warning(mel, voc.config)
     if warning and not args.quiet:
