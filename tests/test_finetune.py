@@ -324,3 +324,25 @@ def test_prune_only_option_parses_a_comma_list():
     assert train_cli.config_from_args(args).prune_only == ("rnn1.hh", "fc1")
     with pytest.raises(SystemExit):
         train_cli.build_parser().parse_args(["d", "-o", "o", "--prune-only", " , "])
+
+
+def test_validation_due_on_a_mask_update_waits_half_an_interval():
+    from sparsewave.train.prune import AfterMaskUpdates
+
+    timing = AfterMaskUpdates(prune_every=4)  # masks updated at 0, 4, 8; validation due every 4 steps
+    taken = [s for s in range(1, 13) if timing.due(s, s % 4 == 0, pruned_now=s in (4, 8), last_step=12)]
+    assert taken == [6, 10, 12]  # 4 and 8 fall on updates: 2 steps later; 12 is past the schedule
+    one_step = AfterMaskUpdates(prune_every=1)  # every step updates: deferred once, then taken anyway
+    assert [s for s in range(1, 6) if one_step.due(s, s % 2 == 0, pruned_now=True, last_step=5)] == [3, 5]
+    last = AfterMaskUpdates(prune_every=10)  # never past the run's last step
+    assert [s for s in range(1, 5) if last.due(s, s == 3, pruned_now=s == 3, last_step=4)] == [4]
+
+
+def test_finetune_validates_between_mask_updates(wav_dir, tmp_path):
+    cfg = _geneing_like()
+    init = save_model(tmp_path / "init.sw", _random_params(cfg, 2, 0.4), cfg)
+    train(_ft_config(wav_dir, tmp_path / "run", init, steps=8, prune_steps=6, prune_every=2, val_every=2))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    vals = [(r["step"], r["steps_since_mask_update"]) for r in log if r["event"] == "val"]
+    # masks update at 0, 2, 4, 6: the validations due at 2, 4, 6 run a step later; 8 is the end
+    assert vals == [(3, 1), (5, 1), (7, None), (8, None)]

@@ -126,6 +126,13 @@ class BlockPruner:
             return False
         return (step - self.start) % self.every == 0 or step == self.end
 
+    def steps_since_update(self, step: int) -> int | None:
+        """Steps since the last mask update of the schedule at optimizer step ``step`` (0 on
+        an update step); None outside the schedule."""
+        if self.target == 0.0 or step < self.start or step > self.end:
+            return None
+        return 0 if step == self.end else (step - self.start) % self.every
+
     # -- masks -------------------------------------------------------------
     @torch.no_grad()
     def update(self, step: int) -> float:
@@ -232,6 +239,9 @@ class FixedMasks:
         self.apply()
         return False
 
+    def steps_since_update(self, step: int) -> int | None:
+        return None  # no schedule
+
     def below_target(self) -> bool:
         return False
 
@@ -296,3 +306,24 @@ class PrunerKeepingRest:
         elif list(self.fixed.names()):
             raise ValueError(f"checkpoint has no kept zero patterns for {', '.join(self.fixed.names())} (written "
                              "before --init runs kept them, or without --init); start again with --fresh")
+
+
+class AfterMaskUpdates:
+    """When a validation or an export due on a mask update of a pruning schedule is taken:
+    ``settle`` (half the prune interval) steps later instead. Right after an update the model
+    has not recovered yet, so measuring then reads a pruning run's worst moments (a re-pruning
+    of the default voice: 4.14 bits/sample on held-out crops at a mask update, 2.99 on the same
+    crops 25 steps later)."""
+
+    def __init__(self, prune_every: int):
+        self.settle = max(1, int(prune_every) // 2)
+        self.pending: int | None = None
+
+    def due(self, step: int, scheduled: bool, pruned_now: bool, last_step: int) -> bool:
+        if self.pending is not None and step >= self.pending:
+            self.pending = None
+            return True  # taken now even if this step updates again (a 1-step schedule)
+        if scheduled and pruned_now and step < last_step:
+            self.pending = min(step + self.settle, last_step)
+            return False
+        return scheduled

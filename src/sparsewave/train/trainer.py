@@ -21,7 +21,7 @@ from .._format import format_duration
 from ..audio.emphasis import check_preemphasis
 from .data import DEFAULT_MEL, CropSampler, find_wavs, fixed_crops, load_clips, split_holdout
 from .model import LN2, DualSoftmaxWaveRNN, export_model
-from .prune import BlockPruner, FixedMasks, PrunerKeepingRest
+from .prune import AfterMaskUpdates, BlockPruner, FixedMasks, PrunerKeepingRest
 
 __all__ = ["TrainConfig", "train", "CHECKPOINT", "LOG", "MODEL", "load_checkpoint"]
 
@@ -410,6 +410,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
     t_mark, step_mark = t_start, step
     acc, acc_n = 0.0, 0
     stopped_early = False
+    val_timing = AfterMaskUpdates(cfg.prune_every)
+    export_timing = AfterMaskUpdates(cfg.prune_every)
     with _Stop() as stop:
         try:
             while step < cfg.steps:
@@ -423,7 +425,8 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
                 step += 1
-                if pruner.step(step) and fatchord and model.quantize:
+                pruned_now = pruner.step(step)
+                if pruned_now and fatchord and model.quantize:
                     model.refresh_int8_columns()  # the engine's int8 set follows the new zero pattern
                 bits = float(loss.detach()) / LN2
                 if not math.isfinite(bits):
@@ -443,13 +446,16 @@ def train(cfg: TrainConfig, *, print_fn: Callable[[str], None] | None = None) ->
                         f"sparsity {pruner.current:.3f}  {rate:.2f} steps/s  "
                         f"elapsed {format_duration(elapsed)}  ETA {format_duration(eta) if math.isfinite(eta) else '?'}")
                     t_mark, step_mark, acc, acc_n = now, step, 0.0, 0
-                if val_batches and (step % cfg.val_every == 0 or step == cfg.steps):
+                if val_batches and (val_timing.due(step, step % cfg.val_every == 0, pruned_now, cfg.steps)
+                                    or step == cfg.steps):
                     last["val_bits"] = evaluate(model, val_batches)
-                    log({"event": "val", "step": step, "val_bits": round(last["val_bits"], 5)})
+                    log({"event": "val", "step": step, "val_bits": round(last["val_bits"], 5),
+                         "steps_since_mask_update": pruner.steps_since_update(step)})
                     say(f"step {step}/{cfg.steps}  validation {last['val_bits']:.3f} bits/sample")
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     save_checkpoint(elapsed)
-                if cfg.export_every and step % cfg.export_every == 0 and step < cfg.steps:
+                if (cfg.export_every and export_timing.due(step, step % cfg.export_every == 0, pruned_now, cfg.steps)
+                        and step < cfg.steps):
                     export()
                 if stop.requested:
                     say(f"stopping at step {step} (signal)")
