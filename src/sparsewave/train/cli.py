@@ -109,9 +109,10 @@ def build_parser(prog: str = "python -m sparsewave.train") -> argparse.ArgumentP
     a = p.add_argument_group("bookkeeping")
     a.add_argument("--val-clips", type=nonneg_int, default=4, help="clips held out for validation (default 4)")
     a.add_argument("--val-crops", type=nonneg_int, default=32, help="fixed validation crops (default 32)")
-    a.add_argument("--val-every", type=positive_int, default=500)
+    a.add_argument("--val-every", type=positive_int, default=500,
+                   help="validate every N steps (one due on a pruning mask update runs half a --prune-every later)")
     a.add_argument("--log-every", type=positive_int, default=50)
-    a.add_argument("--export-every", type=nonneg_int, default=1000, help="write OUT/model.sw every N steps")
+    a.add_argument("--export-every", type=nonneg_int, default=1000, help="write OUT/model.sw every N steps (delayed like --val-every off mask updates)")
     a.add_argument("--checkpoint-every", type=nonneg_int, default=500)
     a.add_argument("--keep-exports", action="store_true",
                    help="also keep every export as OUT/exports/step_NNNNNN.sw, to choose one by listening tests "
