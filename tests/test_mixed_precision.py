@@ -42,8 +42,12 @@ def test_one_float_matrix_leaves_the_others_in_int8(model):
     assert len(got) == len(all_int8)
     assert sum(a != b for a, b in zip(got, all_int8)) == 1  # exactly the named matrix changed ...
     assert sorted(set(got)) == sorted({"float32", "int8a16"} | ({"float32"} & set(all_int8)))  # ... to float32
-    # A single string is one name, not a list of its characters.
+    # A single string is one name, not a list of its characters; a dotted prefix selects too.
     assert _dtypes(sparsewave.Vocoder.load(path, weights="int8a16", float_matrices=names[-1])) == got
+    prefix = names[-1].rsplit(".", 1)[0]  # "fc3" for "fc3.weight"
+    assert _dtypes(sparsewave.Vocoder.load(path, weights="int8a16", float_matrices=[prefix])) == got
+    with pytest.raises(ValueError):  # a prefix must end at a dot: "fc" is not "fc3"
+        sparsewave.Vocoder.load(path, weights="int8a16", float_matrices=[prefix[:-1]])
     # The mixed model lies between the two, and is neither.
     mels, audio = _inputs(cfg, seed=3)
     logits = {w: sparsewave.Vocoder.load(path, weights=w).logits(mels, audio) for w in ("float32", "int8a16")}

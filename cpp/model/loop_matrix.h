@@ -20,7 +20,8 @@ inline WeightType loop_weight_type(const LoadOptions& options, const Safetensors
 }
 
 // The storage each per-sample matrix runs in: loop_weight_type for all,
-// except the names options.float_matrices keeps in float32. Every matrix a
+// except those options.float_matrices names (in full or by a dotted prefix,
+// "fc3" for "fc3.weight") keep float32. Every matrix a
 // model loads through of() is recorded, so check_names() can refuse a name
 // that matched none of them (a typo must not leave a layer in int8 silently).
 class LoopPrecision {
@@ -29,11 +30,13 @@ class LoopPrecision {
       : all_(loop_weight_type(options, file)), float_(options.float_matrices) {}
   WeightType of(const std::string& name) {
     seen_.push_back(name);
-    return std::find(float_.begin(), float_.end(), name) != float_.end() ? WeightType::f32 : all_;
+    for (const std::string& n : float_)
+      if (selects(n, name)) return WeightType::f32;
+    return all_;
   }
   void check_names() const {
     for (const std::string& n : float_) {
-      if (std::find(seen_.begin(), seen_.end(), n) != seen_.end()) continue;
+      if (std::any_of(seen_.begin(), seen_.end(), [&](const std::string& s) { return selects(n, s); })) continue;
       std::string known;
       for (const std::string& s : seen_) known += (known.empty() ? "" : ", ") + s;
       throw std::invalid_argument("float_matrices: '" + n + "' is not one of this model's per-sample matrices (" +
@@ -42,6 +45,11 @@ class LoopPrecision {
   }
 
  private:
+  // A listed name selects a matrix by its full name or a dotted prefix ("fc3" for "fc3.weight").
+  static bool selects(const std::string& listed, const std::string& name) {
+    return name == listed || (name.size() > listed.size() && name.compare(0, listed.size(), listed) == 0 &&
+                              name[listed.size()] == '.');
+  }
   WeightType all_;
   std::vector<std::string> float_;
   std::vector<std::string> seen_;

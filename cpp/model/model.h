@@ -22,7 +22,8 @@ struct LoadOptions {
   // int8; with float32 / float16 their dequantized weights are packed as
   // floats (docs/format.md, "int8 matrices").
   std::optional<WeightType> weights;
-  // Per-sample matrices (file tensor names, e.g. "fc3.weight") that stay
+  // Per-sample matrices (file tensor names, e.g. "fc3.weight", or dotted
+  // prefixes of them, "fc3") that stay
   // float32 whatever `weights` says: mixed precision for the layer whose
   // rounding costs most, typically the output layer, whose rows are the
   // logits (README, "Mixed precision"). A name that is not one of the

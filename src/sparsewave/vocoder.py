@@ -92,7 +92,8 @@ class Vocoder:
         matrices").
 
         ``float_matrices``: names of per-sample matrices (as the file names them, e.g.
-        ``("fc3.weight",)``; ``sparsewave info`` lists them) that stay float32 whatever
+        ``("fc3.weight",)``, or a dotted prefix, ``"fc3"``; ``sparsewave info`` lists them)
+        that stay float32 whatever
         ``weights`` says: mixed precision. In int8 most of the accuracy cost is in the
         output layer, whose rows are the logits (the default voice with ``"int8a16"``:
         about +1.1 bits/sample of teacher-forced NLL in all, +1.0 of it from ``fc3``), so
