@@ -122,9 +122,7 @@ class BlockPruner:
     def due(self, step: int) -> bool:
         """True if the masks are recomputed after optimizer step ``step``: every ``every`` steps
         from ``start`` up to ``start + steps``, and at ``start + steps`` itself."""
-        if self.target == 0.0 or step < self.start or step > self.end:
-            return False
-        return (step - self.start) % self.every == 0 or step == self.end
+        return self.steps_since_update(step) == 0
 
     def steps_since_update(self, step: int) -> int | None:
         """Steps since the last mask update of the schedule at optimizer step ``step`` (0 on
