@@ -15,10 +15,16 @@ def test_available_isas_are_sane():
     assert sparsewave.isa() in names
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64"):
-        assert set(names) <= {"generic", "avx2", "avx512"}
+        assert set(names) <= {"generic", "avx2", "avx2_vnni", "avx512", "avx512_vnni"}
         feats = sparsewave.cpu_features()
         assert ("avx2" in names) == (feats["avx2"] and feats["fma"])
         assert ("avx512" in names) == (feats["avx512f"] and "avx2" in names)
+        # The vpdpbusd int8 paths exactly where CPUID reports them (a compiler too old
+        # for the instruction set leaves them out: then never present).
+        if "avx2_vnni" in names:
+            assert feats["avx_vnni"] and "avx2" in names
+        if "avx512_vnni" in names:
+            assert feats["avx512_vnni"] and "avx512" in names
     elif machine in ("aarch64", "arm64"):
         assert "neon" in names and sparsewave.cpu_features()["neon"]
         # The sdot int8 path exactly where HWCAP reports the dot product.

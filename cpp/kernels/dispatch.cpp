@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#if defined(SPARSEWAVE_HAVE_AVX2)
+#include "avx/vnni_tables.h"
+#endif
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
@@ -41,6 +45,13 @@ CpuFeatures detect_cpu_features() {
   f.f16c = f16c;
   f.avx2 = (ebx & (1u << 5)) != 0;
   f.avx512f = os_zmm && (ebx & (1u << 16)) != 0;
+  const bool avx512bw = (ebx & (1u << 30)) != 0, avx512vl = (ebx & (1u << 31)) != 0;
+  f.avx512_vnni = f.avx512f && avx512bw && avx512vl && (ecx & (1u << 11)) != 0;
+  if (eax >= 1) {  // leaf 7's highest subleaf
+    unsigned eax1, ebx1, ecx1, edx1;
+    __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
+    f.avx_vnni = (eax1 & (1u << 4)) != 0;
+  }
 #elif defined(__aarch64__)
   f.neon = true;  // Advanced SIMD is part of the aarch64 baseline.
 #if defined(__linux__)
@@ -66,8 +77,15 @@ const Entry kEntries[] = {
 #if defined(SPARSEWAVE_HAVE_AVX2)
     {"avx2", avx2_kernels, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }},
 #endif
+#if defined(SPARSEWAVE_HAVE_AVX_VNNI)
+    {"avx2_vnni", avx2_vnni_kernels, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c && f.avx_vnni; }},
+#endif
 #if defined(SPARSEWAVE_HAVE_AVX512)
     {"avx512", avx512_kernels, [](const CpuFeatures& f) { return f.avx512f && f.avx2 && f.fma && f.f16c; }},
+#endif
+#if defined(SPARSEWAVE_HAVE_AVX512_VNNI)
+    {"avx512_vnni", avx512_vnni_kernels,
+     [](const CpuFeatures& f) { return f.avx512_vnni && f.avx2 && f.fma && f.f16c; }},
 #endif
 #if defined(SPARSEWAVE_HAVE_NEON)
     {"neon", neon_kernels, [](const CpuFeatures& f) { return f.neon; }},

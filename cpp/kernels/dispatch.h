@@ -9,6 +9,8 @@ namespace sparsewave {
 
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false, avx512f = false;  // x86-64
+  bool avx_vnni = false;     // VEX vpdpbusd (CPUID 7.1 EAX bit 4)
+  bool avx512_vnni = false;  // EVEX vpdpbusd at 128/256 bits: AVX512 VNNI + VL + BW, OS saves zmm
   bool neon = false, dotprod = false, fp16 = false;  // aarch64
 };
 

@@ -149,6 +149,8 @@ PYBIND11_MODULE(_core, mod) {
     d["fma"] = f.fma;
     d["f16c"] = f.f16c;
     d["avx512f"] = f.avx512f;
+    d["avx_vnni"] = f.avx_vnni;
+    d["avx512_vnni"] = f.avx512_vnni;
     d["neon"] = f.neon;
     d["dotprod"] = f.dotprod;
     d["fp16"] = f.fp16;

@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#if defined(__x86_64__)
+#include "avx/vnni_tables.h"
+#endif
 #include "matrix/block_sparse_matrix.h"
 
 using sparsewave::BlockSparseMatrix;
@@ -310,8 +313,7 @@ bool pairs_bounded(const BlockSparseMatrix& m) {
   return true;
 }
 
-void test_spmv_i8(const std::string& isa, std::mt19937& gen) {
-  const auto& t = sparsewave::active_kernels();
+void test_spmv_i8(const sparsewave::KernelTable& t, const std::string& isa, std::mt19937& gen) {
   const int blocks[2][2] = {{8, 4}, {4, 4}};
   const int shapes[][2] = {{1, 1}, {3, 5}, {8, 4}, {17, 33}, {31, 16}, {64, 64}, {100, 37}, {257, 129}, {768, 256}};
   const double densities[] = {0.0, 0.03, 0.1, 0.5, 1.0};
@@ -588,8 +590,7 @@ void test_spmv_i8a16(const std::string& isa, std::mt19937& gen) {
 
 // An int8 product quantizes x over its true columns only: whatever the
 // caller's padding holds (here huge values) must not change the result.
-void test_spmv_i8_ignores_padding(const std::string& isa, std::mt19937& gen) {
-  const auto& t = sparsewave::active_kernels();
+void test_spmv_i8_ignores_padding(const sparsewave::KernelTable& t, const std::string& isa, std::mt19937& gen) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const auto& b : {std::pair<int, int>{8, 4}, std::pair<int, int>{4, 4}}) {
     const int rows = 37, cols = 45;  // padded to 48 columns
@@ -618,6 +619,14 @@ bool same_float_slots(const sparsewave::KernelTable& a, const sparsewave::Kernel
          same(a.shape_1x1, b.shape_1x1) && a.elementwise.gru_update == b.elementwise.gru_update &&
          a.elementwise.sample_softmax == b.elementwise.sample_softmax && a.elementwise.relu == b.elementwise.relu &&
          a.elementwise.weighted_sum == b.elementwise.weighted_sum;
+}
+
+// The table below an ISA that adds int8 kernels only, or "" for one with its own float slots.
+std::string int8_only_base(const std::string& isa) {
+  if (isa == "neon_dotprod") return "neon";
+  if (isa == "avx2_vnni") return "avx2";
+  if (isa == "avx512_vnni") return "avx512";
+  return "";
 }
 
 double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -760,7 +769,8 @@ int main() {
   for (const auto& isa : isas) names += " " + isa;
   std::printf("available ISAs:%s\n", names.c_str());
   const auto f = sparsewave::detect_cpu_features();
-  std::printf("features: avx2=%d fma=%d avx512f=%d neon=%d dotprod=%d fp16=%d\n", f.avx2, f.fma, f.avx512f, f.neon,
+  std::printf("features: avx2=%d fma=%d avx512f=%d avx_vnni=%d avx512_vnni=%d neon=%d dotprod=%d fp16=%d\n", f.avx2,
+              f.fma, f.avx512f, f.avx_vnni, f.avx512_vnni, f.neon,
               f.dotprod, f.fp16);
 #if defined(__aarch64__)
   check(std::find(isas.begin(), isas.end(), "neon") != isas.end(), "aarch64 build has NEON");
@@ -770,9 +780,10 @@ int main() {
   for (const auto& isa : isas) {
     sparsewave::set_isa(isa);
     const sparsewave::KernelTable& t = sparsewave::active_kernels();
-    if (isa == "neon_dotprod") {
-      sparsewave::set_isa("neon");
-      check(same_float_slots(t, sparsewave::active_kernels()), "neon_dotprod differs from neon only in int8 slots");
+    const std::string base = int8_only_base(isa);
+    if (!base.empty()) {
+      sparsewave::set_isa(base);
+      check(same_float_slots(t, sparsewave::active_kernels()), isa + " differs from " + base + " only in int8 slots");
     } else {
       float_isas.push_back(isa);
     }
@@ -780,11 +791,22 @@ int main() {
   for (const auto& isa : isas) {
     sparsewave::set_isa(isa);
     test_quantize(isa, gen);
-    test_spmv_i8(isa, gen);
-    test_spmv_i8_ignores_padding(isa, gen);
+    test_spmv_i8(sparsewave::active_kernels(), isa, gen);
+    test_spmv_i8_ignores_padding(sparsewave::active_kernels(), isa, gen);
     test_quantize_i16(isa, gen);
     test_spmv_i8a16(isa, gen);
   }
+#if defined(__x86_64__)
+  // The VNNI kernels' logic on any AVX2 machine, over an exact stand-in for
+  // vpdpbusd; where the CPU has VNNI, the real tables ran in the loop above.
+  if (f.avx2 && f.fma && f.f16c) {
+    const auto& emulated = sparsewave::avx2_vnni_emulated_kernels();
+    sparsewave::set_isa("avx2");
+    check(same_float_slots(emulated, sparsewave::active_kernels()), "avx2_vnni_emulated differs from avx2 only in int8 slots");
+    test_spmv_i8(emulated, emulated.name, gen);
+    test_spmv_i8_ignores_padding(emulated, emulated.name, gen);
+  }
+#endif
   for (const auto& isa : float_isas) test_isa(isa, gen);
   for (const auto& isa : float_isas) test_elementwise(isa, gen);
   test_dispatch_errors();

@@ -9,8 +9,10 @@ _core.apply_isa_from_environment()
 
 
 def isa() -> str:
-    """Name of the kernel path in use: 'generic', 'avx2', 'avx512', 'neon' or
-    'neon_dotprod' (NEON with the armv8.2 dot-product int8 kernels)."""
+    """Name of the kernel path in use: 'generic', 'avx2', 'avx2_vnni' (avx2 with
+    AVX-VNNI int8 products), 'avx512', 'avx512_vnni' (avx512 with AVX-512 VNNI
+    int8 products), 'neon' or 'neon_dotprod' (NEON with the armv8.2
+    dot-product int8 kernels)."""
     return _core.isa()
 
 
