@@ -88,13 +88,6 @@ void spmv_i8_4x4(const BsrView& view, const int8_t* xq, float x_scale, float* y,
   }
 }
 
-// The pair slots take xu (unsigned bytes); load4 reads the same bits.
-template <void (*Kernel)(const BsrView&, const int8_t*, float, float*, int, int, bool)>
-void on_offset_bytes(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
-                     bool accumulate) {
-  Kernel(a, reinterpret_cast<const int8_t*>(xu), x_scale, y, rb_begin, rb_end, accumulate);
-}
-
 // The generic rule (kernels/table.h QuantizeFn) eight floats at a time:
 // vcvtps2dq rounds half to even under the default MXCSR, like nearbyint.
 float quantize_avx2(const float* x, int n, int8_t* q) {
@@ -124,8 +117,8 @@ float quantize_avx2(const float* x, int n, int8_t* q) {
 void add_avx2_int8_kernels(KernelTable& t) {
   t.shape_8x4.spmv_i8 = spmv_i8_8x4<SignedBytes>;
   t.shape_4x4.spmv_i8 = spmv_i8_4x4<SignedBytes>;
-  t.shape_8x4.spmv_i8_pair = on_offset_bytes<spmv_i8_8x4<OffsetBytes>>;
-  t.shape_4x4.spmv_i8_pair = on_offset_bytes<spmv_i8_4x4<OffsetBytes>>;
+  t.shape_8x4.spmv_i8_pair = on_xu<spmv_i8_8x4<OffsetBytes>>;
+  t.shape_4x4.spmv_i8_pair = on_xu<spmv_i8_4x4<OffsetBytes>>;
   t.quantize = quantize_avx2;
 }
 

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/bsr_view.h"
 #include "kernels/quantize_rule.h"
+#include "matrix/aligned_buffer.h"
 
 namespace sparsewave {
 namespace {
@@ -61,6 +63,9 @@ struct SignedBytes {
   static __m256i dot_shared(__m256i abs_w, __m256i w, __m256i x, __m256i ones16) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(x, w)), ones16);
   }
+  static __m256i step(__m256i acc, __m256i ws, __m256i w, __m256i x) {
+    return _mm256_add_epi32(acc, dot_shared(ws, w, x, _mm256_set1_epi16(1)));
+  }
   // (row_sum, from row r0: the offset rule's; may be null here)
   static __m256i finish(__m256i acc, const int32_t*, std::ptrdiff_t) { return acc; }
   static __m128i finish(__m128i acc, const int32_t*, std::ptrdiff_t) { return acc; }
@@ -74,6 +79,9 @@ struct OffsetBytes {
   }
   static __m256i shared(__m256i w) { return w; }
   static __m256i dot_shared(__m256i, __m256i w, __m256i xu, __m256i ones16) { return dot(w, xu, ones16); }
+  static __m256i step(__m256i acc, __m256i, __m256i w, __m256i xu) {
+    return _mm256_add_epi32(acc, dot(w, xu, _mm256_set1_epi16(1)));
+  }
   static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) {
     return _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sum + r0)), 7));
   }
@@ -81,6 +89,42 @@ struct OffsetBytes {
     return _mm_sub_epi32(acc, _mm_slli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum + r0)), 7));
   }
 };
+
+// The 4x4 many-vector kernels' x layout: per pair of vectors and column quad,
+// 32 bytes = the first vector's four bytes in every low lane and the
+// second's in every high lane, so a 4x4 block broadcast to both halves meets
+// two vectors at once (an odd last vector is paired with itself). Bytes are
+// xored with `flip` (0x80 turns int8 codes into xu = xq + 128). Returns
+// pairs * quads * 32 bytes in a per-thread buffer; ldp = quads * 32.
+inline const int8_t* pair_quads(const int8_t* xq, std::ptrdiff_t ldq, int nvec, int quads, uint8_t flip) {
+  const int pairs = (nvec + 1) / 2;
+  const std::ptrdiff_t ldp = static_cast<std::ptrdiff_t>(quads) * 32;
+  thread_local AlignedVector<int8_t> buf;
+  if (buf.size() < static_cast<std::size_t>(pairs * ldp)) buf.resize(static_cast<std::size_t>(pairs * ldp));
+  const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
+  for (int p = 0; p < pairs; ++p) {
+    const int8_t* lo = xq + 2 * p * ldq;
+    const int8_t* hi = 2 * p + 1 < nvec ? lo + ldq : lo;
+    for (int q = 0; q < quads; ++q)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(buf.data() + p * ldp + q * 32),
+                         _mm256_xor_si256(f, _mm256_setr_epi32(load4(lo + 4 * q), load4(lo + 4 * q), load4(lo + 4 * q),
+                                                               load4(lo + 4 * q), load4(hi + 4 * q), load4(hi + 4 * q),
+                                                               load4(hi + 4 * q), load4(hi + 4 * q))));
+  }
+  return buf.data();
+}
+
+// The pair slots take xu as unsigned bytes; the kernels read the same bits.
+template <void (*Kernel)(const BsrView&, const int8_t*, float, float*, int, int, bool)>
+void on_xu(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end, bool accumulate) {
+  Kernel(a, reinterpret_cast<const int8_t*>(xu), x_scale, y, rb_begin, rb_end, accumulate);
+}
+template <void (*Kernel)(const BsrView&, const int8_t*, std::ptrdiff_t, const float*, float*, std::ptrdiff_t, int,
+                         int, int, bool)>
+void on_xu_many(const BsrView& a, const uint8_t* xu, std::ptrdiff_t ldq, const float* xs, float* y, std::ptrdiff_t ldy,
+                int nvec, int rb_begin, int rb_end, bool accumulate) {
+  Kernel(a, reinterpret_cast<const int8_t*>(xu), ldq, xs, y, ldy, nvec, rb_begin, rb_end, accumulate);
+}
 
 // y (=|+=) acc * (row_scale * x_scale) for 8 rows.
 inline void store8(float* y, const float* row_scale, __m256i acc, __m256 x_scale, bool accumulate) {

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "avx/int8_avx2_ops.h"
+#include "avx/int8_many_groups.h"
 #include "kernels/table.h"
 
 namespace sparsewave {
@@ -106,23 +107,34 @@ void vnni_4x4(const BsrView& view, const int8_t* x, float x_scale, float* y, int
   }
 }
 
-// The pair slots' signature takes xu as unsigned bytes; the kernels read the same bits.
-template <void (*Kernel)(const BsrView&, const int8_t*, float, float*, int, int, bool)>
-void vnni_on_xu(const BsrView& a, const uint8_t* xu, float x_scale, float* y, int rb_begin, int rb_end,
-                bool accumulate) {
-  Kernel(a, reinterpret_cast<const int8_t*>(xu), x_scale, y, rb_begin, rb_end, accumulate);
-}
+// The many-vector kernels' byte rule (int8_many_groups.h): x's bytes flipped
+// to xu where kSigned, one vpdpbusd per block and vector, the offset taken
+// back per row.
+template <class Dot, bool kSigned>
+struct VnniBytes {
+  static __m256i shared(__m256i w) { return w; }
+  static __m256i step(__m256i acc, __m256i, __m256i w, __m256i x) {
+    return Dot::dp(acc, kSigned ? _mm256_xor_si256(x, _mm256_set1_epi8(static_cast<char>(0x80))) : x, w);
+  }
+  static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) { return remove_offset(acc, row_sum, r0); }
+  static __m128i finish(__m128i acc, const int32_t* row_sum, std::ptrdiff_t r0) { return remove_offset(acc, row_sum, r0); }
+};
 
-// The table `base` with its single-vector int8 slots on Dot; the quantizer,
-// many-vector and int8a16 slots stay base's (AVX2's).
+// The table `base` with its int8 products (one vector and many) on Dot; the
+// quantizers and the int8a16 slots stay base's (AVX2's).
 template <class Dot>
 KernelTable vnni_table(const KernelTable& base, const char* name) {
   KernelTable t = base;
   t.name = name;
   t.shape_8x4.spmv_i8 = vnni_8x4<Dot, true>;
   t.shape_4x4.spmv_i8 = vnni_4x4<Dot, true>;
-  t.shape_8x4.spmv_i8_pair = vnni_on_xu<vnni_8x4<Dot, false>>;
-  t.shape_4x4.spmv_i8_pair = vnni_on_xu<vnni_4x4<Dot, false>>;
+  t.shape_8x4.spmv_i8_pair = on_xu<vnni_8x4<Dot, false>>;
+  t.shape_4x4.spmv_i8_pair = on_xu<vnni_4x4<Dot, false>>;
+  // Signed codes: each 8x4 broadcast flipped; the 4x4 pair layout built flipped.
+  t.shape_8x4.spmv_many_i8 = many_8x4<VnniBytes<Dot, true>>;
+  t.shape_4x4.spmv_many_i8 = many_4x4<VnniBytes<Dot, false>, 0x80>;
+  t.shape_8x4.spmv_many_i8_pair = on_xu_many<many_8x4<VnniBytes<Dot, false>>>;
+  t.shape_4x4.spmv_many_i8_pair = on_xu_many<many_4x4<VnniBytes<Dot, false>, 0>>;
   return t;
 }
 
