@@ -6,7 +6,9 @@
 //   int8_vnni_avx512.cpp  AVX-512 VNNI at 256 bits (EVEX, Ice Lake and later, Zen 4)
 //   int8_vnni_emulated.cpp  plain AVX2 with the same bits, for the tests on
 //                         machines without VNNI
-// Dot::dp(acc, u, s) = acc + per lane sum of u[4i+k] * s[4i+k] (wrapping).
+// Dot::dp(acc, u, s) = acc + per lane sum of u[4i+k] * s[4i+k] (wrapping);
+// Dot::dpw(acc, a, b) = acc + per lane a[2i] b[2i] + a[2i+1] b[2i+1] on int16
+// (vpdpwssd, for int8a16).
 //
 // x goes in unsigned: xu = xq + 128 (the pair slots receive it; the spmv_i8
 // slots flip each broadcast's sign bits, one xor), and 128 * row_sum comes
@@ -21,6 +23,7 @@
 
 #include "avx/int8_avx2_ops.h"
 #include "avx/int8_many_groups.h"
+#include "avx/int8a16_avx.h"
 #include "kernels/table.h"
 
 namespace sparsewave {
@@ -120,8 +123,14 @@ struct VnniBytes {
   static __m128i finish(__m128i acc, const int32_t* row_sum, std::ptrdiff_t r0) { return remove_offset(acc, row_sum, r0); }
 };
 
-// The table `base` with its int8 products (one vector and many) on Dot; the
-// quantizers and the int8a16 slots stay base's (AVX2's).
+// int8a16's multiply-add as int8a16_avx.h takes it: one vpdpwssd.
+template <class Dot>
+struct VnniWide {
+  static __m256i dp(__m256i acc, __m256i w, __m256i x) { return Dot::dpw(acc, w, x); }
+};
+
+// The table `base` with its int8 and int8a16 products (one vector and many)
+// on Dot; the quantizers stay base's (AVX2's).
 template <class Dot>
 KernelTable vnni_table(const KernelTable& base, const char* name) {
   KernelTable t = base;
@@ -135,6 +144,7 @@ KernelTable vnni_table(const KernelTable& base, const char* name) {
   t.shape_4x4.spmv_many_i8 = many_4x4<VnniBytes<Dot, false>, 0x80>;
   t.shape_8x4.spmv_many_i8_pair = on_xu_many<many_8x4<VnniBytes<Dot, false>>>;
   t.shape_4x4.spmv_many_i8_pair = on_xu_many<many_4x4<VnniBytes<Dot, false>, 0>>;
+  fill_i8a16_slots<VnniWide<Dot>>(t);
   return t;
 }
 

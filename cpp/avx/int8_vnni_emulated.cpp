@@ -17,6 +17,7 @@ struct EmulatedDot {
     const __m256i odd = _mm256_madd_epi16(_mm256_srli_epi16(u, 8), _mm256_srai_epi16(s, 8));
     return _mm256_add_epi32(acc, _mm256_add_epi32(even, odd));
   }
+  static __m256i dpw(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
   static __m128i dp(__m128i acc, __m128i u, __m128i s) {
     const __m128i low_bytes = _mm_set1_epi16(0x00ff);
     const __m128i even = _mm_madd_epi16(_mm_and_si128(u, low_bytes), _mm_srai_epi16(_mm_slli_epi16(s, 8), 8));

@@ -539,8 +539,7 @@ void check_spmv_many_i8a16(const sparsewave::KernelTable& t, const BlockSparseMa
   }
 }
 
-void test_spmv_i8a16(const std::string& isa, std::mt19937& gen) {
-  const auto& t = sparsewave::active_kernels();
+void test_spmv_i8a16(const sparsewave::KernelTable& t, const std::string& isa, std::mt19937& gen) {
   const int blocks[2][2] = {{8, 4}, {4, 4}};
   const int shapes[][2] = {{1, 1}, {3, 5}, {8, 4}, {17, 33}, {31, 16}, {100, 37}, {257, 129}};
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -794,7 +793,7 @@ int main() {
     test_spmv_i8(sparsewave::active_kernels(), isa, gen);
     test_spmv_i8_ignores_padding(sparsewave::active_kernels(), isa, gen);
     test_quantize_i16(isa, gen);
-    test_spmv_i8a16(isa, gen);
+    test_spmv_i8a16(sparsewave::active_kernels(), isa, gen);
   }
 #if defined(__x86_64__)
   // The VNNI kernels' logic on any AVX2 machine, over an exact stand-in for
@@ -805,6 +804,7 @@ int main() {
     check(same_float_slots(emulated, sparsewave::active_kernels()), "avx2_vnni_emulated differs from avx2 only in int8 slots");
     test_spmv_i8(emulated, emulated.name, gen);
     test_spmv_i8_ignores_padding(emulated, emulated.name, gen);
+    test_spmv_i8a16(emulated, emulated.name, gen);
   }
 #endif
   for (const auto& isa : float_isas) test_isa(isa, gen);
