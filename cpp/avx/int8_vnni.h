@@ -29,12 +29,16 @@
 namespace sparsewave {
 namespace {
 
-// x's four bytes at p, broadcast to every lane; flipped to xu = xq + 128
-// when the caller passes signed codes.
+// Signed codes to xu = xq + 128 (the sign bit flipped) where kSigned.
+template <bool kSigned>
+inline __m256i as_unsigned(__m256i v) {
+  return kSigned ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))) : v;
+}
+
+// x's four bytes at p, broadcast to every lane, as unsigned bytes.
 template <bool kSigned>
 inline __m256i broadcast_x(const int8_t* p) {
-  const __m256i v = _mm256_set1_epi32(load4(p));
-  return kSigned ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))) : v;
+  return as_unsigned<kSigned>(_mm256_set1_epi32(load4(p)));
 }
 
 // acc - 128 * row_sum[r0 ..): the offset taken back.
@@ -117,7 +121,7 @@ template <class Dot, bool kSigned>
 struct VnniBytes {
   static __m256i shared(__m256i w) { return w; }
   static __m256i step(__m256i acc, __m256i, __m256i w, __m256i x) {
-    return Dot::dp(acc, kSigned ? _mm256_xor_si256(x, _mm256_set1_epi8(static_cast<char>(0x80))) : x, w);
+    return Dot::dp(acc, as_unsigned<kSigned>(x), w);
   }
   static __m256i finish(__m256i acc, const int32_t* row_sum, std::ptrdiff_t r0) { return remove_offset(acc, row_sum, r0); }
   static __m128i finish(__m128i acc, const int32_t* row_sum, std::ptrdiff_t r0) { return remove_offset(acc, row_sum, r0); }
