@@ -10,9 +10,10 @@
 // Dot::dpw(acc, a, b) = acc + per lane a[2i] b[2i] + a[2i+1] b[2i+1] on int16
 // (vpdpwssd, for int8a16).
 //
-// x goes in unsigned: xu = xq + 128 (the pair slots receive it; the spmv_i8
-// slots flip each broadcast's sign bits, one xor), and 128 * row_sum comes
-// off once per row. int32 wraps, so the result is exact for any int8 weights.
+// x goes in unsigned: xu = xq + 128 (the pair slots receive it, and the
+// table marks them exact for any weights, so BlockSparseMatrix flips x once
+// per product; the spmv_i8 slots flip each broadcast, one xor), and
+// 128 * row_sum comes off once per row. int32 wraps, so the result is exact for any int8 weights.
 // Per 8x4 block: index, broadcast, weight load, one vpdpbusd (AVX2 needs
 // eight instructions). Include only from files compiled with -mavx2.
 #pragma once
@@ -139,6 +140,7 @@ template <class Dot>
 KernelTable vnni_table(const KernelTable& base, const char* name) {
   KernelTable t = base;
   t.name = name;
+  t.pair_slots_any_weights = true;  // products hand over xu; the signed slots serve direct callers
   t.shape_8x4.spmv_i8 = vnni_8x4<Dot, true>;
   t.shape_4x4.spmv_i8 = vnni_4x4<Dot, true>;
   t.shape_8x4.spmv_i8_pair = on_xu<vnni_8x4<Dot, false>>;

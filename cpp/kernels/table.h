@@ -123,6 +123,10 @@ struct KernelTable {
   QuantizeFn quantize = nullptr;
   QuantizeI16Fn quantize_i16 = nullptr;
   QuantizeI16QuadsFn quantize_i16_quads = nullptr;  // may stay null (see SpmvI8A16QuadsFn)
+  // The _pair slots (x as xu = xq + 128) are exact for every int8 matrix, not
+  // only pair-bounded ones (VNNI's vpdpbusd has no int16 step): products then
+  // always take them, flipping x once per product instead of per block.
+  bool pair_slots_any_weights = false;
 
   // The slots for a block shape (see is_supported_block); others get 1x1's.
   const BlockKernels& block(int block_rows, int block_cols) const {

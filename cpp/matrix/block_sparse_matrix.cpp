@@ -399,6 +399,10 @@ void BlockSparseMatrix::to_dense(float* out) const {
         }
 }
 
+bool BlockSparseMatrix::takes_offset_bytes(const KernelTable& k) const {
+  return (pair_bounded_ || k.pair_slots_any_weights) && k.block(block_rows_, block_cols_).spmv_i8_pair != nullptr;
+}
+
 namespace {
 // Per-thread buffer for a product's quantized x (reused: products run per sample).
 template <class Q>
@@ -432,7 +436,7 @@ void BlockSparseMatrix::spmv_padded(const float* x, float* y, bool accumulate, i
     int8_t* xq = quantize_scratch<int8_t>(padded_cols());
     const float x_scale = k.quantize(x, cols_, xq);
     std::fill(xq + cols_, xq + padded_cols(), int8_t{0});
-    if (pair_bounded_ && kb.spmv_i8_pair) {
+    if (takes_offset_bytes(k)) {
       // xu = xq + 128 (flipping the sign bit), in place: once per product, not per block.
       uint8_t* xu = reinterpret_cast<uint8_t*>(xq);
       for (int i = 0, n = padded_cols(); i < n; ++i) xu[i] ^= 0x80u;
@@ -458,7 +462,7 @@ void BlockSparseMatrix::spmv_many_padded(const float* x, std::ptrdiff_t ldx, flo
   if (int8_) {
     // Each vector quantized on its own (as spmv_padded does), then one pass over the weights
     // for all of them where the ISA has a many-vector kernel: the same bits either way.
-    const bool pair = pair_bounded_ && kb.spmv_i8_pair;
+    const bool pair = takes_offset_bytes(k);
     const int pc = padded_cols();
     thread_local std::vector<float> scales;
     if (wide_inputs_ && nvec > 1 && kb.spmv_many_i8a16 != nullptr) {

@@ -91,6 +91,9 @@ class BlockSparseMatrix {
   // has |q_a| + |q_b| <= 128, whichever rule or file made them (checked once
   // at store): AVX2 then multiplies unsigned x + 128 without saturation.
   bool pair_bounded() const { return pair_bounded_; }
+  // Whether this int8 matrix's products on table k take the _pair slots (x
+  // offset to unsigned bytes once per product).
+  bool takes_offset_bytes(const KernelTable& k) const;
   // int8 weights only: the products quantize x to 16 bits instead of 8
   // (WeightType::i8a16), with the largest code input_qmax() =
   // min(kInputQmaxCap, (2^31 - 1) / the largest row sum of |w|) so that every

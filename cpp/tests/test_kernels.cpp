@@ -226,7 +226,7 @@ void check_spmv_i8(const sparsewave::KernelTable& t, const BlockSparseMatrix& m,
   for (std::size_t i = 0; i < xq.size(); ++i) xu[i] = static_cast<uint8_t>(xq[i] + 128);
   const auto ref_fn = sparsewave::generic_kernels().block(br, bc).spmv_i8;
   const auto fn = t.block(br, bc).spmv_i8;
-  const auto pair_fn = m.pair_bounded() ? t.block(br, bc).spmv_i8_pair : nullptr;
+  const auto pair_fn = m.pair_bounded() || t.pair_slots_any_weights ? t.block(br, bc).spmv_i8_pair : nullptr;
   if (fn == nullptr) {
     check(false, label + ": no spmv_i8 kernel");
     return;
@@ -267,7 +267,7 @@ void check_spmv_many_i8(const sparsewave::KernelTable& t, const BlockSparseMatri
   const int br = m.block_rows(), bc = m.block_cols(), nbr = m.n_block_rows(), pc = m.padded_cols();
   const int pr = m.padded_rows();
   const auto many = t.block(br, bc).spmv_many_i8;
-  const auto many_pair = m.pair_bounded() ? t.block(br, bc).spmv_many_i8_pair : nullptr;
+  const auto many_pair = m.pair_bounded() || t.pair_slots_any_weights ? t.block(br, bc).spmv_many_i8_pair : nullptr;
   if (many == nullptr && many_pair == nullptr) return;  // this ISA runs spmv_i8 per vector
   const auto ref_fn = sparsewave::generic_kernels().block(br, bc).spmv_i8;
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -802,6 +802,13 @@ int main() {
     const auto& emulated = sparsewave::avx2_vnni_emulated_kernels();
     sparsewave::set_isa("avx2");
     check(same_float_slots(emulated, sparsewave::active_kernels()), "avx2_vnni_emulated differs from avx2 only in int8 slots");
+    {  // weights of +-127 are past the pair bound: only a VNNI table hands their products xu
+      std::vector<float> w(16 * 8, 1.0f);
+      auto m = BlockSparseMatrix::from_dense(w.data(), 16, 8, 8, 4);
+      m.store_int8();
+      check(!m.pair_bounded() && m.takes_offset_bytes(emulated) && !m.takes_offset_bytes(sparsewave::active_kernels()),
+            "VNNI tables take the offset-byte slots for any int8 weights, AVX2 only for pair-bounded ones");
+    }
     test_spmv_i8(emulated, emulated.name, gen);
     test_spmv_i8_ignores_padding(emulated, emulated.name, gen);
     test_spmv_i8a16(emulated, emulated.name, gen);
